@@ -1,1 +1,17 @@
-//! placeholder
+//! The aiupscale inference core, shared by the GStreamer element and the image bridge:
+//! ONNX Runtime sessions, tiling with overlap, pixel formats and alpha, resampling to
+//! any size, and cancellation/progress between tiles.
+
+mod error;
+pub mod pixels;
+pub mod resample;
+pub mod runtime;
+pub mod tiling;
+mod upscaler;
+
+pub use error::{CoreError, Result};
+pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
+pub use resample::Filter;
+pub use runtime::{Device, SessionConfig};
+pub use upscaler::{Control, ModelInfo, ModelSource, Target, Upscaler, UpscalerConfig};
+pub use aiupscale_models as models;

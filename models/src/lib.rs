@@ -13,3 +13,4 @@ pub use error::ModelError;
 pub mod anime4k;
 pub mod cache;
 pub mod ncnn;
+pub mod tiny;

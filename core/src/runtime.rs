@@ -1,0 +1,231 @@
+//! Finding and loading ONNX Runtime (once per process) and building sessions on the
+//! requested execution provider.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use ort::{
+    environment::Environment,
+    ep::{self, ExecutionProvider},
+    session::{
+        builder::{GraphOptimizationLevel, SessionBuilder},
+        Session,
+    },
+};
+
+use crate::{CoreError, Result};
+
+/// The library file the PyPI wheel `onnxruntime==1.31.1` ships (it has no unversioned name).
+pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+
+/// Where `scripts/setup` installs ONNX Runtime in this checkout.
+fn project_library() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/ort/onnxruntime/capi").join(ORT_LIBRARY_FILE)
+}
+
+/// Candidate library paths in the order they are tried: `AIUPSCALE_ORT_LIB`,
+/// `ORT_DYLIB_PATH`, the project-local install, the user's data folder, then the
+/// system library path (a bare file name, resolved by the dynamic loader).
+pub fn library_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    for var in ["AIUPSCALE_ORT_LIB", "ORT_DYLIB_PATH"] {
+        if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            candidates.push(PathBuf::from(value));
+        }
+    }
+    candidates.push(project_library());
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    if let Some(data_home) = data_home {
+        candidates.push(data_home.join("aiupscale/lib").join(ORT_LIBRARY_FILE));
+    }
+    candidates.push(PathBuf::from(ORT_LIBRARY_FILE));
+    candidates.push(PathBuf::from("libonnxruntime.so"));
+    candidates
+}
+
+/// Picks the first candidate that exists; bare names are left to the loader. An
+/// explicitly set variable that points nowhere is an error, not a silent fallback.
+fn choose_library() -> Result<PathBuf> {
+    for var in ["AIUPSCALE_ORT_LIB", "ORT_DYLIB_PATH"] {
+        if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(value);
+            return if path.is_file() {
+                Ok(path)
+            } else {
+                Err(CoreError::RuntimeNotFound { searched: format!("{var}={}", path.display()) })
+            };
+        }
+    }
+    let candidates = library_candidates();
+    for candidate in &candidates {
+        if candidate.is_absolute() && candidate.is_file() {
+            return Ok(candidate.clone());
+        }
+    }
+    // Bare names: only worth trying when the loader can find them, else ort logs noise.
+    for candidate in candidates.iter().filter(|c| !c.is_absolute()) {
+        if loader_finds(candidate) {
+            return Ok(candidate.clone());
+        }
+    }
+    Err(CoreError::RuntimeNotFound {
+        searched: candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+fn loader_finds(name: &Path) -> bool {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"].map(PathBuf::from));
+    dirs.iter().any(|d| d.join(name).is_file())
+}
+
+/// The process-wide ONNX Runtime environment, loaded on first use. A failure is
+/// remembered and returned again (as a fresh error) instead of retrying the load.
+pub fn environment() -> Result<&'static Environment> {
+    static ENV: OnceLock<std::result::Result<Environment, (Option<PathBuf>, String)>> = OnceLock::new();
+    let loaded = ENV.get_or_init(|| {
+        let path = choose_library().map_err(|e| (None, e.to_string()))?;
+        let builder = ort::init_from(&path).map_err(|e| (Some(path.clone()), e.to_string()))?;
+        builder.with_name("aiupscale").build().map_err(|e| (Some(path), e.to_string()))
+    });
+    match loaded {
+        Ok(env) => Ok(env),
+        Err((Some(path), reason)) => Err(CoreError::RuntimeLoad { path: path.clone(), reason: reason.clone() }),
+        Err((None, reason)) => Err(CoreError::RuntimeNotFound {
+            searched: reason.trim_start_matches("ONNX Runtime library not found (looked in: ").to_owned(),
+        }),
+    }
+}
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda,
+    TensorRt,
+    /// The fastest provider that works here: TensorRT, then CUDA, then CPU.
+    Auto,
+}
+
+impl Device {
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::TensorRt => "tensorrt",
+            Device::Auto => "auto",
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda),
+            "tensorrt" | "trt" => Ok(Device::TensorRt),
+            "auto" => Ok(Device::Auto),
+            other => Err(format!("unknown device {other:?}; expected cpu, cuda, tensorrt or auto")),
+        }
+    }
+}
+
+/// How sessions are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub device: Device,
+    /// Intra-op threads; 0 lets ONNX Runtime decide (one per core).
+    pub threads: usize,
+    /// Busy-waiting between ops. Off by default: on 2 shared cores it was 1.5-2x slower.
+    pub spinning: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { device: Device::Cpu, threads: 0, spinning: false }
+    }
+}
+
+fn builder_err(e: ort::Error<SessionBuilder>) -> ort::Error {
+    ort::Error::from(e)
+}
+
+fn provider_available<E: ExecutionProvider>() -> bool {
+    E::is_available().unwrap_or(false)
+}
+
+/// Builds a session for the ONNX model at `path` and reports which device it got.
+/// An explicit CUDA/TensorRT request that cannot be met is an error; only `Auto`
+/// falls back to the CPU.
+pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result<(Session, Device)> {
+    let env = environment()?;
+    let load_err = |source| CoreError::ModelLoad { model: model.to_owned(), source };
+    let mut builder = Session::builder(env)
+        .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(builder_err))
+        .and_then(|b| b.with_intra_op_spinning(config.spinning).map_err(builder_err))
+        .and_then(|b| b.with_inter_op_spinning(config.spinning).map_err(builder_err))
+        .map_err(load_err)?;
+    if config.threads > 0 {
+        builder = builder.with_intra_threads(config.threads).map_err(builder_err).map_err(load_err)?;
+    }
+    let chosen = match config.device {
+        Device::Cpu => Device::Cpu,
+        Device::Cuda | Device::TensorRt => {
+            let (name, available) = match config.device {
+                Device::Cuda => ("cuda", provider_available::<ep::CUDA>()),
+                _ => ("tensorrt", provider_available::<ep::TensorRT>()),
+            };
+            if !available {
+                return Err(CoreError::DeviceUnavailable {
+                    requested: name,
+                    reason: "the loaded ONNX Runtime was built without it; install onnxruntime-gpu 1.31 with the NVIDIA runtime wheels and point AIUPSCALE_ORT_LIB at its libonnxruntime.so".into(),
+                });
+            }
+            let dispatch = match config.device {
+                Device::Cuda => ep::CUDA::default().build().error_on_failure(),
+                _ => ep::TensorRT::default().with_fp16(true).build().error_on_failure(),
+            };
+            builder = builder
+                .with_execution_providers([dispatch])
+                .map_err(|e| CoreError::DeviceUnavailable { requested: name, reason: builder_err(e).to_string() })?;
+            config.device
+        }
+        Device::Auto => {
+            let mut providers = Vec::new();
+            let mut chosen = Device::Cpu;
+            if provider_available::<ep::CUDA>() {
+                providers.push(ep::CUDA::default().build().error_on_failure());
+                chosen = Device::Cuda;
+            }
+            if provider_available::<ep::TensorRT>() {
+                providers.insert(0, ep::TensorRT::default().with_fp16(true).build().error_on_failure());
+                chosen = Device::TensorRt;
+            }
+            if providers.is_empty() {
+                Device::Cpu
+            } else {
+                match builder.clone().with_execution_providers(&providers) {
+                    Ok(b) => {
+                        builder = b;
+                        chosen
+                    }
+                    Err(_) => Device::Cpu,
+                }
+            }
+        }
+    };
+    if !path.is_file() {
+        return Err(CoreError::ModelFileMissing { path: path.to_owned() });
+    }
+    let session = builder.commit_from_file(path).map_err(load_err)?;
+    Ok((session, chosen))
+}

@@ -1,0 +1,269 @@
+//! Tiling as pure functions (the vs-mlrt scheme): one fixed tile shape for the whole
+//! image, the last tile snapped to the edge, `overlap` context pixels on every side
+//! that are computed and cropped away, and reflect padding where a tile reaches past
+//! the image (frames smaller than a tile, and the image border).
+//!
+//! Names follow Real-ESRGAN's tiling: the model reads `input_start_pad..` (the tile,
+//! with context) and the tile owns `input_start..input_end` of the output.
+//! The two axes are independent, so everything is planned per axis.
+
+use crate::{CoreError, Result};
+
+/// How tiles are cut for one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileSpec {
+    /// Requested tile width and height in input pixels, context included.
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// Context pixels kept on each side of the owned region and cropped from the output.
+    pub overlap: u32,
+    /// Pixels the model itself consumes on each side (valid convolutions).
+    pub border: u32,
+    /// Tile sides must be a multiple of this.
+    pub multiple: u32,
+}
+
+impl TileSpec {
+    /// Context read on each side of an owned region.
+    pub fn context(&self) -> u32 {
+        self.overlap + self.border
+    }
+}
+
+/// One tile along one axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AxisTile {
+    /// First input coordinate the model reads; may be negative or reach past the end
+    /// (those pixels are reflected).
+    pub input_start_pad: i64,
+    /// Input pixels read: the fixed tile side.
+    pub input_len_pad: u32,
+    /// The input span whose output this tile owns (writes), `input_start..input_end`.
+    pub input_start: u32,
+    pub input_end: u32,
+}
+
+impl AxisTile {
+    /// Offset, in model-output pixels, of the owned span inside this tile's output.
+    pub fn output_offset(&self, scale: u32, border: u32) -> u64 {
+        let offset = i64::from(self.input_start) - self.input_start_pad - i64::from(border);
+        debug_assert!(offset >= 0);
+        offset as u64 * u64::from(scale)
+    }
+}
+
+fn round_up(v: u32, m: u32) -> u32 {
+    v.div_ceil(m) * m
+}
+
+/// Plans the tiles along an axis of `len` pixels with tiles of side `tile_side`.
+pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTile>> {
+    let invalid = |reason: String| Err(CoreError::InvalidTiling { reason });
+    if len == 0 {
+        return invalid("the image side is 0".into());
+    }
+    if spec.multiple == 0 {
+        return invalid("tile multiple is 0; expected >= 1".into());
+    }
+    let context = spec.context();
+    let tile = tile_side / spec.multiple * spec.multiple;
+    let core = i64::from(tile) - 2 * i64::from(context);
+    if core < 1 {
+        return invalid(format!(
+            "tile side {} (rounded to a multiple of {}: {tile}) leaves no pixels after {} context pixels on each side (overlap {} + model border {}); use a tile side of at least {}",
+            tile_side,
+            spec.multiple,
+            context,
+            spec.overlap,
+            spec.border,
+            round_up(2 * context + 1, spec.multiple)
+        ));
+    }
+    let core = core as u32;
+    let context = i64::from(context);
+    if len <= core {
+        // One tile; shrink it to the image (plus context) so small frames stay cheap.
+        let side = round_up(len + 2 * context as u32, spec.multiple);
+        return Ok(vec![AxisTile { input_start_pad: -context, input_len_pad: side, input_start: 0, input_end: len }]);
+    }
+    let mut tiles = Vec::new();
+    let mut owned_end = 0u32;
+    let mut start = 0u32;
+    loop {
+        // The last tile is snapped to the edge so every tile has the same shape.
+        let snapped = start.min(len - core);
+        let end = snapped + core;
+        tiles.push(AxisTile {
+            input_start_pad: i64::from(snapped) - context,
+            input_len_pad: tile,
+            input_start: owned_end,
+            input_end: end,
+        });
+        owned_end = end;
+        if end == len {
+            break;
+        }
+        start += core;
+    }
+    Ok(tiles)
+}
+
+/// The full grid: rows of `ys` by columns of `xs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TilePlan {
+    pub xs: Vec<AxisTile>,
+    pub ys: Vec<AxisTile>,
+}
+
+impl TilePlan {
+    pub fn new(width: u32, height: u32, spec: &TileSpec) -> Result<Self> {
+        Ok(Self { xs: plan_axis(width, spec.tile_width, spec)?, ys: plan_axis(height, spec.tile_height, spec)? })
+    }
+
+    pub fn len(&self) -> usize {
+        self.xs.len() * self.ys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Tiles in row-major order, as (x, y) pairs.
+    pub fn tiles(&self) -> impl Iterator<Item = (&AxisTile, &AxisTile)> {
+        self.ys.iter().flat_map(move |y| self.xs.iter().map(move |x| (x, y)))
+    }
+
+    /// The model input shape every tile of this plan has (width, height).
+    pub fn tile_shape(&self) -> (u32, u32) {
+        (self.xs[0].input_len_pad, self.ys[0].input_len_pad)
+    }
+}
+
+/// Chooses the tile shape that processes the fewest pixels (context included) for a
+/// `width`x`height` image while keeping one tile within `max_tile_pixels` (the memory
+/// bound). Video frames usually end up as one or two tiles instead of many squares.
+pub fn auto_tile_shape(width: u32, height: u32, context: u32, multiple: u32, max_tile_pixels: u64) -> (u32, u32) {
+    let multiple = multiple.max(1);
+    let side = |len: u32, n: u32| round_up(len.div_ceil(n) + 2 * context, multiple);
+    let min_side = round_up(2 * context + 1, multiple);
+    let mut best: Option<(u64, u32, u32)> = None;
+    for nx in 1..=width.min(256) {
+        let tx = side(width, nx).max(min_side);
+        if nx > 1 && side(width, nx - 1) == tx {
+            continue;
+        }
+        for ny in 1..=height.min(256) {
+            let ty = side(height, ny).max(min_side);
+            if u64::from(tx) * u64::from(ty) > max_tile_pixels {
+                continue;
+            }
+            let cost = u64::from(nx) * u64::from(ny) * u64::from(tx) * u64::from(ty);
+            if best.is_none_or(|(c, _, _)| cost < c) {
+                best = Some((cost, tx, ty));
+            }
+            break; // more rows only cost more once this one fits
+        }
+    }
+    best.map(|(_, tx, ty)| (tx, ty)).unwrap_or((min_side, min_side))
+}
+
+/// Maps a coordinate outside `0..len` back inside by mirroring without repeating the
+/// edge pixel (`-1 -> 1`), periodically, so any distance works for any `len`.
+pub fn reflect(index: i64, len: u32) -> u32 {
+    let len = i64::from(len);
+    if len == 1 {
+        return 0;
+    }
+    let period = 2 * (len - 1);
+    let m = index.rem_euclid(period);
+    (if m < len { m } else { period - m }) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spec(tile: u32, overlap: u32, border: u32, multiple: u32) -> TileSpec {
+        TileSpec { tile_width: tile, tile_height: tile, overlap, border, multiple }
+    }
+
+    fn plan_axis(len: u32, spec: &TileSpec) -> Result<Vec<AxisTile>> {
+        super::plan_axis(len, spec.tile_width, spec)
+    }
+
+    #[test]
+    fn auto_shape_covers_a_video_frame_cheaply_within_the_bound() {
+        let (tx, ty) = auto_tile_shape(720, 480, 20, 1, 512 * 512);
+        assert!(u64::from(tx) * u64::from(ty) <= 512 * 512);
+        let plan = TilePlan::new(720, 480, &TileSpec { tile_width: tx, tile_height: ty, overlap: 20, border: 0, multiple: 1 }).unwrap();
+        let processed = plan.len() as u64 * u64::from(tx) * u64::from(ty);
+        assert!(processed < 720 * 480 * 13 / 10, "{tx}x{ty} x{} tiles", plan.len());
+        // A frame that fits is one tile.
+        assert_eq!(auto_tile_shape(100, 60, 8, 2, 512 * 512), (116, 76));
+    }
+
+    #[test]
+    fn reflect_mirrors_without_repeating_the_edge() {
+        let got: Vec<u32> = (-3..8).map(|i| reflect(i, 5)).collect();
+        assert_eq!(got, vec![3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]);
+        assert_eq!(reflect(-7, 1), 0);
+        assert_eq!(reflect(5, 2), 1);
+    }
+
+    #[test]
+    fn last_tile_is_snapped_to_the_edge() {
+        let tiles = plan_axis(100, &spec(40, 5, 0, 1)).unwrap();
+        // core 30: owned 0..30, 30..60, 60..90, then snapped 70..100 owning 90..100.
+        let owned: Vec<(u32, u32)> = tiles.iter().map(|t| (t.input_start, t.input_end)).collect();
+        assert_eq!(owned, vec![(0, 30), (30, 60), (60, 90), (90, 100)]);
+        assert_eq!(tiles.last().unwrap().input_start_pad, 70 - 5);
+        assert!(tiles.iter().all(|t| t.input_len_pad == 40));
+    }
+
+    #[test]
+    fn small_frames_get_one_reflect_padded_tile() {
+        let tiles = plan_axis(10, &spec(64, 8, 7, 2)).unwrap();
+        assert_eq!(tiles.len(), 1);
+        assert_eq!(tiles[0].input_start_pad, -15);
+        assert_eq!(tiles[0].input_len_pad, 40);
+        assert_eq!(tiles[0].output_offset(2, 7), 16);
+    }
+
+    #[test]
+    fn a_tile_too_small_for_its_context_is_refused() {
+        let err = plan_axis(100, &spec(32, 16, 0, 1)).unwrap_err().to_string();
+        assert!(err.contains("at least 33"), "{err}");
+        assert!(plan_axis(0, &spec(64, 4, 0, 1)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn owned_spans_cover_every_pixel_exactly_once_with_full_context(
+            len in 1u32..2000, tile in 1u32..600, overlap in 0u32..40, border in 0u32..10, multiple in 1u32..9,
+        ) {
+            let s = spec(tile, overlap, border, multiple);
+            match plan_axis(len, &s) {
+                Err(_) => prop_assert!(i64::from(tile / multiple * multiple) <= 2 * i64::from(s.context())),
+                Ok(tiles) => {
+                    let mut next = 0;
+                    let shape = tiles[0].input_len_pad;
+                    for t in &tiles {
+                        prop_assert_eq!(t.input_start, next);
+                        prop_assert!(t.input_end > t.input_start);
+                        prop_assert_eq!(t.input_len_pad, shape);
+                        prop_assert_eq!(shape % multiple, 0);
+                        let ctx = i64::from(s.context());
+                        prop_assert!(t.input_start_pad + ctx <= i64::from(t.input_start));
+                        prop_assert!(i64::from(t.input_end) + ctx <= t.input_start_pad + i64::from(shape));
+                        next = t.input_end;
+                    }
+                    prop_assert_eq!(next, len);
+                    if tiles.len() > 1 {
+                        prop_assert!(shape <= tile);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The upscaler: a model (or a classic filter) applied tile by tile, then resampled
+//! to the exact requested size.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use aiupscale_models::{cache::ModelCache, Catalog};
+use ort::{session::Session, value::TensorRef};
+
+use crate::{
+    pixels::{check_dimensions, read_tile, write_tile, Image, ImageMut, ImageRef, PlaneRect},
+    resample::{resample, Filter},
+    runtime::{build_session, Device, SessionConfig},
+    tiling::{auto_tile_shape, TilePlan, TileSpec},
+    CoreError, Result,
+};
+
+/// Which model to load: a catalog name or a path to an `.onnx` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    Catalog(String),
+    File(PathBuf),
+}
+
+impl ModelSource {
+    /// A path-looking argument (a separator or an `.onnx` suffix) is a file; the rest
+    /// are catalog names.
+    pub fn parse(text: &str) -> Self {
+        if text.ends_with(".onnx") || text.contains(std::path::MAIN_SEPARATOR) {
+            ModelSource::File(PathBuf::from(text))
+        } else {
+            ModelSource::Catalog(text.to_owned())
+        }
+    }
+}
+
+/// What the core knows about a loaded model; the scale and border are measured
+/// from the model itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub name: String,
+    pub scale: u32,
+    pub border: u32,
+    pub tile_multiple: u32,
+    pub default_overlap: u32,
+    pub flops_per_pixel: Option<f64>,
+}
+
+/// Settings of an [`Upscaler`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpscalerConfig {
+    pub session: SessionConfig,
+    /// Tile side in input pixels, context included; `None` picks the cheapest tile
+    /// shape within the memory bound for each image.
+    pub tile_size: Option<u32>,
+    /// Context pixels per tile side; `None` uses the model's recommended overlap.
+    pub overlap: Option<u32>,
+    /// Filter from the model's native scale to the requested size.
+    pub resample: Filter,
+}
+
+impl Default for UpscalerConfig {
+    fn default() -> Self {
+        Self { session: SessionConfig::default(), tile_size: None, overlap: None, resample: Filter::Lanczos3 }
+    }
+}
+
+/// Output size requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    /// Multiply both sides (any factor > 0, e.g. 3.5).
+    Factor(f64),
+    /// Exactly this size.
+    Size { width: u32, height: u32 },
+    /// The largest size that fits in the box and keeps the aspect ratio.
+    Fit { width: u32, height: u32 },
+}
+
+impl Target {
+    pub fn output_size(&self, width: u32, height: u32) -> Result<(u32, u32)> {
+        let invalid = |reason: String| Err(CoreError::InvalidTarget { reason });
+        let (w, h) = match *self {
+            Target::Factor(f) if !(f.is_finite() && f > 0.0) => return invalid(format!("scale factor {f} must be a positive number")),
+            Target::Factor(f) => ((f64::from(width) * f).round(), (f64::from(height) * f).round()),
+            Target::Size { width: w, height: h } => (f64::from(w), f64::from(h)),
+            Target::Fit { width: bw, height: bh } => {
+                if bw == 0 || bh == 0 {
+                    return invalid(format!("fit box {bw}x{bh} must not be empty"));
+                }
+                let f = (f64::from(bw) / f64::from(width)).min(f64::from(bh) / f64::from(height));
+                ((f64::from(width) * f).round().min(f64::from(bw)), (f64::from(height) * f).round().min(f64::from(bh)))
+            }
+        };
+        let (w, h) = (w.max(1.0) as u64, h.max(1.0) as u64);
+        check_dimensions(w, h)?;
+        Ok((w as u32, h as u32))
+    }
+}
+
+/// Progress reporting and cancellation, checked between tiles.
+#[derive(Default)]
+pub struct Control<'a> {
+    /// Called with the fraction done (0..=1) after each tile.
+    pub progress: Option<&'a mut dyn FnMut(f32)>,
+    /// When set, the run stops before the next tile with [`CoreError::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl Control<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn report(&mut self, fraction: f32) {
+        if let Some(progress) = self.progress.as_mut() {
+            progress(fraction);
+        }
+    }
+}
+
+struct OnnxModel {
+    session: Session,
+    input: String,
+    output: String,
+    info: ModelInfo,
+    device: Device,
+}
+
+enum Engine {
+    Onnx(Box<OnnxModel>),
+    Classic,
+}
+
+/// Upscales images with one model (or a classic filter). Not `Sync`: inference
+/// needs `&mut self`; make one per thread.
+pub struct Upscaler {
+    engine: Engine,
+    config: UpscalerConfig,
+}
+
+/// The tile budget per model: x4 models with heavy bodies keep 256x256 tiles (their
+/// 4x-resolution activations dominate memory); others may use 512x512.
+fn max_tile_pixels(info: &ModelInfo) -> u64 {
+    if info.scale >= 4 && info.flops_per_pixel.is_none_or(|f| f > 5e6) {
+        256 * 256
+    } else {
+        512 * 512
+    }
+}
+
+impl Upscaler {
+    /// Loads a model from the catalog (through the local model cache) or a file.
+    pub fn new(source: &ModelSource, config: UpscalerConfig) -> Result<Self> {
+        Self::with_cache(source, config, &ModelCache::from_env()?)
+    }
+
+    pub fn with_cache(source: &ModelSource, config: UpscalerConfig, cache: &ModelCache) -> Result<Self> {
+        let model = match source {
+            ModelSource::Catalog(name) => {
+                let entry = Catalog::builtin().require(name)?;
+                let path = cache.locate(entry)?;
+                let hint = ModelInfo {
+                    name: entry.name.clone(),
+                    scale: entry.scale,
+                    border: entry.border,
+                    tile_multiple: entry.tile_multiple,
+                    default_overlap: entry.overlap,
+                    flops_per_pixel: (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel),
+                };
+                load_model(&path, Some(hint), &config.session)?
+            }
+            ModelSource::File(path) => load_model(path, None, &config.session)?,
+        };
+        Ok(Self { engine: Engine::Onnx(Box::new(model)), config })
+    }
+
+    /// A classic resampler behind the same API (the baseline for comparisons).
+    pub fn classic(filter: Filter) -> Self {
+        Self { engine: Engine::Classic, config: UpscalerConfig { resample: filter, ..Default::default() } }
+    }
+
+    pub fn info(&self) -> Option<&ModelInfo> {
+        match &self.engine {
+            Engine::Onnx(m) => Some(&m.info),
+            Engine::Classic => None,
+        }
+    }
+
+    /// The device inference actually runs on.
+    pub fn device(&self) -> Device {
+        match &self.engine {
+            Engine::Onnx(m) => m.device,
+            Engine::Classic => Device::Cpu,
+        }
+    }
+
+    /// The model's native scale (1 for a classic filter).
+    pub fn native_scale(&self) -> u32 {
+        self.info().map_or(1, |i| i.scale)
+    }
+
+    pub fn config(&self) -> &UpscalerConfig {
+        &self.config
+    }
+
+    /// Upscales `src` to a new image of the size `target` asks for.
+    pub fn upscale_to(&mut self, src: &ImageRef<'_>, target: Target, control: &mut Control<'_>) -> Result<Image> {
+        let (w, h) = target.output_size(src.width(), src.height())?;
+        let mut out = Image::new(w, h, src.format())?;
+        self.upscale(src, &mut out.as_mut(), control)?;
+        Ok(out)
+    }
+
+    /// Upscales `src` into `dst` (same pixel format, any size): the model at its native
+    /// scale, tile by tile, then the configured filter to `dst`'s exact size.
+    pub fn upscale(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>, control: &mut Control<'_>) -> Result<()> {
+        if src.format() != dst.format() {
+            return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
+        }
+        let config = self.config;
+        let model = match &mut self.engine {
+            Engine::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() => model,
+            // A classic filter, or a size no larger than the input: the model adds nothing.
+            _ => {
+                resample(src, dst, config.resample)?;
+                control.report(1.0);
+                return Ok(());
+            }
+        };
+        let scale = model.info.scale;
+        let (native_w, native_h) = (u64::from(src.width()) * u64::from(scale), u64::from(src.height()) * u64::from(scale));
+        check_dimensions(native_w, native_h)?;
+        if (native_w, native_h) == (u64::from(dst.width()), u64::from(dst.height())) {
+            return model.run_tiled(src, dst, &config, control);
+        }
+        let mut native = Image::new(native_w as u32, native_h as u32, src.format())?;
+        model.run_tiled(src, &mut native.as_mut(), &config, control)?;
+        resample(&native.as_ref(), dst, config.resample)
+    }
+}
+
+fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> Result<OnnxModel> {
+    let name = hint.as_ref().map_or_else(|| path.display().to_string(), |h| h.name.clone());
+    let (session, device) = build_session(path, &name, config)?;
+    let shape_err = |actual: String| CoreError::ModelShape {
+        model: name.clone(),
+        actual,
+        expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
+    };
+    let (Some(input), Some(output)) = (session.inputs().first(), session.outputs().first()) else {
+        return Err(shape_err(format!("{} inputs and {} outputs", session.inputs().len(), session.outputs().len())));
+    };
+    if session.inputs().len() != 1 {
+        return Err(shape_err(format!("{} inputs", session.inputs().len())));
+    }
+    if let Some(shape) = input.dtype().tensor_shape() {
+        let dims: Vec<i64> = shape.iter().copied().collect();
+        if dims.len() != 4 || (dims[1] != 3 && dims[1] != -1) {
+            return Err(shape_err(format!("input {} has shape {dims:?}", input.name())));
+        }
+    } else {
+        return Err(shape_err(format!("input {} is not a tensor", input.name())));
+    }
+    let mut model = OnnxModel {
+        input: input.name().to_owned(),
+        output: output.name().to_owned(),
+        session,
+        device,
+        info: ModelInfo {
+            name: name.clone(),
+            scale: 1,
+            border: 0,
+            tile_multiple: 1,
+            default_overlap: 16,
+            flops_per_pixel: None,
+        },
+    };
+    model.info = model.probe(hint)?;
+    Ok(model)
+}
+
+impl OnnxModel {
+    fn infer(&mut self, tensor: &[f32], width: usize, height: usize) -> Result<(Vec<i64>, Vec<f32>)> {
+        let infer_err = |source| CoreError::Inference { model: self.info.name.clone(), source };
+        let input = TensorRef::from_array_view(([1usize, 3, height, width], tensor)).map_err(infer_err)?;
+        let outputs = self.session.run(ort::inputs![self.input.as_str() => input]).map_err(infer_err)?;
+        let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(infer_err)?;
+        Ok((shape.iter().copied().collect(), data.to_vec()))
+    }
+
+    /// Measures scale and border by running the model on small inputs: with input
+    /// side n the output side is scale * (n - 2 * border). Catalog entries are checked
+    /// against the catalog; files get both values from two probes.
+    fn probe(&mut self, hint: Option<ModelInfo>) -> Result<ModelInfo> {
+        let multiple = hint.as_ref().map_or(8, |h| h.tile_multiple.max(1));
+        let base = hint.as_ref().map_or(16, |h| 2 * h.border + 8).div_ceil(multiple) * multiple;
+        let sides = [base, base + 8 * multiple];
+        let mut outs = Vec::new();
+        for &n in &sides {
+            let n = n as usize;
+            let (shape, _) = self.infer(&vec![0.5; 3 * n * n], n, n)?;
+            if shape.len() != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != shape[3] {
+                return Err(CoreError::ModelShape {
+                    model: self.info.name.clone(),
+                    actual: format!("output shape {shape:?} for a {n}x{n} input"),
+                    expected: "[1,3,H,W] with the input's aspect ratio".into(),
+                });
+            }
+            outs.push(shape[2]);
+            if hint.is_some() {
+                break;
+            }
+        }
+        let shape_err = |actual: String, expected: String| CoreError::ModelShape { model: self.info.name.clone(), actual, expected };
+        match hint {
+            Some(hint) => {
+                let expected = i64::from(hint.scale) * (i64::from(sides[0]) - 2 * i64::from(hint.border));
+                if outs[0] != expected {
+                    return Err(shape_err(
+                        format!("output side {} for input side {}", outs[0], sides[0]),
+                        format!("{expected} (catalog: scale {}, border {}); re-fetch the model", hint.scale, hint.border),
+                    ));
+                }
+                Ok(hint)
+            }
+            None => {
+                let (n1, n2) = (i64::from(sides[0]), i64::from(sides[1]));
+                let delta = outs[1] - outs[0];
+                let scale = delta / (n2 - n1);
+                let twice_border = if scale > 0 { n1 - outs[0] / scale } else { -1 };
+                if scale < 1 || delta % (n2 - n1) != 0 || outs[0] % scale != 0 || twice_border < 0 || twice_border % 2 != 0 {
+                    return Err(shape_err(
+                        format!("output sides {} and {} for input sides {n1} and {n2}", outs[0], outs[1]),
+                        "an integer scale s >= 1 with output = s * (input - 2 * border)".into(),
+                    ));
+                }
+                Ok(ModelInfo { scale: scale as u32, border: (twice_border / 2) as u32, ..self.info.clone() })
+            }
+        }
+    }
+
+    fn run_tiled(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>, config: &UpscalerConfig, control: &mut Control<'_>) -> Result<()> {
+        let info = self.info.clone();
+        let overlap = config.overlap.unwrap_or(info.default_overlap);
+        let context = overlap + info.border;
+        let (tile_width, tile_height) = match config.tile_size {
+            Some(t) => (t, t),
+            None => auto_tile_shape(src.width(), src.height(), context, info.tile_multiple, max_tile_pixels(&info)),
+        };
+        let spec = TileSpec { tile_width, tile_height, overlap, border: info.border, multiple: info.tile_multiple };
+        let plan = TilePlan::new(src.width(), src.height(), &spec)?;
+        let (tw, th) = plan.tile_shape();
+        let (tw, th) = (tw as usize, th as usize);
+        let scale = info.scale as usize;
+        let (ow, oh) = (scale * (tw - 2 * info.border as usize), scale * (th - 2 * info.border as usize));
+
+        let has_alpha = src.format().channels.alpha_offset().is_some();
+        let transparent = has_alpha && src.has_transparency();
+        let mut rgb = vec![0.0f32; 3 * tw * th];
+        let mut alpha_in = vec![0.0f32; if has_alpha { tw * th } else { 0 }];
+        let mut alpha_rgb = vec![0.0f32; if transparent { 3 * tw * th } else { 0 }];
+        let mut alpha_out = vec![1.0f32; if has_alpha { ow * oh } else { 0 }];
+        let total = plan.len() as f32;
+        for (done, (xt, yt)) in plan.tiles().enumerate() {
+            if control.cancelled() {
+                return Err(CoreError::Cancelled);
+            }
+            let alpha_plane = has_alpha.then_some(&mut alpha_in[..]);
+            read_tile(src, xt.input_start_pad, yt.input_start_pad, tw, th, &mut rgb, alpha_plane);
+            let color = self.run_tile(&rgb, tw, th, ow, oh)?;
+            if transparent {
+                // Alpha goes through the model too: the premultiplied colour can only be
+                // divided by an alpha with the same edges (a bicubic alpha left black rims).
+                for c in 0..3 {
+                    alpha_rgb[c * tw * th..(c + 1) * tw * th].copy_from_slice(&alpha_in);
+                }
+                let a = self.run_tile(&alpha_rgb, tw, th, ow, oh)?;
+                let plane = ow * oh;
+                for (i, out) in alpha_out.iter_mut().enumerate() {
+                    *out = (a[i] + a[plane + i] + a[2 * plane + i]) * (1.0 / 3.0);
+                }
+            }
+            let rect = PlaneRect {
+                x: xt.output_offset(info.scale, info.border) as usize,
+                y: yt.output_offset(info.scale, info.border) as usize,
+                width: scale * (xt.input_end - xt.input_start) as usize,
+                height: scale * (yt.input_end - yt.input_start) as usize,
+            };
+            let alpha = has_alpha.then_some(&alpha_out[..]);
+            write_tile(dst, xt.input_start * info.scale, yt.input_start * info.scale, &color, alpha, ow, oh, rect);
+            control.report((done + 1) as f32 / total);
+        }
+        Ok(())
+    }
+
+    fn run_tile(&mut self, tensor: &[f32], tw: usize, th: usize, ow: usize, oh: usize) -> Result<Vec<f32>> {
+        let (shape, data) = self.infer(tensor, tw, th)?;
+        if shape != [1, 3, oh as i64, ow as i64] {
+            return Err(CoreError::ModelShape {
+                model: self.info.name.clone(),
+                actual: format!("output {shape:?} for a {tw}x{th} tile"),
+                expected: format!("[1, 3, {oh}, {ow}]"),
+            });
+        }
+        Ok(data)
+    }
+}
