@@ -1,0 +1,132 @@
+//! ncnn `.param` + `.bin` -> ONNX converter.
+//!
+//! Covers the ops of the Real-ESRGAN and waifu2x (upconv_7) ncnn models we ship, plus
+//! the common activations; anything else is refused with a typed error rather than
+//! converted approximately. The graph keeps ncnn's tensor convention: float32 NCHW RGB
+//! in [0,1], input `input` [1,3,H,W], output `output` [1,3,H',W'].
+
+mod bin;
+mod conv;
+mod lower;
+mod param;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+
+use crate::{
+    onnx::{image_dims, Dim, ModelProto},
+    ModelError,
+};
+use lower::{Lowering, INPUT};
+
+/// The graph output's value name.
+const OUTPUT: &str = "output";
+
+/// A converted model and its cost, counted while converting.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub model: ModelProto,
+    /// Floating-point operations per input pixel (multiply-add = 2).
+    pub flops_per_pixel: f64,
+}
+
+/// Converts an ncnn model (the `.param` text and the `.bin` weights) to ONNX with
+/// input `input` [1,3,H,W] and output `output`, both float32 RGB in [0,1].
+pub fn convert(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted, ModelError> {
+    convert_inner(model_name, param, bin).map_err(|reason| ModelError::Ncnn { model: model_name.into(), reason })
+}
+
+fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted, String> {
+    let file = param::parse(param)?;
+    let output_blob = pick_output(&file)?;
+
+    let mut lowering = Lowering::new(model_name, bin);
+    for layer in &file.layers {
+        lowering.layer(layer)?;
+    }
+    if !lowering.has_input {
+        return Err("the .param has no Input layer".into());
+    }
+    // ncnn sizes its blob table from this count; more blobs would not load there.
+    if lowering.blobs.len() > file.blob_count {
+        return Err(format!("the .param declares {} blobs, its layers produce {}", file.blob_count, lowering.blobs.len()));
+    }
+    // Leftover weights mean the .param and .bin do not belong together.
+    if lowering.weights.remaining() != 0 {
+        return Err(format!(
+            "the layers use {} bytes of weights, but the .bin has {} ({} left over); is it the .bin of this .param?",
+            lowering.weights.position(),
+            bin.len(),
+            lowering.weights.remaining()
+        ));
+    }
+
+    let out = lowering.blobs.get(&output_blob).cloned().ok_or_else(|| format!("output blob {output_blob:?} was never produced"))?;
+    if let Some(c) = out.channels {
+        if c != 3 {
+            return Err(format!("output blob {output_blob:?} has {c} channels, expected 3 (RGB)"));
+        }
+    }
+    let flops = lowering.flops;
+    let mut g = lowering.g;
+    if out.value == INPUT {
+        // A graph that passes its input through still needs a node to name the output.
+        g.node_with_outputs("Identity", &[INPUT], &[OUTPUT], vec![]);
+    }
+    g.input_f32(INPUT, &image_dims(3));
+    g.output_f32(OUTPUT, &[Dim::Fixed(1), Dim::Fixed(3), Dim::named("out_height"), Dim::named("out_width")]);
+
+    let scale = if out.scale.0 == out.scale.1 { fmt_num(out.scale.0) } else { format!("{}x{}", fmt_num(out.scale.0), fmt_num(out.scale.1)) };
+    let flops_text = format!("{flops}");
+    let mut model = g.finish(
+        &format!("{model_name}, converted from ncnn by aiupscale-models"),
+        &[
+            ("aiupscale.source", model_name),
+            ("aiupscale.converter", "ncnn"),
+            ("aiupscale.scale", &scale),
+            ("aiupscale.flops_per_pixel", &flops_text),
+        ],
+    );
+    if out.value != INPUT {
+        rename_value(&mut model, &out.value, OUTPUT);
+    }
+    Ok(Converted { model, flops_per_pixel: flops })
+}
+
+/// The blob that becomes the graph output: the one named `output` (Real-ESRGAN), else
+/// the only blob that no layer consumes (waifu2x names it e.g. `Eltwise4`).
+fn pick_output(file: &param::ParamFile) -> Result<String, String> {
+    let produced: Vec<&String> = file.layers.iter().flat_map(|l| &l.outputs).collect();
+    if produced.iter().any(|b| *b == OUTPUT) {
+        return Ok(OUTPUT.into());
+    }
+    let consumed: HashSet<&String> = file.layers.iter().flat_map(|l| &l.inputs).collect();
+    let sinks: Vec<&String> = produced.into_iter().filter(|b| !consumed.contains(b)).collect();
+    match sinks.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err("no blob is named \"output\" and every blob is consumed, so the output is unknown".into()),
+        many => Err(format!("no blob is named \"output\" and {} blobs are unused ({many:?}); expected exactly one", many.len())),
+    }
+}
+
+/// Renames an internal value everywhere it occurs (we learn the output's value name
+/// only after lowering).
+fn rename_value(model: &mut ModelProto, from: &str, to: &str) {
+    let Some(graph) = model.graph.as_mut() else { return };
+    for node in &mut graph.node {
+        for v in node.input.iter_mut().chain(node.output.iter_mut()) {
+            if v == from {
+                *v = to.into();
+            }
+        }
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}

@@ -1,0 +1,367 @@
+//! Fast tests on hand-written models; parity with real ncnn lives in
+//! models/reference/compare_onnx.py.
+
+use prost::Message;
+
+use super::bin::{f16_to_f32, WeightReader};
+use super::{convert, param, Converted};
+use crate::onnx::{ModelProto, NodeProto, TensorProto};
+use crate::ModelError;
+
+fn tagged_f32(values: &[f32]) -> Vec<u8> {
+    let mut b = 0u32.to_le_bytes().to_vec();
+    b.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    b
+}
+
+fn raw_f32(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn tagged_f16(bits: &[u16]) -> Vec<u8> {
+    let mut b = 0x0130_6B47u32.to_le_bytes().to_vec();
+    b.extend(bits.iter().flat_map(|v| v.to_le_bytes()));
+    b.resize(b.len().div_ceil(4) * 4, 0);
+    b
+}
+
+fn ramp(n: usize) -> Vec<f32> {
+    (0..n).map(|i| i as f32 * 0.01 - 0.5).collect()
+}
+
+/// Converts and round-trips through protobuf bytes, as ORT would read it.
+fn convert_ok(param: &str, bin: &[u8]) -> (ModelProto, f64) {
+    let Converted { model, flops_per_pixel } = convert("tiny", param, bin).expect("converts");
+    (ModelProto::decode(model.to_bytes().as_slice()).expect("decodes"), flops_per_pixel)
+}
+
+fn convert_err(param: &str, bin: &[u8]) -> String {
+    match convert("bad", param, bin) {
+        Err(ModelError::Ncnn { model, reason }) => {
+            assert_eq!(model, "bad");
+            reason
+        }
+        other => panic!("expected ModelError::Ncnn, got {other:?}"),
+    }
+}
+
+fn ops(model: &ModelProto) -> Vec<&str> {
+    model.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.as_str()).collect()
+}
+
+fn node<'m>(model: &'m ModelProto, op: &str) -> &'m NodeProto {
+    model.graph.as_ref().unwrap().node.iter().find(|n| n.op_type == op).unwrap_or_else(|| panic!("no {op} node"))
+}
+
+fn init<'m>(model: &'m ModelProto, name: &str) -> &'m TensorProto {
+    model.graph.as_ref().unwrap().initializer.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no initializer {name}"))
+}
+
+fn floats(t: &TensorProto) -> Vec<f32> {
+    t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn attr_ints(n: &NodeProto, name: &str) -> Vec<i64> {
+    n.attribute.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no attribute {name}")).ints.clone()
+}
+
+fn attr_s(n: &NodeProto, name: &str) -> String {
+    String::from_utf8(n.attribute.iter().find(|a| a.name == name).unwrap().s.clone()).unwrap()
+}
+
+/// conv 3->12 (3x3, pad 1, bias, LeakyReLU 0.2) then PixelShuffle 2: a x2 upscaler.
+const CONV_SHUFFLE: &str = "7767517
+3 3
+Input            in0    0 1 data
+Convolution      conv0  1 1 data c0 0=12 1=3 4=1 5=1 6=324 9=2 -23310=1,2.000000e-01
+PixelShuffle     ps     1 1 c0 output 0=2
+";
+
+fn conv_shuffle_bin() -> Vec<u8> {
+    let mut bin = tagged_f32(&ramp(324));
+    bin.extend(raw_f32(&[0.25; 12]));
+    bin
+}
+
+#[test]
+fn parses_scalars_arrays_and_skips_blank_and_comment_lines() {
+    let text = "\n# a hand-edited model\n7767517\n\n2 2\nInput in 0 1 data 0=156 1=156 2=3\n  # the only real layer\n\
+                Eltwise add 1 1 data out 0=1 -23301=2,2.000000e-01,1 1=7\n";
+    // Param 1 is given both as an array (-23301) and a scalar: refused.
+    let err = param::parse(text).unwrap_err();
+    assert!(err.contains("param 1 is given twice"), "{err}");
+
+    let text = text.replace(" 1=7", " 5=-3 7=1.5e1");
+    let file = param::parse(&text).unwrap();
+    assert_eq!(file.blob_count, 2);
+    assert_eq!(file.layers.len(), 2);
+    let add = &file.layers[1];
+    assert_eq!((add.kind.as_str(), add.name.as_str()), ("Eltwise", "add"));
+    assert_eq!((add.inputs.clone(), add.outputs.clone()), (vec!["data".to_owned()], vec!["out".to_owned()]));
+    assert_eq!(add.line, 8);
+    let p = &add.params;
+    assert_eq!(p.int(0, 9).unwrap(), 1);
+    assert_eq!(p.int(4, 9).unwrap(), 9, "absent params take ncnn's default");
+    assert_eq!(p.int(5, 0).unwrap(), -3);
+    assert_eq!(p.floats(1).unwrap(), vec![0.2, 1.0], "integers inside arrays read as floats");
+    assert_eq!(p.float(7, 0.0).unwrap(), 15.0);
+    assert_eq!(p.float(0, 0.0).unwrap(), 1.0, "an integer literal is a valid float param");
+    assert!(p.int(7, 0).unwrap_err().contains("must be an integer, got float 15"));
+    assert!(p.floats(0).unwrap_err().contains("must be an array"));
+}
+
+#[test]
+fn refuses_malformed_param_text() {
+    let cases = [
+        ("7767518\n0 0\n", "magic line is \"7767518\", expected \"7767517\""),
+        ("", "empty"),
+        ("7767517\n1\n", "found 1 fields"),
+        ("7767517\n2 1\nInput in 0 1 data\n", "declares 2 layers, found 1"),
+        ("7767517\n1 1\nInput in 0 3 data\n", "declares 0 inputs and 3 outputs, but only 1 blob names follow"),
+        ("7767517\n1 1\nInput in zero 1 data\n", "the input count is \"zero\""),
+        ("7767517\n1 1\nInput in 0 1 data 0:3\n", "line 3 (layer in): param \"0:3\" is not key=value"),
+        ("7767517\n1 1\nInput in 0 1 data x=3\n", "param key \"x\" is not an integer"),
+        ("7767517\n1 1\nInput in 0 1 data 0=1.5.5\n", "\"1.5.5\" is not a number"),
+        ("7767517\n1 1\nInput in 0 1 data -23310=3,1,2\n", "array declares 3 values, has 2"),
+    ];
+    for (text, want) in cases {
+        let err = convert_err(text, &[]);
+        assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
+    }
+}
+
+#[test]
+fn reads_fp16_and_fp32_weights() {
+    // 1, -2, 0.5, the smallest subnormal; 4 values -> 8 bytes, then 3 values -> 6 + 2 pad.
+    let mut bin = tagged_f16(&[0x3C00, 0xC000, 0x3800, 0x0001]);
+    bin.extend(tagged_f16(&[0x7BFF, 0x3555, 0x8000]));
+    bin.extend(tagged_f32(&[1.5, -0.25]));
+    bin.extend(raw_f32(&[7.0]));
+    let mut r = WeightReader::new(&bin);
+    assert_eq!(r.tagged(4, "a").unwrap(), vec![1.0, -2.0, 0.5, 2f32.powi(-24)]);
+    let b = r.tagged(3, "b").unwrap();
+    assert_eq!(b[0], 65504.0);
+    assert!((b[1] - 0.333_251_95).abs() < 1e-8);
+    assert!(b[2] == 0.0 && b[2].is_sign_negative());
+    assert_eq!(r.tagged(2, "c").unwrap(), vec![1.5, -0.25]);
+    assert_eq!(r.raw_f32(1, "d").unwrap(), vec![7.0]);
+    assert_eq!(r.remaining(), 0);
+    let err = r.raw_f32(1, "layer x: bias").unwrap_err();
+    assert_eq!(err, "layer x: bias needs 1 floats, .bin has 0 left");
+}
+
+#[test]
+fn decodes_special_halves() {
+    assert_eq!(f16_to_f32(0x7C00), f32::INFINITY);
+    assert_eq!(f16_to_f32(0xFC00), f32::NEG_INFINITY);
+    assert!(f16_to_f32(0x7E00).is_nan());
+    assert_eq!(f16_to_f32(0x0400), 2f32.powi(-14), "smallest normal");
+    assert_eq!(f16_to_f32(0x03FF), 1023.0 * 2f32.powi(-24), "largest subnormal");
+}
+
+#[test]
+fn reads_quantized_tables_and_refuses_int8() {
+    let mut bin = 0x0000_0001u32.to_le_bytes().to_vec();
+    let table: Vec<f32> = (0..256).map(|i| i as f32 / 2.0).collect();
+    bin.extend(raw_f32(&table));
+    bin.extend([3u8, 0, 255, 0]); // 3 indices + 1 pad byte
+    let mut r = WeightReader::new(&bin);
+    assert_eq!(r.tagged(3, "q").unwrap(), vec![1.5, 0.0, 127.5]);
+    assert_eq!(r.remaining(), 0);
+
+    let mut bin = 0x000D_4B38u32.to_le_bytes().to_vec();
+    bin.extend([0u8; 4]);
+    let err = WeightReader::new(&bin).tagged(4, "w").unwrap_err();
+    assert!(err.contains("int8"), "{err}");
+}
+
+#[test]
+fn converts_conv_and_pixel_shuffle() {
+    let (model, flops) = convert_ok(CONV_SHUFFLE, &conv_shuffle_bin());
+    assert_eq!(model.opset_import[0].version, 17);
+    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "DepthToSpace"]);
+    let graph = model.graph.as_ref().unwrap();
+    assert_eq!(graph.input[0].name, "input");
+    assert_eq!(graph.output[0].name, "output");
+    let dims = &graph.output[0].r#type.as_ref().unwrap().tensor_type.as_ref().unwrap().shape.as_ref().unwrap().dim;
+    assert_eq!(dims[1].dim_value, Some(3));
+    assert_eq!(dims[2].dim_param.as_deref(), Some("out_height"));
+
+    let conv = node(&model, "Conv");
+    assert_eq!(conv.input[0], "input");
+    assert_eq!(attr_ints(conv, "pads"), [1, 1, 1, 1]);
+    assert_eq!(attr_ints(conv, "kernel_shape"), [3, 3]);
+    let w = init(&model, &conv.input[1]);
+    assert_eq!(w.dims, [12, 3, 3, 3]);
+    assert_eq!(floats(w), ramp(324), "ncnn's [out][in][kh][kw] is ONNX's layout");
+    assert_eq!(floats(init(&model, &conv.input[2])), vec![0.25; 12]);
+    let leaky = node(&model, "LeakyRelu");
+    assert_eq!(leaky.attribute[0].f, 0.2);
+    let d2s = node(&model, "DepthToSpace");
+    assert_eq!(d2s.output[0], "output");
+    assert_eq!(attr_s(d2s, "mode"), "CRD");
+    // 324 multiply-adds per pixel at input resolution.
+    assert_eq!(flops, 648.0);
+    let meta: Vec<(&str, &str)> = model.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
+    assert!(meta.contains(&("aiupscale.source", "tiny")));
+    assert!(meta.contains(&("aiupscale.scale", "2")));
+}
+
+#[test]
+fn counts_flops_at_each_blob_scale() {
+    // A 1x1 conv after the x2 shuffle runs on 4 pixels per input pixel.
+    let param = "7767517
+4 4
+Input            in0    0 1 data
+Convolution      conv0  1 1 data c0 0=12 1=3 4=1 5=1 6=324
+PixelShuffle     ps     1 1 c0 s0 0=2
+Convolution      conv1  1 1 s0 output 0=3 1=1 5=0 6=9
+";
+    let mut bin = conv_shuffle_bin();
+    bin.extend(tagged_f32(&[1.0; 9]));
+    let (_, flops) = convert_ok(param, &bin);
+    assert_eq!(flops, 648.0 + 2.0 * 9.0 * 4.0);
+}
+
+#[test]
+fn converts_waifu2x_style_valid_conv_and_deconvolution() {
+    // Sink blob not named "output" (as in waifu2x): it becomes the graph output.
+    let param = "7767517
+3 3
+Input            input  0 1 Input1 0=156 1=156 2=3
+Convolution      conv1  1 1 Input1 c1 0=2 1=3 5=1 6=54 9=2 -23310=1,0.100000
+Deconvolution    conv7  1 1 c1 Eltwise4 0=3 1=4 3=2 4=3 5=1 6=96
+";
+    let mut bin = tagged_f32(&ramp(54));
+    bin.extend(raw_f32(&[0.0, 0.1]));
+    let deconv: Vec<f32> = (0..96).map(|i| i as f32).collect(); // [out 3][in 2][4][4]
+    bin.extend(tagged_f16(&deconv.iter().map(|v| f32_to_f16_exact(*v)).collect::<Vec<_>>()));
+    bin.extend(raw_f32(&[0.5, 0.5, 0.5]));
+    let (model, flops) = convert_ok(param, &bin);
+    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "ConvTranspose"]);
+    assert_eq!(attr_ints(node(&model, "Conv"), "pads"), [0, 0, 0, 0], "waifu2x convs are valid (unpadded)");
+    let ct = node(&model, "ConvTranspose");
+    assert_eq!(ct.output[0], "output");
+    assert_eq!(attr_ints(ct, "pads"), [3, 3, 3, 3], "ncnn crops pad from each side of the output");
+    assert_eq!(attr_ints(ct, "strides"), [2, 2]);
+    let w = init(&model, &ct.input[1]);
+    assert_eq!(w.dims, [2, 3, 4, 4], "ConvTranspose wants [in][out][kh][kw]");
+    let w = floats(w);
+    // ONNX [i][o][y][x] (3 outputs) <- ncnn [o][i][y][x] (2 inputs); values are indices.
+    for (i, o, y, x) in [(1, 2, 3, 1), (0, 1, 2, 3), (1, 0, 0, 0)] {
+        assert_eq!(w[((i * 3 + o) * 4 + y) * 4 + x], (((o * 2 + i) * 4 + y) * 4 + x) as f32);
+    }
+    assert_eq!(flops, 2.0 * 54.0 + 2.0 * 96.0);
+}
+
+/// fp16 bits of a small integer value (exact), for building test weights.
+fn f32_to_f16_exact(v: f32) -> u16 {
+    assert!(v.fract() == 0.0 && (0.0..2048.0).contains(&v));
+    if v == 0.0 {
+        return 0;
+    }
+    let e = v.log2().floor() as i32;
+    let man = ((v / 2f32.powi(e) - 1.0) * 1024.0) as u16;
+    (((e + 15) as u16) << 10) | man
+}
+
+#[test]
+fn lowers_interp_prelu_eltwise_and_binaryop() {
+    let param = "7767517
+8 9
+Input            in0   0 1 data
+Split            sp    1 2 data d0 d1
+Convolution      conv  1 1 d0 c 0=3 1=1 5=0 6=9
+PReLU            pr    1 1 c p 0=3
+Eltwise          el    2 1 p d1 e 0=1 -23301=2,2.000000e-01,1.000000e+00
+Interp           up    1 1 e u 0=1 1=4.000000e+00 2=4.000000e+00
+BinaryOp         add   1 1 u b 0=0 1=1 2=1.000000e+00
+Interp           down  1 1 b output 0=3 1=5.000000e-01 2=5.000000e-01
+";
+    let mut bin = tagged_f32(&[1.0; 9]);
+    bin.extend(raw_f32(&[0.1, 0.2, 0.3]));
+    let (model, flops) = convert_ok(param, &bin);
+    let resizes: Vec<&NodeProto> = model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "Resize").collect();
+    assert_eq!(resizes.len(), 2);
+    // Integer nearest upscale: constant scales.
+    assert_eq!(resizes[0].input.len(), 3);
+    assert_eq!(attr_s(resizes[0], "coordinate_transformation_mode"), "asymmetric");
+    assert_eq!(attr_s(resizes[0], "nearest_mode"), "floor");
+    // Bicubic 0.5: sizes computed in the graph, Keys A = -0.75, half-pixel centres.
+    let down = resizes[1];
+    assert_eq!(down.input.len(), 4);
+    assert_eq!(down.output[0], "output");
+    assert_eq!(attr_s(down, "mode"), "cubic");
+    assert_eq!(attr_s(down, "coordinate_transformation_mode"), "half_pixel");
+    assert_eq!(down.attribute.iter().find(|a| a.name == "cubic_coeff_a").unwrap().f, -0.75);
+    let prelu = node(&model, "PRelu");
+    assert_eq!(init(&model, &prelu.input[1]).dims, [3, 1, 1]);
+    assert!(ops(&model).contains(&"Sum"));
+    assert_eq!(flops, 18.0);
+    let meta = model.metadata_props.iter().find(|e| e.key == "aiupscale.scale").unwrap();
+    assert_eq!(meta.value, "2");
+}
+
+#[test]
+fn reports_truncated_weights_with_sizes() {
+    let mut bin = conv_shuffle_bin();
+    bin.truncate(1200);
+    let err = convert_err(CONV_SHUFFLE, &bin);
+    assert_eq!(err, "layer conv0 (Convolution): weight data needs 324 floats, .bin has 299 left");
+
+    let bin = conv_shuffle_bin();
+    let err = convert_err(CONV_SHUFFLE, &bin[..bin.len() - 4]);
+    assert_eq!(err, "layer conv0 (Convolution): bias needs 12 floats, .bin has 11 left");
+
+    let err = convert_err(CONV_SHUFFLE, &[]);
+    assert!(err.contains("storage tag) needs 4 bytes at offset 0, .bin has 0 left"), "{err}");
+
+    let mut bin = conv_shuffle_bin();
+    bin.extend([0; 8]);
+    let err = convert_err(CONV_SHUFFLE, &bin);
+    assert!(err.contains("use 1348 bytes of weights, but the .bin has 1356 (8 left over)"), "{err}");
+}
+
+#[test]
+fn refuses_unknown_layers_and_bad_graphs() {
+    let unknown = CONV_SHUFFLE.replace("PixelShuffle     ps", "Pooling     pool");
+    let err = convert_err(&unknown, &conv_shuffle_bin());
+    assert!(err.starts_with("layer pool (Pooling): layer type \"Pooling\" is not supported"), "{err}");
+
+    let early = CONV_SHUFFLE.replace("1 1 data c0", "1 1 later c0");
+    let err = convert_err(&early, &conv_shuffle_bin());
+    assert_eq!(err, "layer conv0 (Convolution): input blob \"later\" is not produced by any earlier layer");
+
+    let twice = "7767517\n4 4\nInput in 0 1 data\nNoop a 1 1 data x\nNoop b 1 1 data x\nNoop c 1 1 x output\n";
+    let err = convert_err(twice, &[]);
+    assert_eq!(err, "layer b (Noop): output blob \"x\" is already produced by an earlier layer");
+
+    let wrong_in = CONV_SHUFFLE.replace("6=324", "6=432");
+    let err = convert_err(&wrong_in, &conv_shuffle_bin());
+    assert_eq!(err, "layer conv0 (Convolution): weight_data_size 432 implies 4 input channels, input blob data has 3");
+
+    let no_rgb = CONV_SHUFFLE.replace("0=12 1=3", "0=16 1=3").replace("6=324", "6=432");
+    let mut bin = tagged_f32(&ramp(432));
+    bin.extend(raw_f32(&[0.0; 16]));
+    let err = convert_err(&no_rgb, &bin);
+    assert_eq!(err, "output blob \"output\" has 4 channels, expected 3 (RGB)");
+
+    let bad_act = CONV_SHUFFLE.replace("9=2 -23310=1,2.000000e-01", "9=2");
+    let err = convert_err(&bad_act, &conv_shuffle_bin());
+    assert!(err.contains("activation type 2 needs 1 params (param 10), got 0"), "{err}");
+
+    let huge = CONV_SHUFFLE.replace("1=3 4=1", "1=2000000000 11=2000000000 4=1");
+    let err = convert_err(&huge, &conv_shuffle_bin());
+    assert!(err.contains("is not a multiple of num_output x kernel area"), "{err}");
+
+    let two_sinks = "7767517\n3 3\nInput in 0 1 data\nSplit sp 1 2 data a b\nNoop n 1 1 a c\n";
+    let err = convert_err(two_sinks, &[]);
+    assert!(err.contains("2 blobs are unused"), "{err}");
+}
+
+#[test]
+fn passes_through_an_input_only_graph() {
+    let (model, flops) = convert_ok("7767517\n2 2\nInput in 0 1 data\nNoop n 1 1 data output\n", &[]);
+    assert_eq!(ops(&model), ["Identity"]);
+    assert_eq!(flops, 0.0);
+}
