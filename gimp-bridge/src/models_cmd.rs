@@ -1,0 +1,172 @@
+//! `aiupscale models list|fetch|verify|path`: the model catalog and the local cache
+//! (`AIUPSCALE_MODEL_DIR`, else `$XDG_CACHE_HOME/aiupscale/models`, else
+//! `~/.cache/aiupscale/models`), through the models crate only.
+
+use std::{process::ExitCode, time::Instant};
+
+use aiupscale_models::{ArchiveSource, Catalog, Content, FetchOptions, ModelCache, ModelEntry, ModelError};
+use anyhow::{Context, Result};
+
+use crate::{cli::ModelsCommand, progress::seconds};
+
+pub fn run(command: &ModelsCommand) -> Result<ExitCode> {
+    let cache = ModelCache::from_env().context("cannot find the model cache")?;
+    match command {
+        ModelsCommand::List => list(&cache),
+        ModelsCommand::Fetch { names, all, force, archives } => {
+            let entries = entries(&cache, names, *all)?;
+            let options = FetchOptions { force: *force, offline_archive_dir: archives.clone() };
+            fetch(&cache, &entries, &options)
+        }
+        ModelsCommand::Verify { names } => verify(&cache, names),
+        ModelsCommand::Path { name } => {
+            let entry = cache.catalog().require(name)?;
+            let path = cache.locate(entry)?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn entries<'a>(cache: &'a ModelCache, names: &[String], all: bool) -> Result<Vec<&'a ModelEntry>> {
+    let catalog = cache.catalog();
+    if all {
+        return Ok(catalog.models().iter().collect());
+    }
+    names.iter().map(|n| catalog.require(n).map_err(anyhow::Error::from)).collect()
+}
+
+fn content_name(content: Content) -> &'static str {
+    match content {
+        Content::Photo => "photo",
+        Content::General => "general",
+        Content::Animation => "animation",
+        Content::Video => "video",
+        _ => "other",
+    }
+}
+
+/// Multiply-adds x2 per input pixel, short.
+fn cost(flops_per_pixel: f64) -> String {
+    match flops_per_pixel {
+        f if f >= 1e9 => format!("{:.1} GFLOP/px", f / 1e9),
+        f if f >= 1e6 => format!("{:.1} MFLOP/px", f / 1e6),
+        f if f >= 1e3 => format!("{:.1} kFLOP/px", f / 1e3),
+        f => format!("{f:.0} FLOP/px"),
+    }
+}
+
+/// Where a model stands in the cache, for the table.
+fn status(cache: &ModelCache, entry: &ModelEntry) -> String {
+    match cache.locate(entry) {
+        Ok(path) => path.display().to_string(),
+        Err(ModelError::NotFetched { .. }) => "not fetched".into(),
+        Err(ModelError::CorruptCacheEntry { .. }) => format!("damaged: run `aiupscale models fetch {}`", entry.name),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn list(cache: &ModelCache) -> Result<ExitCode> {
+    let catalog: &Catalog = cache.catalog();
+    let rows: Vec<[String; 5]> = catalog
+        .models()
+        .iter()
+        .map(|m| {
+            [
+                m.name.clone(),
+                format!("x{}", m.scale),
+                content_name(m.content).into(),
+                cost(m.flops_per_pixel),
+                status(cache, m),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "SCALE", "CONTENT", "COST", "FETCHED"].map(String::from);
+    let mut widths = [0usize; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        println!(
+            "{:<w0$}  {:>w1$}  {:<w2$}  {:>w3$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
+    println!();
+    println!("model cache: {} (set AIUPSCALE_MODEL_DIR to move it)", cache.root().display());
+    println!(
+        "default photo models: {} (x2), {} (x4)",
+        catalog.default_for(2.0, Content::Photo).name,
+        catalog.default_for(4.0, Content::Photo).name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fetch(cache: &ModelCache, entries: &[&ModelEntry], options: &FetchOptions) -> Result<ExitCode> {
+    let mut failed = Vec::new();
+    for entry in entries {
+        eprintln!("fetching {}...", entry.name);
+        let start = Instant::now();
+        match cache.fetch_with_report(entry, options) {
+            Ok(report) => {
+                let how = match report.archive {
+                    ArchiveSource::NotNeeded => "already in the cache",
+                    ArchiveSource::Kept => "from the kept archive",
+                    ArchiveSource::Offline => "from the offline archive",
+                    ArchiveSource::Downloaded => "downloaded",
+                };
+                println!("{}: {} ({how}, {})", entry.name, report.path.display(), seconds(start.elapsed()));
+            }
+            Err(e) => {
+                eprintln!("error: {}: {:#}", entry.name, anyhow::Error::from(e));
+                failed.push(entry.name.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} of {} models failed: {}", failed.len(), entries.len(), failed.join(", "));
+    Ok(ExitCode::FAILURE)
+}
+
+fn verify(cache: &ModelCache, names: &[String]) -> Result<ExitCode> {
+    let entries: Vec<&ModelEntry> = if names.is_empty() {
+        let present = |m: &&ModelEntry| cache.onnx_path(&m.name).exists() || cache.manifest_path(&m.name).exists();
+        cache.catalog().models().iter().filter(present).collect()
+    } else {
+        entries(cache, names, false)?
+    };
+    if entries.is_empty() {
+        println!("no fetched models in {}", cache.root().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = 0;
+    for entry in &entries {
+        match cache.verify(entry) {
+            Ok(report) => {
+                println!("ok      {}  {}  sha256 {}", entry.name, report.path.display(), report.manifest.onnx_sha256)
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAILED  {}: {e}", entry.name);
+            }
+        }
+    }
+    if failed == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{failed} of {} models failed verification", entries.len());
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,309 @@
+//! `aiupscale upscale IN OUT`: the settings every upscale shares (model choice, output
+//! size), one image file end to end, and the single-file command (folders: [`crate::batch`]).
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use aiupscale_core::{
+    models::{Catalog, Content},
+    Control, CoreError, Device, Filter, Image, ModelSource, SessionConfig, Target, Upscaler, UpscalerConfig,
+};
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::{
+    cancel::{self, Cancel},
+    cli::{EngineArgs, UpscaleArgs},
+    io,
+    progress::{self, json_line, round4, Throttle},
+};
+
+/// The scale used when neither --scale, a size, nor a model says otherwise.
+pub const DEFAULT_SCALE: f64 = 4.0;
+
+/// What to run and how big the result is, from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub model: Option<ModelSource>,
+    pub classic: Option<Filter>,
+    pub scale: Option<f64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub config: UpscalerConfig,
+    /// JPEG quality of image outputs.
+    pub quality: u8,
+}
+
+impl Settings {
+    pub fn new(engine: &EngineArgs, width: Option<u32>, height: Option<u32>) -> Result<Self> {
+        if let Some(scale) = engine.scale {
+            if !(scale.is_finite() && scale > 0.0) {
+                bail!("--scale {scale} is not a positive number");
+            }
+        }
+        if width == Some(0) || height == Some(0) {
+            bail!("the output width and height must be at least 1");
+        }
+        if engine.tile_size == Some(0) {
+            bail!("--tile-size must be at least 1");
+        }
+        Ok(Self {
+            model: engine.model.as_deref().map(ModelSource::parse),
+            classic: engine.classic,
+            scale: engine.scale,
+            width,
+            height,
+            config: UpscalerConfig {
+                session: SessionConfig { device: engine.device, threads: engine.threads, ..SessionConfig::default() },
+                tile_size: engine.tile_size,
+                overlap: None,
+                resample: engine.filter,
+            },
+            quality: 95,
+        })
+    }
+
+    /// The model for a `width`x`height` input (`None`: a classic filter, --classic or
+    /// else --filter). Without --model, the photo model for the requested factor.
+    pub fn source_for(&self, width: u32, height: u32) -> Option<ModelSource> {
+        if self.classic.is_some() {
+            return None;
+        }
+        if let Some(model) = &self.model {
+            return Some(model.clone());
+        }
+        let factor = match (self.scale, self.width, self.height) {
+            (Some(s), _, _) => s,
+            (None, Some(w), Some(h)) => (f64::from(w) / f64::from(width)).min(f64::from(h) / f64::from(height)),
+            (None, Some(w), None) => f64::from(w) / f64::from(width),
+            (None, None, Some(h)) => f64::from(h) / f64::from(height),
+            (None, None, None) => DEFAULT_SCALE,
+        };
+        if factor <= 1.0 {
+            return None; // Not larger: no model adds anything, the --filter resamples.
+        }
+        Some(ModelSource::Catalog(Catalog::builtin().default_for(factor, Content::Photo).name.clone()))
+    }
+
+    /// The output size request for an input of `width`x`height`; `native` is the
+    /// model's scale (`None` for the classic filter).
+    pub fn target(&self, width: u32, height: u32, native: Option<u32>) -> Target {
+        let keep_aspect = |num: u32, den: u32, other: u32| {
+            ((f64::from(other) * f64::from(num) / f64::from(den)).round() as u32).max(1)
+        };
+        match (self.scale, self.width, self.height) {
+            (Some(s), _, _) => Target::Factor(s),
+            (None, Some(w), Some(h)) => Target::Fit { width: w, height: h },
+            (None, Some(w), None) => Target::Size { width: w, height: keep_aspect(w, width, height) },
+            (None, None, Some(h)) => Target::Size { width: keep_aspect(h, height, width), height: h },
+            (None, None, None) => Target::Factor(native.map_or(DEFAULT_SCALE, f64::from)),
+        }
+    }
+}
+
+/// Upscalers loaded so far (one per model), so a folder loads each model once.
+#[derive(Default)]
+pub struct Engines {
+    loaded: Vec<(Option<ModelSource>, Upscaler)>,
+}
+
+impl Engines {
+    pub fn get(&mut self, settings: &Settings, width: u32, height: u32) -> Result<&mut Upscaler> {
+        let source = settings.source_for(width, height);
+        let index = match self.loaded.iter().position(|(s, _)| *s == source) {
+            Some(i) => i,
+            None => {
+                let upscaler = match (&source, settings.classic) {
+                    (Some(source), _) => Upscaler::new(source, settings.config).with_context(|| {
+                        format!(
+                            "cannot load model {}",
+                            match source {
+                                ModelSource::Catalog(name) => name.clone(),
+                                ModelSource::File(path) => path.display().to_string(),
+                            }
+                        )
+                    })?,
+                    (None, filter) => Upscaler::classic(filter.unwrap_or(settings.config.resample)),
+                };
+                self.loaded.push((source, upscaler));
+                self.loaded.len() - 1
+            }
+        };
+        Ok(&mut self.loaded[index].1)
+    }
+}
+
+/// A short name of what runs: the model, or "classic FILTER".
+pub fn engine_name(upscaler: &Upscaler) -> String {
+    match upscaler.info() {
+        Some(info) => info.name.clone(),
+        None => format!("classic {}", upscaler.config().resample.name()),
+    }
+}
+
+/// Why one image was not written.
+#[derive(Debug)]
+pub enum Failure {
+    /// The model could not be loaded: every other image would fail the same way.
+    Fatal(anyhow::Error),
+    /// This image failed.
+    File(anyhow::Error),
+    /// A signal cancelled the run; nothing was written.
+    Cancelled,
+}
+
+/// A written image.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub width: u32,
+    pub height: u32,
+    pub engine: String,
+    pub device: Device,
+    pub warnings: Vec<String>,
+}
+
+/// What a run is about to do, for the `started` progress line.
+pub struct Started<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub engine: &'a str,
+    pub device: Device,
+}
+
+/// Upscales `input` to `output`: decode (EXIF orientation applied), upscale, encode to
+/// a temp file beside `output`, rename. `output` is never partly written.
+pub fn process(
+    input: &Path,
+    output: &Path,
+    settings: &Settings,
+    engines: &mut Engines,
+    cancel: &Cancel,
+    progress: &mut dyn FnMut(f32),
+    started: &mut dyn FnMut(&Started<'_>),
+) -> Result<Done, Failure> {
+    if cancel.is_set() {
+        return Err(Failure::Cancelled);
+    }
+    io::file_format(output).map_err(Failure::File)?;
+    let decoded = io::read_image(input).map_err(Failure::File)?;
+    let (w, h) = (decoded.image.width, decoded.image.height);
+    let upscaler = engines.get(settings, w, h).map_err(Failure::Fatal)?;
+    let target = settings.target(w, h, upscaler.info().map(|i| i.scale));
+    let engine = engine_name(upscaler);
+    let device = upscaler.device();
+    let (out_w, out_h) = target
+        .output_size(w, h)
+        .with_context(|| format!("{}: invalid output size", input.display()))
+        .map_err(Failure::File)?;
+    started(&Started { width: out_w, height: out_h, engine: &engine, device });
+    let upscaled: Image = {
+        let mut control = Control { progress: Some(progress), cancel: Some(cancel.flag()) };
+        match upscaler.upscale_to(&decoded.image.as_ref(), target, &mut control) {
+            Ok(image) => image,
+            Err(CoreError::Cancelled) => return Err(Failure::Cancelled),
+            Err(e) => {
+                return Err(Failure::File(anyhow::Error::new(e).context(format!("cannot upscale {}", input.display()))))
+            }
+        }
+    };
+    if cancel.is_set() {
+        return Err(Failure::Cancelled);
+    }
+    let (tmp, warnings) =
+        io::encode_to_temp(output, &upscaled, &decoded.metadata, settings.quality).map_err(Failure::File)?;
+    if cancel.is_set() {
+        return Err(Failure::Cancelled); // `tmp` is dropped: removed.
+    }
+    io::commit(tmp, output).map_err(Failure::File)?;
+    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, warnings })
+}
+
+/// `aiupscale upscale`: one file here, a folder in [`crate::batch`].
+pub fn run(args: &UpscaleArgs) -> Result<ExitCode> {
+    let cancel = cancel::install();
+    let settings = Settings { quality: args.quality, ..Settings::new(&args.engine, args.width, args.height)? };
+    if args.input.is_dir() {
+        return crate::batch::run(args, &settings, cancel);
+    }
+    if !args.input.exists() {
+        bail!("{} does not exist", args.input.display());
+    }
+    let output: PathBuf = if args.output.is_dir() {
+        let name = args.input.file_name().context("IN has no file name")?;
+        args.output.join(name)
+    } else {
+        args.output.clone()
+    };
+    if io::same_file(&args.input, &output) {
+        bail!("refusing to overwrite the input {}; choose another OUT", args.input.display());
+    }
+    io::file_format(&output)?;
+    let (json, quiet) = (args.engine.progress_json, args.engine.quiet);
+    let bar = if json { None } else { progress::bar(1, quiet) };
+    if let Some(bar) = &bar {
+        bar.set_message(args.input.display().to_string());
+    }
+    let mut throttle = Throttle::default();
+    let mut on_progress = |fraction: f32| {
+        if let Some(bar) = &bar {
+            bar.set_position((f64::from(fraction) * progress::STEPS as f64) as u64);
+        }
+        if json && throttle.pass(fraction) {
+            json_line(&json!({ "progress": round4(fraction) }));
+        }
+    };
+    let mut on_start = |s: &Started<'_>| {
+        if json {
+            json_line(&json!({
+                "started": true, "width": s.width, "height": s.height, "model": s.engine, "device": s.device.name(),
+                "input": args.input.display().to_string(), "output": output.display().to_string(),
+            }));
+        }
+    };
+    let start = Instant::now();
+    let mut engines = Engines::default();
+    let result = process(&args.input, &output, &settings, &mut engines, cancel, &mut on_progress, &mut on_start);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(done) => {
+            if json {
+                json_line(
+                    &json!({ "done": true, "width": done.width, "height": done.height, "output": output.display().to_string(), "warnings": done.warnings }),
+                );
+            } else if !quiet {
+                for warning in &done.warnings {
+                    eprintln!("warning: {}: {warning}", output.display());
+                }
+                eprintln!(
+                    "wrote {} ({}x{}, {} on {}, {})",
+                    output.display(),
+                    done.width,
+                    done.height,
+                    done.engine,
+                    done.device.name(),
+                    progress::seconds(start.elapsed())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Failure::Cancelled) => {
+            let message = format!("cancelled by {}; no output written", cancel.signal_name());
+            if json {
+                json_line(&json!({ "error": message, "cancelled": true, "signal": cancel.signal_name() }));
+            } else {
+                eprintln!("aiupscale: {message}");
+            }
+            Ok(ExitCode::from(cancel.exit_code()))
+        }
+        Err(Failure::File(e) | Failure::Fatal(e)) if json => {
+            json_line(&json!({ "error": format!("{e:#}") }));
+            Ok(ExitCode::FAILURE)
+        }
+        Err(Failure::File(e) | Failure::Fatal(e)) => Err(e),
+    }
+}

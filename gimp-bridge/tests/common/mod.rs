@@ -1,0 +1,149 @@
+//! Helpers for the CLI tests: the binary with an empty model cache, the tiny models,
+//! the sample photos, and small image fixtures built here.
+
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageReader};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub models: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let models = dir.path().join("tiny");
+        aiupscale_models::tiny::write_tiny_models(&models).unwrap();
+        let cache = dir.path().join("cache");
+        std::fs::create_dir(&cache).unwrap();
+        Env { dir, models, cache }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn nearest(&self) -> String {
+        self.models.join("nearest_x2.onnx").display().to_string()
+    }
+
+    /// The binary with `AIUPSCALE_MODEL_DIR` pointing at an empty cache.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aiupscale"));
+        cmd.env("AIUPSCALE_MODEL_DIR", &self.cache);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// `upscale IN OUT --model nearest_x2 EXTRA...`
+    pub fn upscale(&self, input: &Path, output: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["upscale".to_owned(), input.display().to_string(), output.display().to_string()];
+        args.extend(["--model".to_owned(), self.nearest()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.cmd().args(&args).output().unwrap()
+    }
+}
+
+pub fn photo(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos").join(name)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", out.status.code(), stdout(out), stderr(out));
+}
+
+/// Files in `dir` whose names look like temp files.
+pub fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".aiupscale-") || n.ends_with(".tmp"))
+        .collect()
+}
+
+/// Decoded image plus its ICC profile and EXIF chunk.
+pub struct Read {
+    pub image: DynamicImage,
+    pub icc: Option<Vec<u8>>,
+    pub exif: Option<Vec<u8>>,
+    pub orientation: image::metadata::Orientation,
+}
+
+pub fn read(path: &Path) -> Read {
+    let mut decoder = ImageReader::open(path).unwrap().with_guessed_format().unwrap().into_decoder().unwrap();
+    let icc = decoder.icc_profile().unwrap();
+    let exif = decoder.exif_metadata().unwrap();
+    let orientation = decoder.orientation().unwrap();
+    let image = DynamicImage::from_decoder(decoder).unwrap();
+    Read { image, icc, exif, orientation }
+}
+
+/// A minimal, well-formed ICC v4 display profile header with an empty tag table.
+pub fn icc_profile() -> Vec<u8> {
+    let mut p = vec![0u8; 132];
+    p[0..4].copy_from_slice(&132u32.to_be_bytes());
+    p[8..12].copy_from_slice(&[4, 0x30, 0, 0]);
+    p[12..16].copy_from_slice(b"mntr");
+    p[16..20].copy_from_slice(b"RGB ");
+    p[20..24].copy_from_slice(b"XYZ ");
+    p[36..40].copy_from_slice(b"acsp");
+    // D50 illuminant (s15Fixed16): 0.9642, 1.0, 0.8249.
+    p[68..80].copy_from_slice(&[0, 0, 0xf6, 0xd6, 0, 1, 0, 0, 0, 0, 0xd3, 0x2d]);
+    p[80..84].copy_from_slice(b"aiup");
+    p
+}
+
+/// EXIF (little-endian TIFF structure) with one tag: orientation.
+pub fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut e = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    e.extend(1u16.to_le_bytes());
+    e.extend(0x0112u16.to_le_bytes());
+    e.extend(3u16.to_le_bytes());
+    e.extend(1u32.to_le_bytes());
+    e.extend(value.to_le_bytes());
+    e.extend([0, 0]);
+    e.extend(0u32.to_le_bytes());
+    e
+}
+
+pub fn write_png(path: &Path, image: &DynamicImage, icc: Option<Vec<u8>>) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = image::codecs::png::PngEncoder::new(file);
+    if let Some(icc) = icc {
+        encoder.set_icc_profile(icc).unwrap();
+    }
+    encoder.write_image(image.as_bytes(), image.width(), image.height(), image.color().into()).unwrap();
+}
+
+pub fn write_jpeg(path: &Path, image: &DynamicImage, exif: Option<Vec<u8>>) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(file, 95);
+    if let Some(exif) = exif {
+        encoder.set_exif_metadata(exif).unwrap();
+    }
+    encoder.write_image(image.as_bytes(), image.width(), image.height(), image.color().into()).unwrap();
+}
+
+/// A crop of a sample photo.
+pub fn crop(name: &str, x: u32, y: u32, w: u32, h: u32) -> DynamicImage {
+    image::open(photo(name)).unwrap().crop_imm(x, y, w, h)
+}
