@@ -188,6 +188,8 @@ pub fn process(
         return Err(Failure::Cancelled);
     }
     io::file_format(output).map_err(Failure::File)?;
+    // Find out now, not after minutes of inference, that OUT's folder is not writable.
+    drop(io::temp_beside(output).map_err(Failure::File)?);
     let decoded = io::read_image(input).map_err(Failure::File)?;
     let (w, h) = (decoded.image.width, decoded.image.height);
     let upscaler = engines.get(settings, w, h).map_err(Failure::Fatal)?;

@@ -201,7 +201,7 @@ fn clear_errors_for_bad_inputs_outputs_and_missing_models() {
     let env = Env::new();
     let fake = env.path("fake.png");
     std::fs::write(&fake, b"GIF89a not really").unwrap();
-    let cases: [(Vec<String>, &str); 4] = [
+    let cases: [(Vec<String>, &str); 5] = [
         (
             vec![fake.display().to_string(), env.path("o.png").display().to_string()],
             "aiupscale reads JPEG, PNG, TIFF and WebP",
@@ -218,6 +218,11 @@ fn clear_errors_for_bad_inputs_outputs_and_missing_models() {
         (
             vec![photo("camera.png").display().to_string(), env.path("o.png").display().to_string()],
             "aiupscale models fetch realesrgan-x4plus",
+        ),
+        // An output folder that does not exist is reported before any model loads.
+        (
+            vec![photo("camera.png").display().to_string(), env.path("no/such/dir/o.png").display().to_string()],
+            "cannot create a temporary file in",
         ),
     ];
     for (args, expected) in cases {
