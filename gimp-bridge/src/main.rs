@@ -4,7 +4,7 @@
 //!   [`io`] for what metadata is kept);
 //! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
 //! - `models list|fetch|verify|path` ([`models_cmd`]);
-//! - `install|uninstall gimp|krita`: not yet available (exit 2).
+//! - `install|uninstall gimp|krita`: the editor plug-ins ([`install`]).
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error or unavailable command, 130/143
 //! cancelled by SIGINT/SIGTERM ([`cancel`]).
@@ -12,6 +12,7 @@
 mod batch;
 mod cancel;
 mod cli;
+mod install;
 mod io;
 mod models_cmd;
 mod progress;
@@ -31,11 +32,8 @@ fn main() -> ExitCode {
         Command::Upscale(args) => upscale::run(args),
         Command::UpscaleRaw(args) => return raw::run(args),
         Command::Models(command) => models_cmd::run(command),
-        Command::Install(args) | Command::Uninstall(args) => {
-            let verb = if matches!(cli.command, Command::Install(_)) { "installing" } else { "removing" };
-            eprintln!("aiupscale: {verb} the {} plug-in is not yet available", args.host.name());
-            return ExitCode::from(2);
-        }
+        Command::Install(args) => install::install(args),
+        Command::Uninstall(args) => install::uninstall(args),
     };
     match result {
         Ok(code) => code,
