@@ -2,6 +2,8 @@
 //! ONNX Runtime sessions, tiling with overlap, pixel formats and alpha, resampling to
 //! any size, and cancellation/progress between tiles.
 
+pub mod color;
+pub mod denoise;
 mod error;
 pub mod pixels;
 pub mod resample;
@@ -9,6 +11,8 @@ pub mod runtime;
 pub mod tiling;
 mod upscaler;
 
+pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef};
+pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
 pub use error::{CoreError, Result};
 pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;
