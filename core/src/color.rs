@@ -112,7 +112,7 @@ impl YuvColor {
 
 impl Coefficients {
     #[inline]
-    fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+    fn to_rgb(self, y: f32, u: f32, v: f32) -> [f32; 3] {
         let luma = (y - self.y_offset) / self.y_scale;
         let cb = (u - 128.0) / self.c_scale;
         let cr = (v - 128.0) / self.c_scale;
@@ -123,7 +123,7 @@ impl Coefficients {
     }
 
     #[inline]
-    fn to_yuv(&self, [r, g, b]: [f32; 3]) -> [f32; 3] {
+    fn to_yuv(self, [r, g, b]: [f32; 3]) -> [f32; 3] {
         let luma = self.kr * r + self.kg * g + self.kb * b;
         let cb = (b - luma) / (2.0 * (1.0 - self.kb));
         let cr = (r - luma) / (2.0 * (1.0 - self.kr));
@@ -319,7 +319,13 @@ pub struct YuvMut<'a> {
 
 impl<'a> YuvMut<'a> {
     /// Takes the first [`YuvLayout::plane_count`] planes of `planes`.
-    pub fn new(layout: YuvLayout, width: u32, height: u32, planes: Vec<&'a mut [u8]>, strides: &[usize]) -> Result<Self> {
+    pub fn new(
+        layout: YuvLayout,
+        width: u32,
+        height: u32,
+        planes: Vec<&'a mut [u8]>,
+        strides: &[usize],
+    ) -> Result<Self> {
         let lens: Vec<usize> = planes.iter().map(|p| p.len()).collect();
         layout.check(width, height, &lens, strides)?;
         let n = layout.plane_count();
@@ -433,11 +439,17 @@ fn code(value: f32) -> u8 {
 /// which must have the frame's size; values are not clipped to [0,1].
 pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: &mut Image) -> Result<()> {
     if dst.format != RGB_F32 {
-        return Err(CoreError::FormatMismatch { src: format!("{} YUV", src.layout.name()), dst: dst.format.to_string() });
+        return Err(CoreError::FormatMismatch {
+            src: format!("{} YUV", src.layout.name()),
+            dst: dst.format.to_string(),
+        });
     }
     if (dst.width, dst.height) != (src.width, src.height) {
         return Err(CoreError::InvalidTarget {
-            reason: format!("YUV frame is {}x{} but the RGB image is {}x{}", src.width, src.height, dst.width, dst.height),
+            reason: format!(
+                "YUV frame is {}x{} but the RGB image is {}x{}",
+                src.width, src.height, dst.width, dst.height
+            ),
         });
     }
     let k = color.coefficients();
@@ -483,11 +495,20 @@ pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: 
 /// YUV frame `dst`; chroma is filtered down to the layout's chroma grid.
 pub fn rgb_to_yuv(src: &ImageRef<'_>, color: YuvColor, siting: ChromaSiting, dst: &mut YuvMut<'_>) -> Result<()> {
     if src.format() != RGB_F32 {
-        return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: format!("{} YUV", dst.layout.name()) });
+        return Err(CoreError::FormatMismatch {
+            src: src.format().to_string(),
+            dst: format!("{} YUV", dst.layout.name()),
+        });
     }
     if (src.width(), src.height()) != (dst.width, dst.height) {
         return Err(CoreError::InvalidTarget {
-            reason: format!("RGB image is {}x{} but the YUV frame is {}x{}", src.width(), src.height(), dst.width, dst.height),
+            reason: format!(
+                "RGB image is {}x{} but the YUV frame is {}x{}",
+                src.width(),
+                src.height(),
+                dst.width,
+                dst.height
+            ),
         });
     }
     let k = color.coefficients();
@@ -529,7 +550,8 @@ pub fn rgb_to_yuv(src: &ImageRef<'_>, color: YuvColor, siting: ChromaSiting, dst
 mod tests {
     use super::*;
 
-    const LAYOUTS: [YuvLayout; 5] = [YuvLayout::I420, YuvLayout::Nv12, YuvLayout::Y444, YuvLayout::Yuy2, YuvLayout::Uyvy];
+    const LAYOUTS: [YuvLayout; 5] =
+        [YuvLayout::I420, YuvLayout::Nv12, YuvLayout::Y444, YuvLayout::Yuy2, YuvLayout::Uyvy];
     const LIMITED_709: YuvColor = YuvColor::new(Matrix::Bt709, Range::Limited);
 
     /// Tightly packed planes for a layout (with `pad` extra bytes per row).
@@ -607,13 +629,20 @@ mod tests {
         // Smooth content: colour changes slowly, so chroma subsampling loses little.
         let (w, h) = (33u32, 17u32);
         let src = rgb_image(w, h, |x, y| {
-            [0.2 + 0.6 * x as f32 / w as f32, 0.3 + 0.4 * y as f32 / h as f32, 0.5 + 0.3 * ((x + y) as f32 / 50.0).sin()]
+            [
+                0.2 + 0.6 * x as f32 / w as f32,
+                0.3 + 0.4 * y as f32 / h as f32,
+                0.5 + 0.3 * ((x + y) as f32 / 50.0).sin(),
+            ]
         });
         for layout in LAYOUTS {
-            for color in [LIMITED_709, YuvColor::new(Matrix::Bt601, Range::Full), YuvColor::new(Matrix::Bt2020, Range::Limited)] {
+            for color in
+                [LIMITED_709, YuvColor::new(Matrix::Bt601, Range::Full), YuvColor::new(Matrix::Bt2020, Range::Limited)]
+            {
                 for siting in [ChromaSiting::CENTER, ChromaSiting::MPEG2] {
                     let (mut bufs, strides) = planes(layout, w as usize, h as usize, 3);
-                    let mut yuv = YuvMut::new(layout, w, h, bufs.iter_mut().map(|b| &mut b[..]).collect(), &strides).unwrap();
+                    let mut yuv =
+                        YuvMut::new(layout, w, h, bufs.iter_mut().map(|b| &mut b[..]).collect(), &strides).unwrap();
                     rgb_to_yuv(&src.as_ref(), color, siting, &mut yuv).unwrap();
                     let refs: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
                     let yuv = YuvRef::new(layout, w, h, &refs, &strides).unwrap();
@@ -641,7 +670,8 @@ mod tests {
         for layout in LAYOUTS {
             let (mut bufs, strides) = planes(layout, w as usize, h as usize, 0);
             {
-                let mut yuv = YuvMut::new(layout, w, h, bufs.iter_mut().map(|b| &mut b[..]).collect(), &strides).unwrap();
+                let mut yuv =
+                    YuvMut::new(layout, w, h, bufs.iter_mut().map(|b| &mut b[..]).collect(), &strides).unwrap();
                 let (cw, ch) = layout.chroma_size(w as usize, h as usize);
                 for y in 0..h as usize {
                     for x in 0..w as usize {
@@ -650,7 +680,11 @@ mod tests {
                 }
                 for cy in 0..ch {
                     for cx in 0..cw {
-                        let (u, v) = if layout == YuvLayout::Y444 { ((110 + 3 * cx) as u8, (140 - 2 * cy) as u8) } else { (118, 135) };
+                        let (u, v) = if layout == YuvLayout::Y444 {
+                            ((110 + 3 * cx) as u8, (140 - 2 * cy) as u8)
+                        } else {
+                            (118, 135)
+                        };
                         yuv.set_chroma(cx, cy, u, v);
                     }
                 }
@@ -713,11 +747,17 @@ mod tests {
         let c = [0u8; 4];
         let err = YuvRef::new(YuvLayout::I420, 4, 4, &[&y[..], &c[..], &c[..]], &[4, 2, 2]).unwrap_err().to_string();
         assert!(err.contains("I420 plane 0") && err.contains("16"), "{err}");
-        assert!(YuvRef::new(YuvLayout::Yuy2, 3, 1, &[&[0u8; 7][..]], &[7]).is_err(), "odd widths round up to whole pairs");
+        assert!(
+            YuvRef::new(YuvLayout::Yuy2, 3, 1, &[&[0u8; 7][..]], &[7]).is_err(),
+            "odd widths round up to whole pairs"
+        );
         let y = [0u8; 16];
         let frame = YuvRef::new(YuvLayout::I420, 4, 4, &[&y[..], &c[..], &c[..]], &[4, 2, 2]).unwrap();
         let mut wrong = Image::new(4, 4, PixelFormat::new(Channels::Rgb, SampleType::U8)).unwrap();
-        assert!(matches!(yuv_to_rgb(&frame, LIMITED_709, ChromaSiting::CENTER, &mut wrong), Err(CoreError::FormatMismatch { .. })));
+        assert!(matches!(
+            yuv_to_rgb(&frame, LIMITED_709, ChromaSiting::CENTER, &mut wrong),
+            Err(CoreError::FormatMismatch { .. })
+        ));
         let mut small = Image::new(2, 2, RGB_F32).unwrap();
         assert!(yuv_to_rgb(&frame, LIMITED_709, ChromaSiting::CENTER, &mut small).is_err());
     }

@@ -1,0 +1,459 @@
+//! The `aiupscale` element: a `VideoFilter` that runs every frame through the aiupscale
+//! core (an ONNX super-resolution model, tiled, then resampled to the exact size).
+
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    LazyLock, Mutex, MutexGuard,
+};
+
+use aiupscale_core::{
+    models::{Catalog, Content},
+    Control, CoreError, Device, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
+};
+use gstreamer as gst;
+use gstreamer::{glib, prelude::*, subclass::prelude::*};
+use gstreamer_base as gst_base;
+use gstreamer_base::{prelude::*, subclass::prelude::*};
+use gstreamer_video as gst_video;
+use gstreamer_video::{prelude::*, subclass::prelude::*};
+
+use super::{
+    caps,
+    frames::{FrameError, StreamConverter},
+    DeviceChoice,
+};
+
+pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("aiupscale", gst::DebugColorFlags::empty(), Some("AI super-resolution (aiupscale)"))
+});
+
+const DEFAULT_SCALE: f64 = 2.0;
+const DEFAULT_TILE_SIZE: u32 = 0;
+const MIN_TILE_SIZE: u32 = 16;
+const MAX_TILE_SIZE: u32 = 4096;
+const DEFAULT_TILE_OVERLAP: i32 = -1;
+const DEFAULT_THREADS: u32 = 0;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Settings {
+    scale: f64,
+    model: Option<String>,
+    tile_size: u32,
+    tile_overlap: i32,
+    device: DeviceChoice,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            scale: DEFAULT_SCALE,
+            model: None,
+            tile_size: DEFAULT_TILE_SIZE,
+            tile_overlap: DEFAULT_TILE_OVERLAP,
+            device: DeviceChoice::default(),
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+impl Settings {
+    /// The model to load: the `model` property, or the catalog's video model for the scale.
+    fn model_source(&self) -> ModelSource {
+        match self.model.as_deref().filter(|m| !m.is_empty()) {
+            Some(text) => ModelSource::parse(text),
+            None => ModelSource::Catalog(Catalog::builtin().default_for(self.scale, Content::Video).name.clone()),
+        }
+    }
+
+    fn upscaler_config(&self) -> UpscalerConfig {
+        let device = match self.device {
+            DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Cuda => Device::Cuda,
+            DeviceChoice::TensorRt => Device::TensorRt,
+            DeviceChoice::Auto => Device::Auto,
+        };
+        UpscalerConfig {
+            session: SessionConfig { device, threads: self.threads as usize, ..SessionConfig::default() },
+            tile_size: (self.tile_size > 0).then_some(self.tile_size),
+            overlap: u32::try_from(self.tile_overlap).ok(),
+            ..UpscalerConfig::default()
+        }
+    }
+}
+
+/// Between `start` and `stop`: the loaded model and the negotiated stream.
+struct State {
+    upscaler: Upscaler,
+    stream: Option<StreamConverter>,
+}
+
+#[derive(Default)]
+pub struct AiUpscale {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+    /// Set on flush-start and when stopping: the frame in flight stops between tiles.
+    cancel: AtomicBool,
+    /// Input caps refused last; BaseTransform retries them on every buffer and sticky
+    /// event, and one error message on the bus is enough.
+    refused: Mutex<Option<gst::Caps>>,
+}
+
+impl AiUpscale {
+    fn settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn state(&self) -> MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn scale(&self) -> f64 {
+        self.settings().scale
+    }
+}
+
+/// An error and its sources, for the debug part of an error message (the message
+/// itself is the core's own text).
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The GStreamer error domain for a core error from loading a model.
+fn load_error(e: &CoreError) -> gst::ErrorMessage {
+    let (text, debug) = (e.to_string(), error_chain(e));
+    match e {
+        CoreError::RuntimeNotFound { .. } | CoreError::RuntimeLoad { .. } => {
+            gst::error_msg!(gst::LibraryError::Init, ("{}", text), ["{}", debug])
+        }
+        CoreError::DeviceUnavailable { .. } => {
+            gst::error_msg!(gst::ResourceError::Settings, ("{}", text), ["{}", debug])
+        }
+        CoreError::ModelFileMissing { .. } | CoreError::Model(_) => {
+            gst::error_msg!(gst::ResourceError::NotFound, ("{}", text), ["{}", debug])
+        }
+        _ => gst::error_msg!(gst::ResourceError::OpenRead, ("{}", text), ["{}", debug]),
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for AiUpscale {
+    const NAME: &'static str = "GstAiUpscale";
+    type Type = super::AiUpscale;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for AiUpscale {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecDouble::builder("scale")
+                    .nick("Scale")
+                    .blurb(
+                        "Output size = input size x scale (non-integer factors: the model's native scale, then \
+                         resampled). With model unset it also picks the catalog's video model for this factor (at start)",
+                    )
+                    .minimum(1.0)
+                    .maximum(16.0)
+                    .default_value(DEFAULT_SCALE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb(
+                        "Catalog model name (e.g. realesr-animevideov3-x2, anime4k-x2-s-rl; fetch with \
+                         `aiupscale models fetch NAME`) or path to an .onnx file; unset = the video model for `scale`. \
+                         Takes effect at the next start (READY->PAUSED)",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("tile-size")
+                    .nick("Tile size")
+                    .blurb(
+                        "Tile side in input pixels, context included (0 = auto: the cheapest tiling within the \
+                         memory budget; otherwise 16..4096, smaller values are raised to 16). Takes effect at the next start",
+                    )
+                    .minimum(0)
+                    .maximum(MAX_TILE_SIZE)
+                    .default_value(DEFAULT_TILE_SIZE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecInt::builder("tile-overlap")
+                    .nick("Tile overlap")
+                    .blurb("Context pixels on each tile side (-1 = the model's default). Takes effect at the next start")
+                    .minimum(-1)
+                    .maximum(256)
+                    .default_value(DEFAULT_TILE_OVERLAP)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("device", DeviceChoice::default())
+                    .nick("Device")
+                    .blurb(
+                        "Where inference runs: cpu, cuda, tensorrt (need onnxruntime-gpu; an error if unavailable) or \
+                         auto (TensorRT, then CUDA, then CPU). Takes effect at the next start",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("CPU inference threads (0 = one per core). Takes effect at the next start")
+                    .minimum(0)
+                    .maximum(1024)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings();
+        match pspec.name() {
+            "scale" => {
+                let scale = value.get::<f64>().expect("type checked upstream");
+                let changed = (settings.scale - scale).abs() > f64::EPSILON;
+                gst::info!(CAT, imp = self, "scale: {} -> {}", settings.scale, scale);
+                settings.scale = scale;
+                drop(settings);
+                if changed {
+                    // A new output size: renegotiate before the next frame.
+                    self.obj().reconfigure_src();
+                }
+            }
+            "model" => {
+                settings.model =
+                    value.get::<Option<String>>().expect("type checked upstream").filter(|m| !m.is_empty());
+                gst::info!(CAT, imp = self, "model: {:?}", settings.model);
+            }
+            "tile-size" => {
+                let size = value.get::<u32>().expect("type checked upstream");
+                settings.tile_size = if size > 0 && size < MIN_TILE_SIZE {
+                    gst::warning!(CAT, imp = self, "tile-size {size} is below {MIN_TILE_SIZE}; using {MIN_TILE_SIZE}");
+                    MIN_TILE_SIZE
+                } else {
+                    size
+                };
+            }
+            "tile-overlap" => settings.tile_overlap = value.get().expect("type checked upstream"),
+            "device" => settings.device = value.get().expect("type checked upstream"),
+            "threads" => settings.threads = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings();
+        match pspec.name() {
+            "scale" => settings.scale.to_value(),
+            "model" => settings.model.to_value(),
+            "tile-size" => settings.tile_size.to_value(),
+            "tile-overlap" => settings.tile_overlap.to_value(),
+            "device" => settings.device.to_value(),
+            "threads" => settings.threads.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Drop late frames in live playback (a sink that syncs sends QoS events).
+        self.obj().set_property("qos", true);
+    }
+}
+
+impl GstObjectImpl for AiUpscale {}
+
+impl ElementImpl for AiUpscale {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "AI upscaler",
+                "Filter/Effect/Converter/Video/Scaler",
+                "Upscales video with an ONNX super-resolution model (Real-ESRGAN, waifu2x, Anime4K, ...) by any factor",
+                "aiupscale developers",
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = caps::template_caps();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+
+    fn change_state(&self, transition: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::PausedToReady {
+            // Let a long frame stop between tiles so the streaming thread can be joined.
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+        self.parent_change_state(transition)
+    }
+}
+
+impl BaseTransformImpl for AiUpscale {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        self.cancel.store(false, Ordering::SeqCst);
+        *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let settings = self.settings().clone();
+        let source = settings.model_source();
+        let config = settings.upscaler_config();
+        gst::info!(CAT, imp = self, "loading model {source:?} ({config:?})");
+        let upscaler = Upscaler::new(&source, config).map_err(|e| {
+            gst::error!(CAT, imp = self, "cannot load model {source:?}: {}", error_chain(&e));
+            load_error(&e)
+        })?;
+        match upscaler.info() {
+            Some(info) => gst::info!(
+                CAT,
+                imp = self,
+                "model {} loaded: native x{}, border {}, on {}",
+                info.name,
+                info.scale,
+                info.border,
+                upscaler.device().name()
+            ),
+            None => gst::info!(CAT, imp = self, "classic resampler loaded"),
+        }
+        *self.state() = Some(State { upscaler, stream: None });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state() = None;
+        gst::info!(CAT, imp = self, "stopped; model unloaded");
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let scale = self.scale();
+        let other = caps::transform_caps(direction, caps, scale);
+        gst::debug!(CAT, imp = self, "transformed {caps} ({direction:?}, scale {scale}) to {other}");
+        Some(match filter {
+            Some(filter) => filter.intersect_with_mode(&other, gst::CapsIntersectMode::First),
+            None => other,
+        })
+    }
+
+    fn fixate_caps(&self, direction: gst::PadDirection, caps: &gst::Caps, othercaps: gst::Caps) -> gst::Caps {
+        let fixed = caps::fixate_caps(direction, caps, othercaps, self.scale());
+        gst::debug!(CAT, imp = self, "fixated to {fixed}");
+        fixed
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        match event.view() {
+            gst::EventView::FlushStart(_) => self.cancel.store(true, Ordering::SeqCst),
+            gst::EventView::FlushStop(_) => self.cancel.store(false, Ordering::SeqCst),
+            _ => (),
+        }
+        self.parent_sink_event(event)
+    }
+}
+
+impl VideoFilterImpl for AiUpscale {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let refuse = |reason: String| {
+            let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+            if refused.as_ref() != Some(incaps) {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("{}", reason),
+                    ["input caps {incaps}, output caps {outcaps}"]
+                );
+                *refused = Some(incaps.clone());
+            }
+            gst::loggable_error!(CAT, "{}", reason)
+        };
+        caps::check_stream(in_info, out_info).map_err(refuse)?;
+        let converter = StreamConverter::new(in_info).map_err(refuse)?;
+        let mut state = self.state();
+        let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before start"))?;
+        // The model runs at its native scale before resampling: that size must fit too.
+        let native = u64::from(state.upscaler.native_scale());
+        let (nw, nh) = (u64::from(in_info.width()) * native, u64::from(in_info.height()) * native);
+        let grows = out_info.width() > in_info.width() || out_info.height() > in_info.height();
+        if grows
+            && (nw > u64::from(aiupscale_core::pixels::MAX_SIDE)
+                || nh > u64::from(aiupscale_core::pixels::MAX_SIDE)
+                || nw * nh > aiupscale_core::pixels::MAX_PIXELS)
+        {
+            return Err(refuse(format!(
+                "the model's native x{native} output {nw}x{nh} for a {}x{} input is too large; downscale the input first",
+                in_info.width(),
+                in_info.height()
+            )));
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "{}x{} -> {}x{} {}: {}",
+            in_info.width(),
+            in_info.height(),
+            out_info.width(),
+            out_info.height(),
+            in_info.format(),
+            converter.describe()
+        );
+        state.stream = Some(converter);
+        Ok(())
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Only the state lock is held while inferring; properties stay settable.
+        let mut guard = self.state();
+        let Some(State { upscaler, stream: Some(stream) }) = guard.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("no negotiated stream or no model loaded"));
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let started = std::time::Instant::now();
+        let mut control = Control { progress: None, cancel: Some(&self.cancel) };
+        match stream.process(upscaler, inframe, outframe, &mut control) {
+            Ok(()) => {
+                gst::trace!(CAT, imp = self, "frame {:?} took {:?}", inframe.buffer().pts(), started.elapsed());
+                Ok(gst::FlowSuccess::Ok)
+            }
+            Err(FrameError::Cancelled) => {
+                gst::debug!(CAT, imp = self, "frame cancelled (flush or stop)");
+                Err(gst::FlowError::Flushing)
+            }
+            Err(FrameError::Failed { message, debug }) => {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", message), ["{}", debug]);
+                Err(gst::FlowError::Error)
+            }
+        }
+    }
+}

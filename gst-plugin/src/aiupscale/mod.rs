@@ -1,0 +1,41 @@
+//! The `aiupscale` element.
+//!
+//! ```text
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! aiupscale scale=2 ! videoconvert ! autovideosink
+//! ```
+
+use gstreamer as gst;
+use gstreamer::{glib, prelude::*};
+
+mod caps;
+mod frames;
+mod imp;
+
+glib::wrapper! {
+    /// AI super-resolution of raw video (see the crate docs for the properties).
+    pub struct AiUpscale(ObjectSubclass<imp::AiUpscale>)
+        @extends gstreamer_video::VideoFilter, gstreamer_base::BaseTransform, gst::Element, gst::Object;
+}
+
+/// The `device` property: where inference runs.
+#[derive(Debug, Default, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAiUpscaleDevice")]
+pub enum DeviceChoice {
+    #[default]
+    #[enum_value(name = "CPU (ONNX Runtime)", nick = "cpu")]
+    Cpu = 0,
+    #[enum_value(name = "CUDA (NVIDIA GPU; needs onnxruntime-gpu)", nick = "cuda")]
+    Cuda = 1,
+    #[enum_value(name = "TensorRT, fp16 (NVIDIA GPU; needs onnxruntime-gpu and TensorRT)", nick = "tensorrt")]
+    TensorRt = 2,
+    #[enum_value(name = "Auto: TensorRT, then CUDA, then CPU", nick = "auto")]
+    Auto = 3,
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    // Create the debug category now, so `--gst-debug-help` lists it.
+    std::sync::LazyLock::force(&imp::CAT);
+    DeviceChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    gst::Element::register(Some(plugin), "aiupscale", gst::Rank::NONE, AiUpscale::static_type())
+}
