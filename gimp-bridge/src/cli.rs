@@ -34,9 +34,9 @@ pub enum Command {
     /// List, fetch, verify and locate the models of the catalog.
     #[command(subcommand)]
     Models(ModelsCommand),
-    /// Install the GIMP or Krita plug-in (not yet available).
+    /// Install the GIMP (2.10 and 3.x) or Krita plug-in for this user.
     Install(PluginArgs),
-    /// Remove the GIMP or Krita plug-in (not yet available).
+    /// Remove the GIMP or Krita plug-in.
     Uninstall(PluginArgs),
 }
 
@@ -67,6 +67,10 @@ pub struct EngineArgs {
     /// nearest, bilinear, bicubic, lanczos or area.
     #[arg(long, value_name = "FILTER", default_value = "lanczos")]
     pub filter: Filter,
+    /// Edge-preserving denoise before upscaling, 0 (off) to 1, tuned to the noise
+    /// measured in the image: the same filter as the GStreamer element's `denoise`.
+    #[arg(long, value_name = "STRENGTH", default_value_t = 0.0, value_parser = parse_strength)]
+    pub denoise: f32,
     /// Machine-readable progress on stderr, one JSON object a line:
     /// {"progress":0.42}, then {"done":true,...} or {"error":"..."}.
     #[arg(long)]
@@ -244,5 +248,14 @@ mod tests {
         let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--scale", "2", "--width", "10"])
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}
+
+fn parse_strength(text: &str) -> Result<f32, String> {
+    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0..=1"))
     }
 }

@@ -133,7 +133,7 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
         }
     };
     let mut control = Control { progress: Some(&mut on_progress), cancel: Some(cancel.flag()) };
-    let out = match upscaler.upscale_to(&src, target, &mut control) {
+    let out = match crate::upscale::upscale_image(upscaler, settings.denoise, &src, target, &mut control) {
         Ok(out) => out,
         Err(CoreError::Cancelled) => return Ok(Outcome::Cancelled),
         Err(e) => return Err(e).context("upscaling failed"),

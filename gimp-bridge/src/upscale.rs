@@ -35,6 +35,8 @@ pub struct Settings {
     pub config: UpscalerConfig,
     /// JPEG quality of image outputs.
     pub quality: u8,
+    /// Spatial denoise strength (the single-frame case of the core's temporal path).
+    pub denoise: f32,
 }
 
 impl Settings {
@@ -63,6 +65,7 @@ impl Settings {
                 resample: engine.filter,
             },
             quality: 95,
+            denoise: engine.denoise,
         })
     }
 
@@ -173,6 +176,22 @@ pub struct Started<'a> {
     pub device: Device,
 }
 
+/// Upscales one image: the core's frame path with one frame (spatial denoise when
+/// asked, exactly what the element does to the first frame of a stream), then the model.
+pub fn upscale_image(
+    upscaler: &mut Upscaler,
+    denoise: f32,
+    src: &aiupscale_core::ImageRef<'_>,
+    target: aiupscale_core::Target,
+    control: &mut Control<'_>,
+) -> Result<Image, CoreError> {
+    let (w, h) = target.output_size(src.width(), src.height())?;
+    let mut out = Image::new(w, h, src.format())?;
+    let settings = aiupscale_core::DenoiseSettings { denoise, temporal: 0.0 };
+    aiupscale_core::FrameUpscaler::new(upscaler, settings).process(src, &mut out.as_mut(), control)?;
+    Ok(out)
+}
+
 /// Upscales `input` to `output`: decode (EXIF orientation applied), upscale, encode to
 /// a temp file beside `output`, rename. `output` is never partly written.
 pub fn process(
@@ -203,7 +222,7 @@ pub fn process(
     started(&Started { width: out_w, height: out_h, engine: &engine, device });
     let upscaled: Image = {
         let mut control = Control { progress: Some(progress), cancel: Some(cancel.flag()) };
-        match upscaler.upscale_to(&decoded.image.as_ref(), target, &mut control) {
+        match upscale_image(upscaler, settings.denoise, &decoded.image.as_ref(), target, &mut control) {
             Ok(image) => image,
             Err(CoreError::Cancelled) => return Err(Failure::Cancelled),
             Err(e) => {

@@ -12,9 +12,9 @@
 //!    spatial result (no ghosting); when most of the frame mismatches, it is a scene
 //!    cut and the history is dropped;
 //! 4. the model upscales the result;
-//! 5. stabilisation: where the block is static and the history confident, the upscaled
-//!    output is blended with the previous upscaled output; moving pixels are not, so
-//!    nothing trails.
+//! 5. stabilisation: where the previous result matches this frame without moving it
+//!    (static) and the history is trusted, the upscaled output is blended with the
+//!    previous upscaled output; moving pixels are not, so nothing trails.
 //!
 //! It holds no frames back: latency is 0 frames. Memory: one previous result at the
 //! input size, one count plane, one previous output at the output size.
@@ -26,6 +26,8 @@ mod spatial;
 pub use motion::{compensate, estimate as estimate_motion, MotionField, BLOCK as MOTION_BLOCK};
 pub use planes::RgbPlanes;
 pub use spatial::{denoise as spatial_denoise, estimate_noise};
+
+use std::borrow::BorrowMut;
 
 use crate::{
     pixels::{ImageMut, ImageRef},
@@ -98,21 +100,22 @@ pub struct FrameReport {
     pub mean_confidence: f32,
 }
 
-/// An [`Upscaler`] with denoise and temporal state: one per stream, or one per image.
-pub struct FrameUpscaler {
-    upscaler: Upscaler,
+/// An [`Upscaler`] with denoise and temporal state: one per stream, or one per image
+/// (`FrameUpscaler<&mut Upscaler>` wraps a borrowed upscaler for one image).
+pub struct FrameUpscaler<U: BorrowMut<Upscaler> = Upscaler> {
+    upscaler: U,
     settings: DenoiseSettings,
     history: Option<History>,
     last: FrameReport,
 }
 
-impl FrameUpscaler {
-    pub fn new(upscaler: Upscaler, settings: DenoiseSettings) -> Self {
+impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
+    pub fn new(upscaler: U, settings: DenoiseSettings) -> Self {
         Self { upscaler, settings, history: None, last: FrameReport::default() }
     }
 
     pub fn upscaler(&self) -> &Upscaler {
-        &self.upscaler
+        self.upscaler.borrow()
     }
 
     pub fn settings(&self) -> DenoiseSettings {
@@ -144,7 +147,7 @@ impl FrameUpscaler {
     pub fn process(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>, control: &mut Control<'_>) -> Result<()> {
         if self.settings.is_off() {
             self.history = None;
-            return self.upscaler.upscale(src, dst, control);
+            return self.upscaler.borrow_mut().upscale(src, dst, control);
         }
         if src.format() != dst.format() {
             return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
@@ -154,7 +157,8 @@ impl FrameUpscaler {
         if self.history.as_ref().is_some_and(|hist| (hist.result.width, hist.result.height) != (w, h)) {
             self.history = None;
         }
-        let measured = estimate_noise(&frame.luma(), w, h);
+        // Per channel: luma averages independent channel noise down by ~1/1.5.
+        let measured = (0..3).map(|c| estimate_noise(frame.plane(c), w, h)).sum::<f32>() / 3.0;
         let mut report = FrameReport::default();
         let temporal = self.settings.temporal > 0.0;
         // Match the history to this frame first: a scene cut must not carry anything of
@@ -163,16 +167,18 @@ impl FrameUpscaler {
             let field = estimate_motion(&history.result.luma(), &frame.luma(), w, h);
             let moved = compensate(&history.result, &field);
             let conf = confidence(&frame, &moved, history.sigma);
+            // Static means the history matches where it stands, whatever vector won.
+            let still = confidence(&frame, &history.result, history.sigma);
             report.mean_confidence = conf.iter().sum::<f32>() / conf.len() as f32;
             report.scene_cut = report.mean_confidence < 0.25;
-            (!report.scene_cut).then_some((history, field, moved, conf))
+            (!report.scene_cut).then_some((history, field, moved, conf, still))
         });
         let sigma = matched.as_ref().map_or(measured, |(history, ..)| 0.8 * history.sigma + 0.2 * measured);
         report.noise_sigma = sigma;
         let spatial = spatial_denoise(&frame, sigma, self.settings.denoise);
 
         let (result, count, keep) = match matched {
-            Some((history, field, moved, conf)) => {
+            Some((history, field, moved, conf, still)) => {
                 let moved_count = motion::compensate_plane(&history.count, w, h, &field);
                 let max_history = self.settings.max_history();
                 let n = w * h;
@@ -190,8 +196,7 @@ impl FrameUpscaler {
                     }
                     // A mismatch restarts the history at this frame.
                     count[i] = if c > 0.5 { frames + 1.0 } else { 1.0 };
-                    let (x, y) = (i % w, i / w);
-                    keep[i] = if field.vector_at(x, y) == (0, 0) { c } else { 0.0 };
+                    keep[i] = c.min(still[i]);
                 }
                 (result, count, Some((keep, history.output)))
             }
@@ -200,7 +205,7 @@ impl FrameUpscaler {
 
         let low = result.to_float_image(alpha.as_deref())?;
         let mut high = crate::pixels::Image::new(dst.width(), dst.height(), low.format)?;
-        self.upscaler.upscale(&low.as_ref(), &mut high.as_mut(), control)?;
+        self.upscaler.borrow_mut().upscale(&low.as_ref(), &mut high.as_mut(), control)?;
         let (mut output, out_alpha) = RgbPlanes::from_image(&high.as_ref());
         if let Some((keep, Some(previous))) = keep {
             stabilise(&mut output, &previous, &keep, w, h, 0.9 * self.settings.temporal.clamp(0.0, 1.0));

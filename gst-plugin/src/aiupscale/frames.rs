@@ -2,7 +2,7 @@
 
 use aiupscale_core::{
     color::{self, RGB_F32},
-    ChromaSiting, Control, CoreError, Image, ImageMut, ImageRef, Upscaler, YuvColor, YuvMut, YuvRef,
+    ChromaSiting, Control, CoreError, FrameUpscaler, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
 };
 use gstreamer as gst;
 use gstreamer_video as gst_video;
@@ -84,7 +84,7 @@ impl StreamConverter {
     /// Upscales `inframe` into `outframe` (same format, the output's size).
     pub fn process(
         &mut self,
-        upscaler: &mut Upscaler,
+        upscaler: &mut FrameUpscaler,
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
         control: &mut Control<'_>,
@@ -97,7 +97,7 @@ impl StreamConverter {
                 let out_stride = strides(outframe.plane_stride())?[0];
                 let src = ImageRef::new(inframe.plane_data(0)?, iw, ih, in_stride, format)?;
                 let mut dst = ImageMut::new(outframe.plane_data_mut(0)?, ow, oh, out_stride, format)?;
-                upscaler.upscale(&src, &mut dst, control)?;
+                upscaler.process(&src, &mut dst, control)?;
             }
             FrameKind::Yuv(layout) => {
                 let (color, siting) = self.yuv.expect("YUV streams carry their colorimetry");
@@ -107,7 +107,7 @@ impl StreamConverter {
                 let src = YuvRef::new(layout, iw, ih, &planes[..layout.plane_count()], &in_strides)?;
                 color::yuv_to_rgb(&src, color, siting, rgb_in)?;
                 let rgb_out = scratch(&mut self.rgb_out, ow, oh)?;
-                upscaler.upscale(&rgb_in.as_ref(), &mut rgb_out.as_mut(), control)?;
+                upscaler.process(&rgb_in.as_ref(), &mut rgb_out.as_mut(), control)?;
                 let out_strides = strides(outframe.plane_stride())?;
                 let planes: Vec<&mut [u8]> =
                     outframe.planes_data_mut().into_iter().take(layout.plane_count()).collect();

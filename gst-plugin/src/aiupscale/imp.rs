@@ -8,7 +8,7 @@ use std::sync::{
 
 use aiupscale_core::{
     models::{Catalog, Content},
-    Control, CoreError, Device, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
+    Control, CoreError, DenoiseSettings, Device, FrameUpscaler, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
 };
 use gstreamer as gst;
 use gstreamer::{glib, prelude::*, subclass::prelude::*};
@@ -42,6 +42,8 @@ struct Settings {
     tile_overlap: i32,
     device: DeviceChoice,
     threads: u32,
+    denoise: f64,
+    temporal: f64,
 }
 
 impl Default for Settings {
@@ -53,6 +55,8 @@ impl Default for Settings {
             tile_overlap: DEFAULT_TILE_OVERLAP,
             device: DeviceChoice::default(),
             threads: DEFAULT_THREADS,
+            denoise: 0.0,
+            temporal: 0.0,
         }
     }
 }
@@ -64,6 +68,11 @@ impl Settings {
             Some(text) => ModelSource::parse(text),
             None => ModelSource::Catalog(Catalog::builtin().default_for(self.scale, Content::Video).name.clone()),
         }
+    }
+
+    /// The same strengths the bridge's `--denoise` maps to; applied from the next frame.
+    fn denoise_settings(&self) -> DenoiseSettings {
+        DenoiseSettings { denoise: self.denoise as f32, temporal: self.temporal as f32 }
     }
 
     fn upscaler_config(&self) -> UpscalerConfig {
@@ -84,7 +93,7 @@ impl Settings {
 
 /// Between `start` and `stop`: the loaded model and the negotiated stream.
 struct State {
-    upscaler: Upscaler,
+    upscaler: FrameUpscaler,
     stream: Option<StreamConverter>,
 }
 
@@ -209,6 +218,26 @@ impl ObjectImpl for AiUpscale {
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecDouble::builder("denoise")
+                    .nick("Denoise")
+                    .blurb(
+                        "Spatial, edge-preserving denoise before upscaling, tuned to the noise measured in each frame                          (0 = off, 1 = full). Can change while playing",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(0.0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("temporal")
+                    .nick("Temporal stability")
+                    .blurb(
+                        "Motion-compensated temporal denoise and stabilisation of the upscaled output (0 = off,                          1 = up to 32 frames of history); moving and uncovered areas fall back to the spatial path,                          scene cuts, flushes and seeks reset it. Holds no frames (latency 0). Can change while playing",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(0.0)
+                    .mutable_playing()
+                    .build(),
             ]
         });
         PROPERTIES.as_ref()
@@ -245,6 +274,8 @@ impl ObjectImpl for AiUpscale {
             "tile-overlap" => settings.tile_overlap = value.get().expect("type checked upstream"),
             "device" => settings.device = value.get().expect("type checked upstream"),
             "threads" => settings.threads = value.get().expect("type checked upstream"),
+            "denoise" => settings.denoise = value.get().expect("type checked upstream"),
+            "temporal" => settings.temporal = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -258,6 +289,8 @@ impl ObjectImpl for AiUpscale {
             "tile-overlap" => settings.tile_overlap.to_value(),
             "device" => settings.device.to_value(),
             "threads" => settings.threads.to_value(),
+            "denoise" => settings.denoise.to_value(),
+            "temporal" => settings.temporal.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -332,6 +365,7 @@ impl BaseTransformImpl for AiUpscale {
             ),
             None => gst::info!(CAT, imp = self, "classic resampler loaded"),
         }
+        let upscaler = FrameUpscaler::new(upscaler, settings.denoise_settings());
         *self.state() = Some(State { upscaler, stream: None });
         Ok(())
     }
@@ -366,7 +400,13 @@ impl BaseTransformImpl for AiUpscale {
     fn sink_event(&self, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::FlushStart(_) => self.cancel.store(true, Ordering::SeqCst),
-            gst::EventView::FlushStop(_) => self.cancel.store(false, Ordering::SeqCst),
+            gst::EventView::FlushStop(_) => {
+                self.cancel.store(false, Ordering::SeqCst);
+                // After a flush (seek) the next frame is not the continuation of the last.
+                if let Some(state) = self.state().as_mut() {
+                    state.upscaler.reset();
+                }
+            }
             _ => (),
         }
         self.parent_sink_event(event)
@@ -399,7 +439,7 @@ impl VideoFilterImpl for AiUpscale {
         let mut state = self.state();
         let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before start"))?;
         // The model runs at its native scale before resampling: that size must fit too.
-        let native = u64::from(state.upscaler.native_scale());
+        let native = u64::from(state.upscaler.upscaler().native_scale());
         let (nw, nh) = (u64::from(in_info.width()) * native, u64::from(in_info.height()) * native);
         let grows = out_info.width() > in_info.width() || out_info.height() > in_info.height();
         if grows
@@ -433,12 +473,17 @@ impl VideoFilterImpl for AiUpscale {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        // Only the state lock is held while inferring; properties stay settable.
+        // Settings are copied once per frame; only the state lock is held while inferring,
+        // so properties stay settable.
+        let denoise = self.settings().denoise_settings();
         let mut guard = self.state();
         let Some(State { upscaler, stream: Some(stream) }) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("no negotiated stream or no model loaded"));
             return Err(gst::FlowError::NotNegotiated);
         };
+        if upscaler.settings() != denoise {
+            upscaler.set_settings(denoise);
+        }
         let started = std::time::Instant::now();
         let mut control = Control { progress: None, cancel: Some(&self.cancel) };
         match stream.process(upscaler, inframe, outframe, &mut control) {
