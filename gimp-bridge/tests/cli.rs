@@ -440,13 +440,3 @@ fn models_path_verify_and_fetch_without_models() {
     let fetch = env.run(&["models", "fetch", "nope"]);
     assert_eq!(fetch.status.code(), Some(1));
 }
-
-#[test]
-fn plugin_installers_are_not_yet_available() {
-    let env = Env::new();
-    for args in [["install", "gimp"], ["uninstall", "krita"]] {
-        let result = env.run(&args);
-        assert_eq!(result.status.code(), Some(2));
-        assert!(stderr(&result).contains("not yet available"), "{}", stderr(&result));
-    }
-}

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+# aiupscale.py: the GIMP 3 plug-in of aiupscale (installed by `aiupscale install gimp`).
+#
+# Registers plug-in-aiupscale, Filters > Enhance > AI Upscale...:
+#
+#   plug-in-aiupscale (run-mode, image, drawables, model, scale, new-image) -> result-image
+#
+#   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
+#              "" / "auto" for the photo model of the scale;
+#   scale      output / input size; 0 means the model's native scale;
+#   new-image  True: the result goes into a new image (returned, and shown when
+#              interactive); False: the image is resized and the layer replaced in one
+#              undo group (result-image is then None).
+#
+# The layer's pixels go to `aiupscale upscale-raw --progress-json ... - -` through a
+# pipe; its JSON progress lines drive GIMP's progress bar; the upscaled pixels come back
+# on stdout. 8-bit images travel as rgb8/rgba8/gray8/graya8, 16-bit as *16, deeper
+# ones as *f32; alpha is kept; indexed images are refused.
+#
+# The aiupscale program is found, first match wins: $AIUPSCALE_BRIDGE; the file
+# `bridge-path` beside this script (written by `aiupscale install gimp`); the same file
+# in <gimp-directory>/plug-ins/aiupscale/; `aiupscale` on PATH.
+#
+# Cancel: GIMP kills the plug-in; the bridge runs with PR_SET_PDEATHSIG = SIGTERM, so
+# it stops too, writing nothing. Errors are returned as EXECUTION_ERROR with the text
+# (GIMP shows it when the user ran the filter; non-interactive calls also send it to
+# Gimp.message); the image is then untouched.
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gegl", "0.4")
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
+
+PROC = "plug-in-aiupscale"
+
+
+class UpscaleError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ the bridge
+
+
+def _read_path_file(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline().strip()
+        return line or None
+    except OSError:
+        return None
+
+
+def find_bridge():
+    """The aiupscale program and where its path came from."""
+    env = os.environ.get("AIUPSCALE_BRIDGE")
+    if env:
+        return env, "the environment variable AIUPSCALE_BRIDGE"
+    candidates = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge-path")]
+    try:
+        candidates.append(os.path.join(Gimp.directory(), "plug-ins", "aiupscale", "bridge-path"))
+    except Exception:  # noqa: BLE001 - outside GIMP
+        pass
+    for file in candidates:
+        path = _read_path_file(file)
+        if path:
+            return path, file
+    return shutil.which("aiupscale"), "PATH"
+
+
+def _die_with_parent():
+    # Runs in the child between fork and exec: SIGTERM when the plug-in dies.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "a signal"
+
+
+def run_bridge(bridge, raw_format, bpp, width, height, pixels, model, scale):
+    """Runs upscale-raw on the pixels; returns (bytes, out_width, out_height)."""
+    argv = [bridge, "upscale-raw", "--progress-json", "--width", str(width), "--height", str(height),
+            "--format", raw_format]
+    if model and model != "auto":
+        argv += ["--model", model]
+    if scale and scale > 0:
+        argv += ["--scale", repr(float(scale))]
+    argv += ["-", "-"]
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_die_with_parent, close_fds=True)
+    except OSError as e:
+        raise UpscaleError(
+            f"cannot run the aiupscale program {bridge}: {e.strerror or e}.\n"
+            "Install aiupscale and run `aiupscale install gimp` again (or set AIUPSCALE_BRIDGE to its path)."
+        ) from e
+
+    chunks = []
+
+    def feed():
+        try:
+            view = memoryview(pixels)
+            for start in range(0, len(view), 1 << 20):
+                proc.stdin.write(view[start:start + (1 << 20)])
+        except (BrokenPipeError, OSError):
+            pass  # the bridge stopped reading; its error comes on stderr
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    def drain():
+        while True:
+            chunk = proc.stdout.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+
+    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
+    for t in threads:
+        t.start()
+
+    state = {"width": 0, "height": 0, "error": None, "cancelled": False}
+    log = []
+    for raw_line in proc.stderr:
+        line = raw_line.decode("utf-8", "replace").strip()
+        try:
+            msg = json.loads(line) if line.startswith("{") else None
+        except ValueError:
+            msg = None
+        if not isinstance(msg, dict):
+            if line:
+                log.append(line)
+                del log[:-40]
+            continue
+        if "progress" in msg:
+            Gimp.progress_update(min(max(float(msg["progress"]), 0.0), 1.0))
+        elif msg.get("started"):
+            state["width"], state["height"] = int(msg.get("width", 0)), int(msg.get("height", 0))
+            Gimp.progress_set_text(f"AI Upscale: {msg.get('model', '?')} ({msg.get('device', '?')}) \u2192 "
+                                   f"{state['width']} \u00d7 {state['height']}")
+            Gimp.progress_update(0.0)
+        elif "error" in msg:
+            state["error"] = str(msg["error"])
+            state["cancelled"] = bool(msg.get("cancelled"))
+        elif msg.get("done"):
+            state["width"], state["height"] = int(msg.get("width", 0)), int(msg.get("height", 0))
+    for t in threads:
+        t.join()
+    code = proc.wait()
+    tail = ("\n" + "\n".join(log)) if log else ""
+
+    if code < 0:
+        raise UpscaleError(f"the aiupscale program ({bridge}) was killed by signal {-code} "
+                           f"({_signal_name(-code)}); nothing was changed.{tail}")
+    if code != 0:
+        if state["cancelled"] or code in (130, 143):
+            raise UpscaleError(f"cancelled ({state['error'] or 'the aiupscale program got a signal'}); "
+                               "nothing was changed.")
+        if state["error"]:
+            raise UpscaleError(state["error"])
+        raise UpscaleError(f"the aiupscale program ({bridge}) failed with exit code {code}.{tail}")
+    data = b"".join(chunks)
+    w, h = state["width"], state["height"]
+    if w <= 0 or h <= 0 or len(data) != w * h * bpp:
+        raise UpscaleError(f"the aiupscale program ({bridge}) returned {len(data)} bytes for a {w} x {h} "
+                           f"{raw_format} image; is it the right version?")
+    return data, w, h
+
+
+def list_models(bridge):
+    """Rows of `aiupscale models list`: (name, scale, content, cost, status)."""
+    try:
+        out = subprocess.run([bridge, "models", "list"], capture_output=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = []
+    for line in out.decode("utf-8", "replace").splitlines()[1:]:
+        if not line.strip():
+            break
+        words = line.split()
+        if len(words) >= 6 and words[1].startswith("x") and words[1][1:].isdigit():
+            rows.append((words[0], int(words[1][1:]), words[2], f"{words[3]} {words[4]}", " ".join(words[5:])))
+    return rows
+
+
+# ------------------------------------------------------------------ pixels
+
+
+def plan_pixels(image, drawable):
+    """(upscale-raw format, babl format, bytes per pixel, layer type)."""
+    alpha = drawable.has_alpha()
+    gray = drawable.is_gray()
+    nick = image.get_precision().value_nick  # e.g. "u8-non-linear", "u16-linear", "float-linear"
+    if nick.startswith("u8"):
+        depth, raw_depth, size = "u8", "8", 1
+    elif nick.startswith("u16"):
+        depth, raw_depth, size = "u16", "16", 2
+    else:  # 32-bit integer, half, float, double: as float in 0..1
+        depth, raw_depth, size = "float", "f32", 4
+    channels = (2 if alpha else 1) if gray else (4 if alpha else 3)
+    # Perceptual (R'G'B') samples: the models are trained on sRGB-encoded pixels.
+    babl = ("Y'A" if alpha else "Y'") if gray else ("R'G'B'A" if alpha else "R'G'B'")
+    raw = ("graya" if alpha else "gray") if gray else ("rgba" if alpha else "rgb")
+    if gray:
+        layer_type = Gimp.ImageType.GRAYA_IMAGE if alpha else Gimp.ImageType.GRAY_IMAGE
+    else:
+        layer_type = Gimp.ImageType.RGBA_IMAGE if alpha else Gimp.ImageType.RGB_IMAGE
+    return raw + raw_depth, f"{babl} {depth}", channels * size, layer_type
+
+
+def _offsets(drawable):
+    result = drawable.get_offsets()
+    return (result[-2], result[-1]) if isinstance(result, tuple) else (0, 0)
+
+
+def put_in_new_image(image, drawable, babl, layer_type, data, ow, oh, show):
+    new_image = Gimp.Image.new_with_precision(ow, oh, image.get_base_type(), image.get_precision())
+    new_image.undo_disable()
+    profile = image.get_color_profile()
+    if profile is not None:
+        new_image.set_color_profile(profile)
+    ok, xres, yres = image.get_resolution()
+    if ok:
+        new_image.set_resolution(xres * ow / drawable.get_width(), yres * oh / drawable.get_height())
+    layer = Gimp.Layer.new(new_image, f"{drawable.get_name()} (AI upscaled)", ow, oh, layer_type, 100.0,
+                           new_image.get_default_new_layer_mode())
+    new_image.insert_layer(layer, None, 0)
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, ow, oh), babl, data)
+    buffer.flush()
+    layer.update(0, 0, ow, oh)
+    new_image.undo_enable()
+    new_image.clean_all()
+    if show:
+        Gimp.Display.new(new_image)
+    return new_image
+
+
+def put_in_place(image, drawable, babl, data, ow, oh):
+    sx = ow / drawable.get_width()
+    sy = oh / drawable.get_height()
+    ox, oy = _offsets(drawable)
+    image.undo_group_start()
+    try:
+        # The other layers, channels and paths follow with GIMP's interpolation.
+        image.scale(max(1, round(image.get_width() * sx)), max(1, round(image.get_height() * sy)))
+        if drawable.get_width() != ow or drawable.get_height() != oh:
+            drawable.scale(ow, oh, False)
+        drawable.set_offsets(round(ox * sx), round(oy * sy))
+        shadow = drawable.get_shadow_buffer()
+        shadow.set(Gegl.Rectangle.new(0, 0, ow, oh), babl, data)
+        shadow.flush()
+        drawable.merge_shadow(True)
+        drawable.update(0, 0, ow, oh)
+    finally:
+        image.undo_group_end()
+
+
+# ------------------------------------------------------------------ the dialog
+
+
+def show_dialog(procedure, config, bridge, drawable):
+    GimpUi.init("aiupscale")
+    models = list_models(bridge)
+    by_name = {m[0]: m for m in models}
+    width, height = drawable.get_width(), drawable.get_height()
+
+    dialog = GimpUi.Dialog(title="AI Upscale", role="aiupscale")
+    dialog.add_button("_Cancel", Gtk.ResponseType.CANCEL)
+    dialog.add_button("_OK", Gtk.ResponseType.OK)
+    dialog.set_default_response(Gtk.ResponseType.OK)
+
+    grid = Gtk.Grid(column_spacing=6, row_spacing=6, border_width=12)
+    dialog.get_content_area().add(grid)
+
+    combo = Gtk.ComboBoxText.new_with_entry()
+    combo.append_text("auto")
+    for m in models:
+        combo.append_text(m[0])
+    combo.get_child().set_text(config.get_property("model") or "auto")
+    combo.get_child().set_activates_default(True)
+    combo.set_hexpand(True)
+    label = Gtk.Label.new_with_mnemonic("_Model:")
+    label.set_mnemonic_widget(combo)
+    label.set_xalign(0.0)
+    grid.attach(label, 0, 0, 1, 1)
+    grid.attach(combo, 1, 0, 1, 1)
+
+    info = Gtk.Label(xalign=0.0, wrap=True)
+    grid.attach(info, 1, 1, 1, 1)
+
+    saved_scale = config.get_property("scale")
+    native = Gtk.CheckButton.new_with_mnemonic("Use the model's _native scale")
+    native.set_active(saved_scale <= 0)
+    grid.attach(native, 1, 2, 1, 1)
+
+    spin = Gtk.SpinButton.new_with_range(0.25, 16.0, 0.25)
+    spin.set_digits(2)
+    spin.set_value(saved_scale if saved_scale > 0 else 2.0)
+    label = Gtk.Label.new_with_mnemonic("_Scale:")
+    label.set_mnemonic_widget(spin)
+    label.set_xalign(0.0)
+    grid.attach(label, 0, 3, 1, 1)
+    grid.attach(spin, 1, 3, 1, 1)
+
+    size = Gtk.Label(xalign=0.0)
+    label = Gtk.Label(label="Size:", xalign=0.0)
+    grid.attach(label, 0, 4, 1, 1)
+    grid.attach(size, 1, 4, 1, 1)
+
+    new_image = Gtk.CheckButton.new_with_mnemonic("Put the result in a new _image (off: resize this image)")
+    new_image.set_active(config.get_property("new-image"))
+    grid.attach(new_image, 0, 5, 2, 1)
+
+    def update(*_):
+        text = combo.get_child().get_text().strip()
+        is_auto = text in ("", "auto")
+        m = by_name.get(text)
+        if m and m[4].startswith("/"):
+            info.set_markup(f"<i>x{m[1]} \u00b7 {m[2]} \u00b7 {m[3]} \u00b7 fetched</i>")
+        elif m:
+            info.set_markup(f"<i>x{m[1]} \u00b7 {m[2]} \u00b7 {m[3]} \u00b7 not fetched: run "
+                            f"`aiupscale models fetch {GLib.markup_escape_text(m[0])}` first</i>")
+        elif is_auto:
+            info.set_markup("<i>auto: the photo model for the scale "
+                            "(waifu2x-photo-x2 up to x2, realesrgan-x4plus above)</i>")
+        else:
+            info.set_markup("<i>a model file (.onnx) or a name not in the catalog</i>")
+        spin.set_sensitive(not native.get_active())
+        factor = spin.get_value()
+        if native.get_active():
+            factor = m[1] if m else (4.0 if is_auto else 0.0)
+        if factor > 0:
+            size.set_text(f"{width} \u00d7 {height} px  \u2192  {round(width * factor)} \u00d7 "
+                          f"{round(height * factor)} px")
+        else:
+            size.set_text(f"{width} \u00d7 {height} px  \u2192  the model's native scale")
+
+    combo.connect("changed", update)
+    native.connect("toggled", update)
+    spin.connect("value-changed", update)
+    update()
+
+    dialog.show_all()
+    ok = dialog.run() == Gtk.ResponseType.OK
+    if ok:
+        model = combo.get_child().get_text().strip()
+        config.set_property("model", "" if model == "auto" else model)
+        config.set_property("scale", 0.0 if native.get_active() else spin.get_value())
+        config.set_property("new-image", new_image.get_active())
+    dialog.destroy()
+    return ok
+
+
+# ------------------------------------------------------------------ the plug-in
+
+
+class AIUpscale(Gimp.PlugIn):
+    def do_query_procedures(self):
+        return [PROC]
+
+    def do_set_i18n(self, name):
+        return False
+
+    def do_create_procedure(self, name):
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, self.run, None)
+        procedure.set_image_types("RGB*, GRAY*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
+        procedure.set_menu_label("AI _Upscale\u2026")
+        procedure.add_menu_path("<Image>/Filters/Enhance")
+        procedure.set_documentation(
+            "Upscale a layer with an AI super-resolution model",
+            "Runs the aiupscale program (ONNX models such as Real-ESRGAN, waifu2x or Anime4K) on the layer "
+            "and puts the result into a new image, or resizes the image and replaces the layer. Alpha is "
+            "kept; 8/16-bit and float RGB and grayscale images are supported, indexed ones are not. Fetch "
+            "models first with `aiupscale models fetch NAME`.",
+            name)
+        procedure.set_attribution("aiupscale authors", "MIT OR Apache-2.0", "2026")
+        procedure.add_string_argument(
+            "model", "_Model",
+            "A name from `aiupscale models list`, a path to an .onnx file, or \"\" for the photo model of the scale",
+            "", GObject.ParamFlags.READWRITE)
+        procedure.add_double_argument(
+            "scale", "_Scale", "Scale factor (e.g. 2, 3.5); 0 for the model's native scale",
+            0.0, 16.0, 2.0, GObject.ParamFlags.READWRITE)
+        procedure.add_boolean_argument(
+            "new-image", "New _image",
+            "Put the result in a new image; off: resize this image and replace the layer (one undo step)",
+            True, GObject.ParamFlags.READWRITE)
+        procedure.add_image_return_value(
+            "result-image", "Result image", "The new image, or none when the image was resized in place",
+            True, GObject.ParamFlags.READWRITE)
+        return procedure
+
+    def run(self, procedure, run_mode, image, drawables, config, run_data):
+        def fail(message):
+            # GIMP shows the returned error when the user ran the filter; scripts also
+            # get it through Gimp.message (the error console, stderr in batch mode).
+            text = f"AI Upscale: {message}"
+            if run_mode == Gimp.RunMode.NONINTERACTIVE:
+                Gimp.message(text)
+            return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(text))
+
+        if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+            return fail("indexed images are not supported: convert the image to RGB first (Image \u25b8 Mode \u25b8 RGB).")
+        if len(drawables) != 1 or not isinstance(drawables[0], Gimp.Layer):
+            return fail("select exactly one layer: masks, channels and several layers at once cannot be upscaled.")
+        drawable = drawables[0]
+
+        bridge, origin = find_bridge()
+        if not bridge:
+            return fail("cannot find the aiupscale program: it is not on PATH and no bridge-path file was found. "
+                        "Install aiupscale and run `aiupscale install gimp` (or set AIUPSCALE_BRIDGE to its path).")
+        if not (os.path.isfile(bridge) and os.access(bridge, os.X_OK)):
+            return fail(f"the aiupscale program {bridge} (from {origin}) does not exist or is not executable. "
+                        "Reinstall aiupscale and run `aiupscale install gimp` again (or set AIUPSCALE_BRIDGE).")
+
+        if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, bridge, drawable):
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+
+        model = config.get_property("model") or ""
+        scale = config.get_property("scale")
+        as_new = config.get_property("new-image")
+
+        Gegl.init(None)
+        raw, babl, bpp, layer_type = plan_pixels(image, drawable)
+        w, h = drawable.get_width(), drawable.get_height()
+        pixels = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, babl, Gegl.AbyssPolicy.NONE)
+
+        Gimp.progress_init("AI upscaling: loading the model\u2026")
+        Gimp.progress_pulse()
+        try:
+            data, ow, oh = run_bridge(bridge, raw, bpp, w, h, pixels, model, scale)
+        except UpscaleError as e:
+            Gimp.progress_end()
+            return fail(str(e))
+        del pixels
+
+        Gimp.progress_set_text("AI upscaling: placing the result")
+        Gimp.progress_update(1.0)
+        result = None
+        if as_new:
+            result = put_in_new_image(image, drawable, babl, layer_type, data, ow, oh,
+                                      run_mode != Gimp.RunMode.NONINTERACTIVE)
+        else:
+            put_in_place(image, drawable, babl, data, ow, oh)
+        Gimp.progress_end()
+        if run_mode != Gimp.RunMode.NONINTERACTIVE:
+            Gimp.displays_flush()
+
+        values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+        if result is not None:
+            values.remove(1)
+            values.insert(1, GObject.Value(Gimp.Image, result))
+        return values
+
+
+if __name__ == "__main__":
+    Gimp.main(AIUpscale.__gtype__, sys.argv)

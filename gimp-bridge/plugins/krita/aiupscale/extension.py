@@ -1,0 +1,88 @@
+"""The Krita extension: the action `aiupscale_upscale` (Tools > Scripts > AI Upscale…)."""
+
+import traceback
+
+from krita import Extension, Krita
+
+from . import core, dialog, testhook
+
+ACTION_ID = "aiupscale_upscale"
+SETTINGS_GROUP = "aiupscale"
+
+
+def _settings():
+    k = Krita.instance()
+    return {key: k.readSetting(SETTINGS_GROUP, key, "") for key in ("model", "scale", "target")}
+
+
+def _save_settings(options):
+    k = Krita.instance()
+    for key in ("model", "scale", "target"):
+        k.writeSetting(SETTINGS_GROUP, key, str(options[key]))
+
+
+def run_upscale(window=None):
+    """The whole interactive flow on the active document: dialog, bridge runs with a
+    progress dialog, then the document change (or an error box and no change)."""
+    k = Krita.instance()
+    window = window or k.activeWindow()
+    parent = window.qwindow() if window is not None else None
+    doc = k.activeDocument()
+    if doc is None:
+        dialog.show_error(parent, "Open an image first.")
+        return None
+    try:
+        bridge = core.find_bridge()
+        node = doc.activeNode()
+        layer_info = node.name() if node is not None else None
+        color = core.describe_color(doc.colorModel(), doc.colorDepth())
+        core.pixel_format(doc.colorModel(), doc.colorDepth())
+    except core.UpscaleError as e:
+        dialog.show_error(parent, str(e))
+        return None
+    settings = testhook.dialog_settings() or _settings()
+    options = dialog.ask(parent, core.list_models(bridge), settings, (doc.width(), doc.height(), color), layer_info)
+    if options is None:
+        return None
+    _save_settings(options)
+    progress = dialog.Progress(parent, "Upscaling with %s (x%g)…" % (options["model"], options["scale"]))
+    result = None
+    extra = testhook.extra_args()
+    try:
+        if options["target"] == core.TARGET_IMAGE:
+            core.upscale_document(doc, options["model"], options["scale"], bridge, progress, extra)
+            result = doc
+        else:
+            new_document = options["target"] == core.TARGET_LAYER_NEW
+            result = core.upscale_layer(
+                doc, node, options["model"], options["scale"], new_document, bridge, progress, extra
+            )
+            if new_document and window is not None:
+                window.addView(result)
+    except core.Cancelled:
+        testhook.record_message("cancelled", "cancelled by the user")
+    except core.UpscaleError as e:
+        progress.close()
+        dialog.show_error(parent, str(e))
+        return None
+    except Exception:
+        progress.close()
+        dialog.show_error(parent, "AI Upscale failed:\n\n" + traceback.format_exc())
+        return None
+    progress.close()
+    return result
+
+
+class AIUpscaleExtension(Extension):
+    def __init__(self, parent):
+        super().__init__(parent)
+
+    def setup(self):
+        testhook.arm()
+
+    def createActions(self, window):
+        action = window.createAction(ACTION_ID, "AI Upscale…", "tools/scripts")
+        action.setToolTip("Upscale the image or the current layer with an AI super-resolution model")
+        # The Window object given here is a temporary wrapper: look the window up when
+        # the action fires.
+        action.triggered.connect(lambda checked=False: run_upscale())
