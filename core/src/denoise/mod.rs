@@ -12,9 +12,9 @@
 //!    spatial result (no ghosting); when most of the frame mismatches, it is a scene
 //!    cut and the history is dropped;
 //! 4. the model upscales the result;
-//! 5. stabilisation: where the previous result matches this frame without moving it
-//!    (static) and the history is trusted, the upscaled output is blended with the
-//!    previous upscaled output; moving pixels are not, so nothing trails.
+//! 5. stabilisation: the previous upscaled output, moved along the same motion, is
+//!    blended in where the history is trusted; where it did not line up (confidence 0)
+//!    the output keeps its own pixels, so nothing trails.
 //!
 //! It holds no frames back: latency is 0 frames. Memory: one previous result at the
 //! input size, one count plane, one previous output at the output size.
@@ -34,6 +34,9 @@ use crate::{
     upscaler::{Control, Upscaler},
     CoreError, Result,
 };
+
+/// Frames a moving pixel averages over at most (see `process`).
+const MOVING_HISTORY: f32 = 4.0;
 
 /// Strengths in 0..=1. The defaults leave frames exactly as the model makes them.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -62,9 +65,11 @@ fn confidence(current: &RgbPlanes, history: &RgbPlanes, sigma: f32) -> Vec<f32> 
     let diff: Vec<f32> = (0..n)
         .map(|i| (0..3).map(|c| (current.data[c * n + i] - history.data[c * n + i]).abs()).sum::<f32>() / 3.0)
         .collect();
-    // 3x3 mean: one noisy pixel is not motion; a real mismatch covers an area.
+    // 3x3 mean over 3 channels: for noise alone (a clean history against a frame with
+    // noise sigma) it is 0.8 sigma +- 0.12 sigma, so anything past ~1.1 sigma is content
+    // that does not line up, and must not be averaged in.
     let sigma = sigma.max(0.5 / 255.0);
-    let (low, high) = (1.5 * sigma, 3.0 * sigma);
+    let (low, high) = (1.1 * sigma, 1.6 * sigma);
     let mut conf = vec![0.0; n];
     for y in 0..h {
         for x in 0..w {
@@ -167,18 +172,16 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
             let field = estimate_motion(&history.result.luma(), &frame.luma(), w, h);
             let moved = compensate(&history.result, &field);
             let conf = confidence(&frame, &moved, history.sigma);
-            // Static means the history matches where it stands, whatever vector won.
-            let still = confidence(&frame, &history.result, history.sigma);
             report.mean_confidence = conf.iter().sum::<f32>() / conf.len() as f32;
             report.scene_cut = report.mean_confidence < 0.25;
-            (!report.scene_cut).then_some((history, field, moved, conf, still))
+            (!report.scene_cut).then_some((history, field, moved, conf))
         });
         let sigma = matched.as_ref().map_or(measured, |(history, ..)| 0.8 * history.sigma + 0.2 * measured);
         report.noise_sigma = sigma;
         let spatial = spatial_denoise(&frame, sigma, self.settings.denoise);
 
         let (result, count, keep) = match matched {
-            Some((history, field, moved, conf, still)) => {
+            Some((history, field, moved, conf)) => {
                 let moved_count = motion::compensate_plane(&history.count, w, h, &field);
                 let max_history = self.settings.max_history();
                 let n = w * h;
@@ -188,7 +191,12 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
                 for i in 0..n {
                     let c = conf[i];
                     // A running mean over the frames seen, while they agree.
-                    let frames = if c > 0.0 { moved_count[i].min(max_history - 1.0) } else { 0.0 };
+                    // Integer-pel compensation is off by up to half a pixel where things
+                    // move: a long mean there turns into blur, so moving pixels keep a
+                    // short history.
+                    let (x, y) = (i % w, i / w);
+                    let cap = if field.vector_at(x, y) == (0, 0) { max_history } else { max_history.min(MOVING_HISTORY) };
+                    let frames = if c > 0.0 { moved_count[i].min(cap - 1.0) } else { 0.0 };
                     let weight = c * frames / (frames + 1.0);
                     for ch in 0..3 {
                         let k = ch * n + i;
@@ -196,9 +204,10 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
                     }
                     // A mismatch restarts the history at this frame.
                     count[i] = if c > 0.5 { frames + 1.0 } else { 1.0 };
-                    keep[i] = c.min(still[i]);
+                    // Output blending is recursive too: only where nothing moves.
+                    keep[i] = if field.vector_at(x, y) == (0, 0) { c } else { 0.0 };
                 }
-                (result, count, Some((keep, history.output)))
+                (result, count, Some((keep, history.output, field)))
             }
             None => (spatial, vec![1.0; w * h], None),
         };
@@ -207,8 +216,8 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
         let mut high = crate::pixels::Image::new(dst.width(), dst.height(), low.format)?;
         self.upscaler.borrow_mut().upscale(&low.as_ref(), &mut high.as_mut(), control)?;
         let (mut output, out_alpha) = RgbPlanes::from_image(&high.as_ref());
-        if let Some((keep, Some(previous))) = keep {
-            stabilise(&mut output, &previous, &keep, w, h, 0.9 * self.settings.temporal.clamp(0.0, 1.0));
+        if let Some((keep, Some(previous), field)) = keep {
+            stabilise(&mut output, &previous, &field, &keep, w, h, 0.9 * self.settings.temporal.clamp(0.0, 1.0));
         }
         output.write_into(dst, out_alpha.as_deref());
         if temporal {
@@ -219,23 +228,29 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
     }
 }
 
-/// Blends the upscaled `output` towards the `previous` output where the low-resolution
-/// pixel under it is static and trusted (`keep`, at `w`x`h`), by up to `strength`.
-fn stabilise(output: &mut RgbPlanes, previous: &RgbPlanes, keep: &[f32], w: usize, h: usize, strength: f32) {
+/// Blends the upscaled `output` towards the `previous` output moved along the same
+/// motion (vectors scaled to the output size), by up to `strength` times the
+/// confidence `keep` of the low-resolution pixel under it: the model's frame-to-frame
+/// instability averages out, and content that did not line up keeps its own pixels.
+#[allow(clippy::too_many_arguments)]
+fn stabilise(output: &mut RgbPlanes, previous: &RgbPlanes, field: &MotionField, keep: &[f32], w: usize, h: usize, strength: f32) {
     if (previous.width, previous.height) != (output.width, output.height) {
         return;
     }
     let (ow, oh, n) = (output.width, output.height, output.plane_len());
+    let (sx, sy) = (ow as f32 / w as f32, oh as f32 / h as f32);
     for y in 0..oh {
         let ly = (y * h / oh).min(h - 1);
         for x in 0..ow {
             let lx = (x * w / ow).min(w - 1);
             let weight = strength * keep[ly * w + lx];
             if weight > 0.0 {
-                let i = y * ow + x;
+                let (dx, dy) = field.vector_at(lx, ly);
+                let px = (x as f32 + dx as f32 * sx).round().clamp(0.0, (ow - 1) as f32) as usize;
+                let py = (y as f32 + dy as f32 * sy).round().clamp(0.0, (oh - 1) as f32) as usize;
+                let (i, j) = (y * ow + x, py * ow + px);
                 for c in 0..3 {
-                    let k = c * n + i;
-                    output.data[k] += weight * (previous.data[k] - output.data[k]);
+                    output.data[c * n + i] += weight * (previous.data[c * n + j] - output.data[c * n + i]);
                 }
             }
         }

@@ -89,19 +89,25 @@ pub fn estimate(previous: &[f32], current: &[f32], width: usize, height: usize) 
                 let v = vectors[(row - 1) * cols + col];
                 candidates.push((v.0 as isize, v.1 as isize));
             }
-            let zero = sad(current, previous, width, height, bx, by, BLOCK, 0, 0);
-            let (mut best, mut best_sad) = ((0, 0), zero);
+            // Departing from the neighbours' vector costs a little: in flat, noisy areas
+            // every vector fits about as well, and a smooth field avoids block seams.
+            let predicted = candidates[1..].first().copied().unwrap_or((0, 0));
+            let cost = |v: (isize, isize)| {
+                let s = sad(current, previous, width, height, bx, by, BLOCK, v.0, v.1);
+                s * (1.0 + 0.02 * ((v.0 - predicted.0).abs() + (v.1 - predicted.1).abs()) as f32)
+            };
+            let (mut best, mut best_cost) = ((0, 0), cost((0, 0)));
             for center in candidates {
                 let v = best_vector(current, previous, width, height, bx, by, BLOCK, center, FINE_RANGE);
-                let s = sad(current, previous, width, height, bx, by, BLOCK, v.0, v.1);
-                if s < best_sad {
-                    (best, best_sad) = (v, s);
+                let c = cost(v);
+                if c < best_cost {
+                    (best, best_cost) = (v, c);
                 }
             }
             vectors.push((best.0 as i32, best.1 as i32));
         }
     }
-    MotionField { cols, rows, vectors }
+    MotionField { cols, rows, vectors: median_filtered(&vectors, cols, rows) }
 }
 
 /// Moves `previous` along the field so that it lines up with the current frame.
@@ -130,6 +136,28 @@ pub fn compensate_plane(previous: &[f32], width: usize, height: usize, field: &M
             let px = (x as isize + dx as isize).clamp(0, width as isize - 1) as usize;
             let py = (y as isize + dy as isize).clamp(0, height as isize - 1) as usize;
             out[y * width + x] = previous[py * width + px];
+        }
+    }
+    out
+}
+
+/// 3x3 component-wise median of the vector field: removes isolated outliers that
+/// noise produces in flat areas, keeps motion boundaries.
+fn median_filtered(vectors: &[(i32, i32)], cols: usize, rows: usize) -> Vec<(i32, i32)> {
+    let mut out = Vec::with_capacity(vectors.len());
+    for r in 0..rows {
+        for c in 0..cols {
+            let (mut xs, mut ys) = (Vec::with_capacity(9), Vec::with_capacity(9));
+            for rr in r.saturating_sub(1)..(r + 2).min(rows) {
+                for cc in c.saturating_sub(1)..(c + 2).min(cols) {
+                    let v = vectors[rr * cols + cc];
+                    xs.push(v.0);
+                    ys.push(v.1);
+                }
+            }
+            xs.sort_unstable();
+            ys.sort_unstable();
+            out.push((xs[xs.len() / 2], ys[ys.len() / 2]));
         }
     }
     out
