@@ -185,7 +185,8 @@ fn moving_row(name: &str, clean: &[Image], inputs: &[Image], out_dir: &PathBuf) 
         results.push(out);
     }
     let t = inputs.len() - 1;
-    let file = out_dir.join(format!("{}.png", name.replace([' ', '+', '/'], "_").replace("__", "_")));
+    let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let file = out_dir.join(format!("{}.png", slug.split_whitespace().collect::<Vec<_>>().join("-")));
     save_side_by_side(&file, &inputs[t], &[&results[0][t], &results[1][t], &results[2][t]], &target[t]);
 }
 
@@ -194,7 +195,9 @@ fn main() {
     std::fs::create_dir_all(&out_dir).unwrap();
     ensure_model(MODEL);
 
-    let only_moving = std::env::var("AIUPSCALE_EVAL_ONLY").is_ok_and(|v| v == "moving");
+    // AIUPSCALE_EVAL_ONLY=moving|carphone: a subset, for tuning runs.
+    let only = std::env::var("AIUPSCALE_EVAL_ONLY").unwrap_or_default();
+    let only_moving = only == "moving" || only == "carphone";
     if !only_moving {
     println!("### 1. Static scene with fresh noise per frame (coffee.png 192x144, 30 frames, x2)\n");
     println!("| sigma | method | flicker | PSNR dB |");
@@ -212,7 +215,7 @@ fn main() {
             outs.push(out);
         }
         let t = inputs.len() - 1;
-        save_side_by_side(&out_dir.join(format!("static_sigma{sigma}.png")), &inputs[t], &[&outs[0][t], &outs[1][t], &outs[2][t]], &target);
+        save_side_by_side(&out_dir.join(format!("static-sigma{sigma}.png")), &inputs[t], &[&outs[0][t], &outs[1][t], &outs[2][t]], &target);
     }
     }
 
@@ -222,6 +225,9 @@ fn main() {
     let carphone = video("carphone_pristine.mp4", 40);
     let carphone_noisy: Vec<Image> = carphone.iter().enumerate().map(|(s, f)| noisy(f, 10.0, 100 + s as u64)).collect();
     moving_row("carphone + noise 10", &carphone, &carphone_noisy, &out_dir);
+    if only == "carphone" {
+        return;
+    }
     let distorted = video("carphone_distorted.mp4", 40);
     moving_row("carphone distorted (real)", &carphone, &distorted, &out_dir);
     let bikes: Vec<Image> = video("bikes.mp4", 20).iter().map(|f| crop(f, 160, 40, 320, 192)).collect();
