@@ -10,6 +10,8 @@
 #   SCALE   1..16, any factor             (default: 2)
 #   MODEL   catalog name or .onnx path    (default: the catalog's video model for SCALE,
 #           realesr-animevideov3-x2 for 2; anime4k-x2-s-rl is much faster)
+#   DENOISE=0.5 TEMPORAL=0.8 (environment): the element's denoise and temporal
+#           stabilisation; tape noise flickers less and is not sharpened into "detail".
 #
 # `deinterlace` only touches interlaced input (DV/HDV camcorders); progressive video
 # passes through it unchanged. Needs the element installed (scripts/install-gst-plugin)
@@ -20,6 +22,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 in=${1:-$ROOT/.deps/media/video/carphone_distorted.mp4}
 scale=${3:-2}
 model=${4:-}
+denoise=${DENOISE:-0.5}
+temporal=${TEMPORAL:-0.8}
 base=$(basename "${in%.*}")
 out=${2:-$ROOT/out/${base}_x${scale}.mp4}
 [ -f "$in" ] || { echo "camcorder.sh: $in not found (scripts/setup fetches the sample media)" >&2; exit 1; }
@@ -40,7 +44,7 @@ elif command -v gst-discoverer-1.0 >/dev/null; then
 fi
 
 video="d. ! video/x-raw ! queue ! videoconvert ! deinterlace \
-  ! aiupscale scale=$scale ${model:+model=$model} ! videoconvert \
+  ! aiupscale scale=$scale denoise=$denoise temporal=$temporal ${model:+model=$model} ! videoconvert \
   ! x264enc speed-preset=medium ! h264parse ! queue ! mux."
 audio=""
 if ((has_audio)); then
