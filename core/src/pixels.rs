@@ -325,8 +325,8 @@ pub fn read_tile(src: &ImageRef<'_>, x0: i64, y0: i64, width: usize, height: usi
     }
 }
 
-/// Writes `rect` of the planar model output `rgb` (3 planes of `plane_width` x
-/// `plane_height`) to `dst` at (`dx`, `dy`). With `alpha` (same plane shape), RGB is
+/// Writes `rect` of the planar model output `rgb` (3 planes of `plane_width` columns,
+/// `rgb.len() / 3` samples each) to `dst` at (`dx`, `dy`). With `alpha` (same plane shape), RGB is
 /// un-premultiplied and alpha written; gray outputs take the mean of R, G and B.
 pub fn write_tile(
     dst: &mut ImageMut<'_>,
@@ -335,10 +335,9 @@ pub fn write_tile(
     rgb: &[f32],
     alpha: Option<&[f32]>,
     plane_width: usize,
-    plane_height: usize,
     rect: PlaneRect,
 ) {
-    let plane = plane_width * plane_height;
+    let plane = rgb.len() / 3;
     let format = dst.format;
     let count = format.channels.count();
     let [ro, go, bo] = format.channels.rgb_offsets();
@@ -378,7 +377,6 @@ pub fn write_tile(
             }
         }
     }
-    let _ = plane_height;
 }
 
 #[cfg(test)]
@@ -434,7 +432,7 @@ mod tests {
                 read_tile(&src.as_ref(), 0, 0, 7, 5, &mut rgb, has_alpha.then_some(&mut alpha[..]));
                 let mut dst = Image::new(7, 5, format).unwrap();
                 let rect = PlaneRect { x: 0, y: 0, width: 7, height: 5 };
-                write_tile(&mut dst.as_mut(), 0, 0, &rgb, has_alpha.then_some(&alpha[..]), 7, 5, rect);
+                write_tile(&mut dst.as_mut(), 0, 0, &rgb, has_alpha.then_some(&alpha[..]), 7, rect);
                 if has_alpha {
                     let (srcr, dstr) = (src.as_ref(), dst.as_ref());
                     for i in 0..35usize {

@@ -85,21 +85,29 @@ fn loader_finds(name: &Path) -> bool {
     dirs.iter().any(|d| d.join(name).is_file())
 }
 
+/// Why the runtime could not be loaded, kept so later calls report the same thing.
+enum LoadFailure {
+    NotFound { searched: String },
+    Load { path: PathBuf, reason: String },
+}
+
 /// The process-wide ONNX Runtime environment, loaded on first use. A failure is
 /// remembered and returned again (as a fresh error) instead of retrying the load.
 pub fn environment() -> Result<&'static Environment> {
-    static ENV: OnceLock<std::result::Result<Environment, (Option<PathBuf>, String)>> = OnceLock::new();
+    static ENV: OnceLock<std::result::Result<Environment, LoadFailure>> = OnceLock::new();
     let loaded = ENV.get_or_init(|| {
-        let path = choose_library().map_err(|e| (None, e.to_string()))?;
-        let builder = ort::init_from(&path).map_err(|e| (Some(path.clone()), e.to_string()))?;
-        builder.with_name("aiupscale").build().map_err(|e| (Some(path), e.to_string()))
+        let path = choose_library().map_err(|e| match e {
+            CoreError::RuntimeNotFound { searched } => LoadFailure::NotFound { searched },
+            other => LoadFailure::NotFound { searched: other.to_string() },
+        })?;
+        let load_failure = |reason: String| LoadFailure::Load { path: path.clone(), reason };
+        let builder = ort::init_from(&path).map_err(|e| load_failure(e.to_string()))?;
+        builder.with_name("aiupscale").build().map_err(|e| load_failure(e.to_string()))
     });
     match loaded {
         Ok(env) => Ok(env),
-        Err((Some(path), reason)) => Err(CoreError::RuntimeLoad { path: path.clone(), reason: reason.clone() }),
-        Err((None, reason)) => Err(CoreError::RuntimeNotFound {
-            searched: reason.trim_start_matches("ONNX Runtime library not found (looked in: ").to_owned(),
-        }),
+        Err(LoadFailure::NotFound { searched }) => Err(CoreError::RuntimeNotFound { searched: searched.clone() }),
+        Err(LoadFailure::Load { path, reason }) => Err(CoreError::RuntimeLoad { path: path.clone(), reason: reason.clone() }),
     }
 }
 

@@ -389,7 +389,7 @@ impl OnnxModel {
                 height: scale * (yt.input_end - yt.input_start) as usize,
             };
             let alpha = has_alpha.then_some(&alpha_out[..]);
-            write_tile(dst, xt.input_start * info.scale, yt.input_start * info.scale, &color, alpha, ow, oh, rect);
+            write_tile(dst, xt.input_start * info.scale, yt.input_start * info.scale, &color, alpha, ow, rect);
             control.report((done + 1) as f32 / total);
         }
         Ok(())

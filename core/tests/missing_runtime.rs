@@ -11,7 +11,8 @@ fn missing_runtime_library_is_a_clear_error() {
     let err = Upscaler::new(&ModelSource::File(paths[0].clone()), UpscalerConfig::default()).err().expect("must fail");
     assert!(matches!(err, CoreError::RuntimeNotFound { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("AIUPSCALE_ORT_LIB") && message.contains("scripts/setup"), "{message}");
+    assert!(message.contains("AIUPSCALE_ORT_LIB=/nonexistent") && message.contains("scripts/setup"), "{message}");
+    assert_eq!(message.matches("scripts/setup").count(), 1, "the instruction is said once: {message}");
     // Asking again gives the same error, not a panic or a retry storm.
     let again = Upscaler::new(&ModelSource::File(paths[0].clone()), UpscalerConfig::default()).err().unwrap();
     assert!(matches!(again, CoreError::RuntimeNotFound { .. }));

@@ -143,7 +143,7 @@ fn static_noisy_scene_flickers_far_less_and_is_cleaner() {
     let mut reference = FrameUpscaler::new(model(), DenoiseSettings::default());
     let target = run(&mut reference, &clean);
     let targets = vec![target; noisy.len()];
-    let mut outputs = |settings: DenoiseSettings| {
+    let outputs = |settings: DenoiseSettings| {
         let mut up = FrameUpscaler::new(model(), settings);
         noisy.iter().map(|f| run(&mut up, f)).collect::<Vec<_>>()
     };
@@ -174,7 +174,7 @@ fn a_panning_sequence_leaves_no_trails() {
     let noisy: Vec<Image> = clean.iter().enumerate().map(|(s, f)| add_noise(f, 10.0, s as u64)).collect();
     let mut reference = FrameUpscaler::new(model(), DenoiseSettings::default());
     let targets: Vec<Image> = clean.iter().map(|f| run(&mut reference, f)).collect();
-    let mut psnr_of = |settings: DenoiseSettings| {
+    let psnr_of = |settings: DenoiseSettings| {
         let mut up = FrameUpscaler::new(model(), settings);
         let out: Vec<Image> = noisy.iter().map(|f| run(&mut up, f)).collect();
         stats(&out, &targets).1

@@ -76,6 +76,6 @@ impl RgbPlanes {
             None => &self.data,
         };
         let rect = PlaneRect { x: 0, y: 0, width: self.width, height: self.height };
-        write_tile(dst, 0, 0, rgb, alpha, self.width, self.height, rect);
+        write_tile(dst, 0, 0, rgb, alpha, self.width, rect);
     }
 }
