@@ -2,7 +2,8 @@
 //! temporary HOME / XDG_CONFIG_HOME, then GIMP 2.10 headless (`gimp -i -b ...`) runs
 //! `plug-in-aiupscale` through a Script-Fu helper on real photos, and the tests check
 //! the files GIMP wrote (GIMP exits 0 even when a plug-in fails). The tiny exact
-//! nearest-x2 model makes the expected pixels known; one test runs a real model.
+//! nearest-x2 model makes the expected pixels known; one test runs a real model. The
+//! `denoise` parameter is checked against `aiupscale upscale --denoise` on a noisy photo.
 //!
 //! GIMP 3 runs in a Debian trixie chroot (scripts/setup-gimp3-chroot): that test runs
 //! only with AIUPSCALE_TEST_GIMP3=1 (scripts/test sets it after setting the chroot up)
@@ -35,16 +36,16 @@ const SCRIPT_FU: &str = r#"
   (gimp-file-save RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) out out)
   (gimp-message (string-append "aiupscale-test: saved " out)))
 
-(define (aiupscale-test-batch in out model scale new-image)
+(define (aiupscale-test-batch in out model scale new-image denoise)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in)))
          (drawable (car (gimp-image-get-active-drawable image)))
-         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image))))
+         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise))))
     (aiupscale-test-save (if (= new-image 1) result image) out)))
 
 (define (aiupscale-test-indexed in out model)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in))))
     (gimp-image-convert-indexed image CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE "")
-    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1)
+    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0)
     (aiupscale-test-save image out)))
 "#;
 
@@ -127,13 +128,66 @@ fn scheme(text: &str) -> String {
 }
 
 fn batch(input: &Path, output: &Path, model: &str, scale: f64, new_image: bool) -> String {
+    batch_denoise(input, output, model, scale, new_image, 0.0)
+}
+
+/// `batch` with the plug-in's last parameter, `denoise` (0..1).
+fn batch_denoise(input: &Path, output: &Path, model: &str, scale: f64, new_image: bool, denoise: f64) -> String {
     format!(
-        "(aiupscale-test-batch {} {} {} {scale:.2} {})",
+        "(aiupscale-test-batch {} {} {} {scale:.2} {} {denoise:.2})",
         scheme(&input.display().to_string()),
         scheme(&output.display().to_string()),
         scheme(model),
         u8::from(new_image)
     )
+}
+
+/// A real photo crop and the same with Gaussian-ish noise (a sum of uniforms) added.
+fn noisy_photo() -> (DynamicImage, DynamicImage) {
+    let clean = crop("coffee.png", 100, 100, 64, 48).to_rgb8();
+    let mut state = 12345u32;
+    let mut noisy = clean.clone();
+    for v in noisy.iter_mut() {
+        let mut n = 0i32;
+        for _ in 0..4 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            n += (state >> 27) as i32 - 16;
+        }
+        *v = (i32::from(*v) + n / 2).clamp(0, 255) as u8;
+    }
+    (clean.into(), noisy.into())
+}
+
+/// `aiupscale upscale --model MODEL --scale 2 --denoise STRENGTH IN OUT` on the host.
+fn cli_denoise(input: &Path, output: &Path, model: &str, denoise: &str) {
+    let out = Command::new(BIN)
+        .args(["upscale", "--quiet", "--model", model, "--scale", "2", "--denoise", denoise])
+        .arg(input)
+        .arg(output)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+}
+
+/// Mean squared sample difference of two 8-bit RGB images of the same size.
+fn mse(a: &DynamicImage, b: &DynamicImage) -> f64 {
+    let (a, b) = (a.to_rgb8(), b.to_rgb8());
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.iter().zip(b.iter()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64
+}
+
+/// GIMP's denoised output: the command line's `--denoise` pixels (within 1 level),
+/// not the plain upscale, and closer to the clean photo's upscale than the plain one.
+fn check_denoised(denoised: &Path, plain: &DynamicImage, cli: &Path, clean: &DynamicImage, log: &str) {
+    assert!(denoised.is_file(), "GIMP wrote no {}:\n{log}", denoised.display());
+    let denoised = read(denoised).image;
+    assert_eq!(denoised.color(), ColorType::Rgb8);
+    let diff = max_diff(&denoised, &read(cli).image);
+    assert!(diff <= 1, "the plug-in's denoise differs from `aiupscale upscale --denoise` by {diff}");
+    assert!(max_diff(&denoised, plain) > 8, "denoise changed nothing");
+    let target = nearest_x2(clean);
+    let (with, without) = (mse(&denoised, &target), mse(plain, &target));
+    assert!(with < 0.7 * without, "MSE to the clean upscale with denoise {with:.1}, without {without:.1}");
 }
 
 /// Nearest-neighbour x2 of `input`, the exact answer of the nearest_x2 model.
@@ -217,10 +271,18 @@ fn gimp210_upscales_rgb_rgba_gray_and_16_bit_with_the_plugin() {
         (&la_in, "camera_la_x2.png", false, ColorType::La8),
         (&deep_in, "deep16_x2.png", true, ColorType::Rgb16),
     ];
-    let batches: Vec<String> =
+    // A noisy photo, upscaled with denoise 0.8 (in place) and without.
+    let (clean, noisy) = noisy_photo();
+    let noisy_in = env.path("noisy.png");
+    write_png(&noisy_in, &noisy, None);
+    let (denoised_out, plain_out) = (env.path("noisy_denoised_x2.png"), env.path("noisy_plain_x2.png"));
+
+    let mut batches: Vec<String> =
         jobs.iter().map(|(input, out, new_image, _)| batch(input, &env.path(out), &model, 2.0, *new_image)).collect();
+    batches.push(batch_denoise(&noisy_in, &denoised_out, &model, 2.0, false, 0.8));
+    batches.push(batch(&noisy_in, &plain_out, &model, 2.0, true));
     let run = gimp.run(&batches, &[]);
-    eprintln!("GIMP 2.10: {} images in {:.1} s", jobs.len(), run.seconds);
+    eprintln!("GIMP 2.10: {} images in {:.1} s", batches.len(), run.seconds);
 
     for (input, out, _, color) in jobs {
         let out = env.path(out);
@@ -241,6 +303,14 @@ fn gimp210_upscales_rgb_rgba_gray_and_16_bit_with_the_plugin() {
     assert_eq!(cat.get_pixel(5, 50).0[3], 0);
     assert_eq!(cat.get_pixel(2 * 20, 2 * 30).0[3], 200);
     assert_eq!(cat.get_pixel(100, 50).0[3], 255);
+
+    // denoise 0 is the plain nearest upscale; 0.8 is what the command line gives.
+    assert!(plain_out.is_file(), "GIMP wrote no {}:\n{}", plain_out.display(), run.log);
+    let plain = read(&plain_out).image;
+    assert!(max_diff(&plain, &nearest_x2(&noisy)) <= 1);
+    let cli_out = env.path("noisy_cli_x2.png");
+    cli_denoise(&noisy_in, &cli_out, &model, "0.8");
+    check_denoised(&denoised_out, &plain, &cli_out, &clean, &run.log);
 }
 
 #[test]
@@ -506,15 +576,22 @@ fn gimp3_python_plugin_in_a_trixie_chroot() {
     let photo_out = work.path().join("astronaut_x2.png");
     let rgba_out = work.path().join("cat_x2.png");
     let missing_out = work.path().join("missing.png");
-    let job = |input: &Path, output: &Path, model: &str, new_image: bool| {
+    // A noisy photo, upscaled with denoise 0.8 and without.
+    let (clean, noisy) = noisy_photo();
+    let noisy_in = work.path().join("noisy.png");
+    write_png(&noisy_in, &noisy, None);
+    let (denoised_out, plain_out) = (work.path().join("noisy_denoised_x2.png"), work.path().join("noisy_plain_x2.png"));
+    let job_denoise = |input: &Path, output: &Path, model: &str, new_image: bool, denoise: f64| {
         format!(
-            "job({:?}, {:?}, {:?}, {})",
+            "job({:?}, {:?}, {:?}, {}, {denoise:.2})",
             inside(input).display().to_string(),
             inside(output).display().to_string(),
             model,
             if new_image { "True" } else { "False" }
         )
     };
+    let job =
+        |input: &Path, output: &Path, model: &str, new_image: bool| job_denoise(input, output, model, new_image, 0.0);
     let nearest = inside(&models.join("nearest_x2.onnx")).display().to_string();
     let script = format!(
         r#"
@@ -522,7 +599,7 @@ import sys
 import gi
 gi.require_version('Gimp', '3.0')
 from gi.repository import Gimp, Gio
-def job(src, dst, model, new_image):
+def job(src, dst, model, new_image, denoise):
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(src))
     proc = Gimp.get_pdb().lookup_procedure('plug-in-aiupscale')
     config = proc.create_config()
@@ -532,6 +609,8 @@ def job(src, dst, model, new_image):
     config.set_property('model', model)
     config.set_property('scale', 2.0)
     config.set_property('new-image', new_image)
+    if denoise > 0:
+        config.set_property('denoise', denoise)
     result = proc.run(config)
     status = result.index(0)
     if status != Gimp.PDBStatusType.SUCCESS:
@@ -543,10 +622,14 @@ def job(src, dst, model, new_image):
 {}
 {}
 {}
+{}
+{}
 "#,
         job(&photo_in, &photo_out, &nearest, true),
         job(&rgba_in, &rgba_out, &nearest, false),
         job(&photo_in, &missing_out, "realesrgan-x4plus", true),
+        job_denoise(&noisy_in, &denoised_out, &nearest, true, 0.8),
+        job(&noisy_in, &plain_out, &nearest, false),
     );
     let script_path = work.path().join("test.py");
     std::fs::write(&script_path, script).unwrap();
@@ -569,4 +652,12 @@ def job(src, dst, model, new_image):
     assert_eq!(read(&rgba_out).image.get_pixel(5, 50).0[3], 0);
     assert!(!missing_out.exists(), "{log}");
     assert!(log.contains("aiupscale models fetch realesrgan-x4plus"), "{log}");
+
+    // denoise left at its default (0) is the plain upscale; 0.8 is the command line's.
+    assert!(plain_out.is_file(), "GIMP 3 wrote no {}:\n{log}", plain_out.display());
+    let plain = read(&plain_out).image;
+    assert!(max_diff(&plain, &nearest_x2(&noisy)) <= 1);
+    let cli_out = work.path().join("noisy_cli_x2.png");
+    cli_denoise(&noisy_in, &cli_out, &models.join("nearest_x2.onnx").display().to_string(), "0.8");
+    check_denoised(&denoised_out, &plain, &cli_out, &clean, &log);
 }

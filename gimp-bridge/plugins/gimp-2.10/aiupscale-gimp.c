@@ -2,14 +2,18 @@
  *
  * Registers plug-in-aiupscale, <Image>/Filters/Enhance/AI Upscale...:
  *
- *   plug-in-aiupscale (run-mode, image, drawable, model, scale, new-image) -> new-image-out
+ *   plug-in-aiupscale (run-mode, image, drawable, model, scale, new-image, denoise)
+ *     -> new-image-out
  *
  *   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
  *              "" / "auto" for the photo model of the scale;
  *   scale      output / input size; <= 0 means the model's native scale;
  *   new-image  1: the result goes into a new image (returned, and shown when
  *              interactive); 0: the image is resized and the layer replaced, in one
- *              undo group (new-image-out is then -1).
+ *              undo group (new-image-out is then -1);
+ *   denoise    edge-preserving denoise before upscaling, 0 (off) to 1 (`--denoise`);
+ *              it comes last and may be left out (callers from before it existed
+ *              pass 6 values: denoise is then 0).
  *
  * The plug-in is a thin front: it sends the layer's pixels to the aiupscale program
  * (`aiupscale upscale-raw --progress-json ... - -`) through a pipe, shows its progress
@@ -62,9 +66,10 @@ typedef struct
   gchar    model[MODEL_LEN]; /* "" = auto */
   gdouble  scale;            /* <= 0: the model's native scale */
   gint32   new_image;
+  gdouble  denoise;          /* 0 (off) .. 1; last, so older saved values still load */
 } Values;
 
-static Values values = { "", 2.0, TRUE };
+static Values values = { "", 2.0, TRUE, 0.0 };
 
 /* How the current call was made (for error reporting). */
 static GimpRunMode run_mode_now = GIMP_RUN_NONINTERACTIVE;
@@ -99,7 +104,8 @@ query (void)
     { GIMP_PDB_DRAWABLE, "drawable",  "Input layer" },
     { GIMP_PDB_STRING,   "model",     "Model: a name from `aiupscale models list`, a path to an .onnx file, or \"\" for the photo model of the scale" },
     { GIMP_PDB_FLOAT,    "scale",     "Scale factor (e.g. 2, 3.5); <= 0 for the model's native scale" },
-    { GIMP_PDB_INT32,    "new-image", "1: put the result in a new image; 0: resize this image and replace the layer (one undo step)" }
+    { GIMP_PDB_INT32,    "new-image", "1: put the result in a new image; 0: resize this image and replace the layer (one undo step)" },
+    { GIMP_PDB_FLOAT,    "denoise",   "Edge-preserving denoise before upscaling, 0 (off) to 1" }
   };
   static const GimpParamDef return_vals[] =
   {
@@ -366,6 +372,14 @@ run_bridge (const gchar   *bridge,
       gchar num[G_ASCII_DTOSTR_BUF_SIZE];
       g_ptr_array_add (argv, g_strdup ("--scale"));
       g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (num, sizeof num, values.scale)));
+    }
+  if (values.denoise > 0)
+    {
+      /* g_ascii_formatd: always a '.', whatever the locale ("0.50", not "0,50") */
+      gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ptr_array_add (argv, g_strdup ("--denoise"));
+      g_ptr_array_add (argv, g_strdup (g_ascii_formatd (num, sizeof num, "%.2f",
+                                                        CLAMP (values.denoise, 0.0, 1.0))));
     }
   g_ptr_array_add (argv, g_strdup ("-"));
   g_ptr_array_add (argv, g_strdup ("-"));
@@ -659,7 +673,7 @@ static gboolean
 show_dialog (const gchar *bridge, gint32 drawable)
 {
   Dialog     d = { 0 };
-  GtkWidget *dialog, *vbox, *table, *label, *new_image;
+  GtkWidget *dialog, *vbox, *table, *label, *new_image, *denoise;
   guint      i;
   gboolean   ok;
   gint       row = 0;
@@ -684,7 +698,7 @@ show_dialog (const gchar *bridge, gint32 drawable)
   gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))),
                       vbox, TRUE, TRUE, 0);
 
-  table = gtk_table_new (5, 2, FALSE);
+  table = gtk_table_new (6, 2, FALSE);
   gtk_table_set_col_spacings (GTK_TABLE (table), 6);
   gtk_table_set_row_spacings (GTK_TABLE (table), 6);
   gtk_box_pack_start (GTK_BOX (vbox), table, FALSE, FALSE, 0);
@@ -735,6 +749,20 @@ show_dialog (const gchar *bridge, gint32 drawable)
   gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
   gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
   gtk_table_attach (GTK_TABLE (table), d.size, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  row++;
+
+  /* denoise */
+  denoise = gimp_spin_button_new_with_range (0.0, 1.0, 0.05);
+  gtk_spin_button_set_digits (GTK_SPIN_BUTTON (denoise), 2);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (denoise), CLAMP (values.denoise, 0.0, 1.0));
+  gimp_help_set_help_data (denoise,
+                           "Edge-preserving denoise before upscaling, tuned to the noise "
+                           "measured in the image: 0 is off, 1 the strongest", NULL);
+  label = gtk_label_new_with_mnemonic ("_Denoise:");
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), denoise);
+  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
+  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  gtk_table_attach (GTK_TABLE (table), denoise, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
 
   /* destination */
   new_image = gtk_check_button_new_with_mnemonic ("Put the result in a new _image "
@@ -760,6 +788,7 @@ show_dialog (const gchar *bridge, gint32 drawable)
       values.scale = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (d.native))
                        ? 0.0 : gtk_spin_button_get_value (GTK_SPIN_BUTTON (d.scale));
       values.new_image = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (new_image));
+      values.denoise = gtk_spin_button_get_value (GTK_SPIN_BUTTON (denoise));
     }
 
   gtk_widget_destroy (dialog);
@@ -946,7 +975,8 @@ run (const gchar      *name,
       values.model[MODEL_LEN - 1] = '\0';
       break;
     case GIMP_RUN_NONINTERACTIVE:
-      if (nparams != 6)
+      /* 7 with denoise; 6 from callers written before it existed */
+      if (nparams != 6 && nparams != 7)
         {
           vals[0].data.d_status = GIMP_PDB_CALLING_ERROR;
           return;
@@ -955,6 +985,13 @@ run (const gchar      *name,
                  sizeof values.model);
       values.scale     = param[4].data.d_float;
       values.new_image = param[5].data.d_int32 != 0;
+      values.denoise   = nparams > 6 ? param[6].data.d_float : 0.0;
+      if (! (values.denoise >= 0.0 && values.denoise <= 1.0)) /* NaN too */
+        {
+          fail (vals, nreturn_vals,
+                g_strdup_printf ("denoise must be between 0 and 1, not %g.", values.denoise));
+          return;
+        }
       break;
     default:
       break;

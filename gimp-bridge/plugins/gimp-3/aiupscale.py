@@ -3,14 +3,17 @@
 #
 # Registers plug-in-aiupscale, Filters > Enhance > AI Upscale...:
 #
-#   plug-in-aiupscale (run-mode, image, drawables, model, scale, new-image) -> result-image
+#   plug-in-aiupscale (run-mode, image, drawables, model, scale, new-image, denoise)
+#     -> result-image
 #
 #   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
 #              "" / "auto" for the photo model of the scale;
 #   scale      output / input size; 0 means the model's native scale;
 #   new-image  True: the result goes into a new image (returned, and shown when
 #              interactive); False: the image is resized and the layer replaced in one
-#              undo group (result-image is then None).
+#              undo group (result-image is then None);
+#   denoise    edge-preserving denoise before upscaling, 0 (off, the default) to 1
+#              (`--denoise`).
 #
 # The layer's pixels go to `aiupscale upscale-raw --progress-json ... - -` through a
 # pipe; its JSON progress lines drive GIMP's progress bar; the upscaled pixels come back
@@ -95,7 +98,7 @@ def _signal_name(number):
         return "a signal"
 
 
-def run_bridge(bridge, raw_format, bpp, width, height, pixels, model, scale):
+def run_bridge(bridge, raw_format, bpp, width, height, pixels, model, scale, denoise=0.0):
     """Runs upscale-raw on the pixels; returns (bytes, out_width, out_height)."""
     argv = [bridge, "upscale-raw", "--progress-json", "--width", str(width), "--height", str(height),
             "--format", raw_format]
@@ -103,6 +106,9 @@ def run_bridge(bridge, raw_format, bpp, width, height, pixels, model, scale):
         argv += ["--model", model]
     if scale and scale > 0:
         argv += ["--scale", repr(float(scale))]
+    if denoise and denoise > 0:
+        # "%.2f" % x always writes a '.', whatever the locale.
+        argv += ["--denoise", "%.2f" % min(float(denoise), 1.0)]
     argv += ["-", "-"]
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -328,9 +334,20 @@ def show_dialog(procedure, config, bridge, drawable):
     grid.attach(label, 0, 4, 1, 1)
     grid.attach(size, 1, 4, 1, 1)
 
+    denoise = Gtk.SpinButton.new_with_range(0.0, 1.0, 0.05)
+    denoise.set_digits(2)
+    denoise.set_value(min(max(config.get_property("denoise"), 0.0), 1.0))
+    denoise.set_tooltip_text("Edge-preserving denoise before upscaling, tuned to the noise measured in the "
+                             "image: 0 is off, 1 the strongest")
+    label = Gtk.Label.new_with_mnemonic("_Denoise:")
+    label.set_mnemonic_widget(denoise)
+    label.set_xalign(0.0)
+    grid.attach(label, 0, 5, 1, 1)
+    grid.attach(denoise, 1, 5, 1, 1)
+
     new_image = Gtk.CheckButton.new_with_mnemonic("Put the result in a new _image (off: resize this image)")
     new_image.set_active(config.get_property("new-image"))
-    grid.attach(new_image, 0, 5, 2, 1)
+    grid.attach(new_image, 0, 6, 2, 1)
 
     def update(*_):
         text = combo.get_child().get_text().strip()
@@ -368,6 +385,7 @@ def show_dialog(procedure, config, bridge, drawable):
         config.set_property("model", "" if model == "auto" else model)
         config.set_property("scale", 0.0 if native.get_active() else spin.get_value())
         config.set_property("new-image", new_image.get_active())
+        config.set_property("denoise", denoise.get_value())
     dialog.destroy()
     return ok
 
@@ -407,6 +425,9 @@ class AIUpscale(Gimp.PlugIn):
             "new-image", "New _image",
             "Put the result in a new image; off: resize this image and replace the layer (one undo step)",
             True, GObject.ParamFlags.READWRITE)
+        procedure.add_double_argument(
+            "denoise", "_Denoise", "Edge-preserving denoise before upscaling, 0 (off) to 1",
+            0.0, 1.0, 0.0, GObject.ParamFlags.READWRITE)
         procedure.add_image_return_value(
             "result-image", "Result image", "The new image, or none when the image was resized in place",
             True, GObject.ParamFlags.READWRITE)
@@ -441,6 +462,7 @@ class AIUpscale(Gimp.PlugIn):
         model = config.get_property("model") or ""
         scale = config.get_property("scale")
         as_new = config.get_property("new-image")
+        denoise = config.get_property("denoise")
 
         Gegl.init(None)
         raw, babl, bpp, layer_type = plan_pixels(image, drawable)
@@ -450,7 +472,7 @@ class AIUpscale(Gimp.PlugIn):
         Gimp.progress_init("AI upscaling: loading the model\u2026")
         Gimp.progress_pulse()
         try:
-            data, ow, oh = run_bridge(bridge, raw, bpp, w, h, pixels, model, scale)
+            data, ow, oh = run_bridge(bridge, raw, bpp, w, h, pixels, model, scale, denoise)
         except UpscaleError as e:
             Gimp.progress_end()
             return fail(str(e))
