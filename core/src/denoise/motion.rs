@@ -112,19 +112,9 @@ pub fn estimate(previous: &[f32], current: &[f32], width: usize, height: usize) 
 
 /// Moves `previous` along the field so that it lines up with the current frame.
 pub fn compensate(previous: &RgbPlanes, field: &MotionField) -> RgbPlanes {
-    let (w, h, n) = (previous.width, previous.height, previous.plane_len());
-    let mut out = RgbPlanes::new(w, h);
-    for y in 0..h {
-        for x in 0..w {
-            let (dx, dy) = field.vector_at(x, y);
-            let px = (x as isize + dx as isize).clamp(0, w as isize - 1) as usize;
-            let py = (y as isize + dy as isize).clamp(0, h as isize - 1) as usize;
-            for c in 0..3 {
-                out.data[c * n + y * w + x] = previous.data[c * n + py * w + px];
-            }
-        }
-    }
-    out
+    let (w, h) = (previous.width, previous.height);
+    let data = (0..3).flat_map(|c| compensate_plane(previous.plane(c), w, h, field)).collect();
+    RgbPlanes { width: w, height: h, data }
 }
 
 /// Moves a single plane (e.g. a per-pixel count) along the field.
