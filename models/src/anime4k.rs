@@ -16,11 +16,11 @@
 //! * The 4 channels become a 2x2 block (channel = dx + 2*dy: ONNX DepthToSpace CRD),
 //!   added to the bilinear 2x upscale of the input; the unorm canvas clamps to [0,1].
 //!
-//! Borders: we sample clamp-to-edge everywhere (edge padding before each valid 3x3 conv,
-//! ONNX Resize clamps too), as Anime4K's GLSL does under mpv/libplacebo and WebSR's first
-//! layer does under WebGPU robustness. WebSR's later layers read a flat buffer with
-//! row wrap-around and its bilinear sampler uses `repeat`; neither is reproducible per
-//! tile, so we deviate from WebSR only in that border band (4 or 7 input pixels).
+//! Borders: the graph zero-pads each 3x3 conv, which is only correct away from the
+//! edges: the core feeds every tile with at least the receptive radius (4 or 7 input
+//! pixels, the catalog's overlap) of reflected or real context and crops that band.
+//! WebSR itself differs there too (its later layers read a flat buffer with row
+//! wrap-around, its bilinear sampler uses `repeat`); neither is reproducible per tile.
 
 use std::collections::BTreeMap;
 
@@ -299,26 +299,62 @@ fn parse(model_name: &str, json: &str) -> Result<Network, ModelError> {
     Ok(Network { size, levels, head })
 }
 
-/// Adds `[edge pad 1 +] Conv` and returns its output.
-fn add_conv(g: &mut GraphBuilder, input: &str, conv: &OnnxConv, edge_pads: &str) -> String {
+/// Adds a Conv (3x3 with one pixel of zero padding, or 1x1) and returns its output.
+///
+/// Zero padding instead of Anime4K's clamp-to-edge: the core always feeds tiles with
+/// at least the receptive radius of context, so the padding only touches pixels that
+/// are cropped away, and ONNX Runtime keeps padded convs in its blocked layout (a Pad
+/// node between convs costs two layout conversions).
+fn add_conv(g: &mut GraphBuilder, input: &str, conv: &OnnxConv) -> String {
     let dims = [conv.cout as i64, conv.cin as i64, conv.k as i64, conv.k as i64];
     let w = g.constant_f32("w", &dims, &conv.weights);
     let b = g.constant_f32("b", &[conv.cout as i64], &conv.bias);
-    let x = if conv.k == 3 {
-        g.node("Pad", &[input, edge_pads], vec![Attr::Str("mode", "edge".into())])
-    } else {
-        input.to_string()
-    };
-    let k = conv.k as i64;
-    g.node("Conv", &[&x, &w, &b], vec![Attr::Ints("kernel_shape", vec![k, k])])
+    let (k, pad) = (conv.k as i64, conv.k as i64 / 2);
+    g.node("Conv", &[input, &w, &b], vec![Attr::Ints("kernel_shape", vec![k, k]), Attr::Ints("pads", vec![pad; 4])])
 }
 
-/// CReLU along channels: [max(x,0), max(-x,0)].
-fn add_crelu(g: &mut GraphBuilder, x: &str) -> String {
-    let pos = g.node("Relu", &[x], vec![]);
-    let neg = g.node("Neg", &[x], vec![]);
-    let neg = g.node("Relu", &[&neg], vec![]);
-    g.node("Concat", &[&pos, &neg], vec![Attr::Int("axis", 1)])
+/// CReLU(conv(x)) = [relu(conv(x)), relu(-conv(x))] as one conv with the negated
+/// filters stacked under the originals, then Relu (fused into the conv by ONNX
+/// Runtime): exact, since negation is exact, and no Neg/Concat passes over memory.
+fn add_conv_crelu(g: &mut GraphBuilder, input: &str, conv: &OnnxConv) -> String {
+    let negated = OnnxConv {
+        weights: conv.weights.iter().map(|w| -w).collect(),
+        bias: conv.bias.iter().map(|b| -b).collect(),
+        ..conv.clone()
+    };
+    let both = OnnxConv::stack(vec![conv.clone(), negated]);
+    let x = add_conv(g, input, &both);
+    g.node("Relu", &[&x], vec![])
+}
+
+/// The head for R, G, B: M and L already give 12 channels (colour c, 2x2 phase p at
+/// channel 4c + p); S's 4 channels are shared by R, G and B, so its filters repeat.
+fn head_per_colour(net: &Network) -> OnnxConv {
+    match net.size {
+        Size::S => OnnxConv::stack(vec![net.head.clone(), net.head.clone(), net.head.clone()]),
+        Size::M | Size::L => net.head.clone(),
+    }
+}
+
+/// Half-pixel bilinear x2 of each colour as a 3x3 conv to its four 2x2 phases (phase
+/// dy*2+dx of colour c at channel 4c + dy*2 + dx, ready for DepthToSpace CRD).
+fn bilinear_phases() -> OnnxConv {
+    // Output 2i reads 0.25 x[i-1] + 0.75 x[i]; output 2i+1 reads 0.75 x[i] + 0.25 x[i+1].
+    const TAPS: [[f32; 3]; 2] = [[0.25, 0.75, 0.0], [0.0, 0.75, 0.25]];
+    let mut weights = vec![0.0; 12 * 3 * 9];
+    for c in 0..3 {
+        for (dy, wy) in TAPS.iter().enumerate() {
+            for (dx, wx) in TAPS.iter().enumerate() {
+                let o = 4 * c + 2 * dy + dx;
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        weights[((o * 3 + c) * 3 + ky) * 3 + kx] = wy[ky] * wx[kx];
+                    }
+                }
+            }
+        }
+    }
+    OnnxConv { weights, bias: vec![0.0; 12], cout: 12, cin: 3, k: 3 }
 }
 
 fn build(model_name: &str, net: &Network) -> Converted {
@@ -326,14 +362,13 @@ fn build(model_name: &str, net: &Network) -> Converted {
     g.input_f32("input", &image_dims(3));
     let out_dims = [Dim::Fixed(1), Dim::Fixed(3), Dim::named("out_height"), Dim::named("out_width")];
     g.output_f32("output", &out_dims);
-    let edge_pads = g.constant_i64("pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]);
     let mut flops = 0.0;
 
     let mut crelus: Vec<String> = Vec::with_capacity(net.levels.len());
     for conv in &net.levels {
         let input = crelus.last().cloned().unwrap_or_else(|| "input".to_string());
-        let x = add_conv(&mut g, &input, conv, &edge_pads);
-        crelus.push(add_crelu(&mut g, &x));
+        crelus.push(add_conv_crelu(&mut g, &input, conv));
+        // The network's own work; the negated half of each conv is an implementation detail.
         flops += conv.flops_per_pixel();
     }
     let head_input = match net.size {
@@ -343,27 +378,14 @@ fn build(model_name: &str, net: &Network) -> Converted {
             g.node("Concat", &refs, vec![Attr::Int("axis", 1)])
         }
     };
-    let residual = add_conv(&mut g, &head_input, &net.head, &edge_pads);
+    // residual + bilinear 2x of the input, both in the 12-channel phase layout; ONNX
+    // Runtime fuses the Add into the second conv, and the sum goes to depth-to-space once.
+    let residual = add_conv(&mut g, &head_input, &head_per_colour(net));
     flops += net.head.flops_per_pixel();
+    let upscaled = add_conv(&mut g, "input", &bilinear_phases());
+    let sum = g.node("Add", &[&residual, &upscaled], vec![]);
     // CRD: channel c*4 + dy*2 + dx lands at (2y+dy, 2x+dx) of output channel c.
-    let residual = g.node(
-        "DepthToSpace",
-        &[&residual],
-        vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())],
-    );
-
-    // WebGPU's linear sampler at the 2x pixel centres is exactly half-pixel bilinear.
-    let scales = g.constant_f32("scales", &[4], &[1.0, 1.0, 2.0, 2.0]);
-    let upscaled = g.node(
-        "Resize",
-        &["input", "", &scales],
-        vec![
-            Attr::Str("mode", "linear".into()),
-            Attr::Str("coordinate_transformation_mode", "half_pixel".into()),
-        ],
-    );
-    // S's single residual channel broadcasts over R, G, B, as `vec4f(value)` does.
-    let sum = g.node("Add", &[&upscaled, &residual], vec![]);
+    let sum = g.node("DepthToSpace", &[&sum], vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())]);
     let lo = g.constant_f32("lo", &[], &[0.0]);
     let hi = g.constant_f32("hi", &[], &[1.0]);
     g.node_with_outputs("Clip", &[&sum, &lo, &hi], &["output"], vec![]);
@@ -470,9 +492,11 @@ mod tests {
     fn small_network_graph() {
         let converted = convert("anime4k-x2-s-test", &network_json(Size::S).to_string()).unwrap();
         let model = decode(&converted);
-        assert_eq!(conv_weight_sizes(&model), vec![4 * 3 * 9, 4 * 8 * 9, 4 * 8 * 9, 4 * 8 * 9]);
-        assert_eq!((count(&model, "Pad"), count(&model, "Relu"), count(&model, "Neg")), (4, 6, 3));
-        assert_eq!((count(&model, "DepthToSpace"), count(&model, "Resize"), count(&model, "Clip")), (1, 1, 1));
+        // Levels carry their negated filters (CReLU); the head repeats for R, G, B; the
+        // last conv is the bilinear 2x of the input.
+        assert_eq!(conv_weight_sizes(&model), vec![8 * 3 * 9, 8 * 8 * 9, 8 * 8 * 9, 12 * 8 * 9, 12 * 3 * 9]);
+        assert_eq!((count(&model, "Pad"), count(&model, "Relu"), count(&model, "Neg")), (0, 3, 0));
+        assert_eq!((count(&model, "DepthToSpace"), count(&model, "Resize"), count(&model, "Clip")), (1, 0, 1));
         let graph = model.graph.as_ref().unwrap();
         assert_eq!(graph.input[0].name, "input");
         assert_eq!(graph.output[0].name, "output");
@@ -487,14 +511,14 @@ mod tests {
     fn medium_and_large_heads_are_one_1x1_conv_over_all_levels() {
         let m = convert("m", &network_json(Size::M).to_string()).unwrap();
         let sizes = conv_weight_sizes(&decode(&m));
-        assert_eq!(sizes.len(), 8);
+        assert_eq!(sizes.len(), 9);
         assert_eq!(sizes[7], 12 * 56);
-        assert_eq!(count(&decode(&m), "Pad"), 7);
+        assert_eq!(count(&decode(&m), "Pad"), 0);
         assert_eq!(m.flops_per_pixel, 216.0 + 6.0 * 576.0 + 2.0 * 56.0 * 12.0);
 
         let l = convert("l", &network_json(Size::L).to_string()).unwrap();
         let sizes = conv_weight_sizes(&decode(&l));
-        assert_eq!(sizes, [vec![8 * 3 * 9], vec![8 * 16 * 9; 6], vec![12 * 112]].concat());
+        assert_eq!(sizes, [vec![16 * 3 * 9], vec![16 * 16 * 9; 6], vec![12 * 112, 12 * 3 * 9]].concat());
         assert_eq!(l.flops_per_pixel, 432.0 + 6.0 * 2304.0 + 2.0 * 112.0 * 12.0);
     }
 

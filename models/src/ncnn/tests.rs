@@ -282,24 +282,62 @@ Interp           down  1 1 b output 0=3 1=5.000000e-01 2=5.000000e-01
     bin.extend(raw_f32(&[0.1, 0.2, 0.3]));
     let (model, flops) = convert_ok(param, &bin);
     let resizes: Vec<&NodeProto> = model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "Resize").collect();
-    assert_eq!(resizes.len(), 2);
+    assert_eq!(resizes.len(), 1);
     // Integer nearest upscale: constant scales.
     assert_eq!(resizes[0].input.len(), 3);
     assert_eq!(attr_s(resizes[0], "coordinate_transformation_mode"), "asymmetric");
     assert_eq!(attr_s(resizes[0], "nearest_mode"), "floor");
-    // Bicubic 0.5: sizes computed in the graph, Keys A = -0.75, half-pixel centres.
-    let down = resizes[1];
-    assert_eq!(down.input.len(), 4);
-    assert_eq!(down.output[0], "output");
-    assert_eq!(attr_s(down, "mode"), "cubic");
-    assert_eq!(attr_s(down, "coordinate_transformation_mode"), "half_pixel");
-    assert_eq!(down.attribute.iter().find(|a| a.name == "cubic_coeff_a").unwrap().f, -0.75);
-    let prelu = node(&model, "PRelu");
-    assert_eq!(init(&model, &prelu.input[1]).dims, [3, 1, 1]);
+    // Bicubic 0.5 of a 4x blob (even sides): edge pad + 4x4 stride-2 depthwise conv
+    // with Keys (A = -0.75) taps at distances 1.5, 0.5, 0.5, 1.5.
+    let down = model.graph.as_ref().unwrap().node.iter().find(|n| n.output[0] == "output").unwrap();
+    assert_eq!(down.op_type, "Conv");
+    assert_eq!(down.attribute.iter().find(|a| a.name == "strides").unwrap().ints, [2, 2]);
+    assert_eq!(down.attribute.iter().find(|a| a.name == "group").unwrap().i, 3);
+    let kernel = init(&model, &down.input[1]);
+    assert_eq!(kernel.dims, [3, 1, 4, 4]);
+    let taps: Vec<f32> = kernel.raw_data.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    assert_eq!(taps[..4], [0.09375 * 0.09375, -0.09375 * 0.59375, -0.09375 * 0.59375, 0.09375 * 0.09375]);
+    assert!((taps[..16].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    let pad = node(&model, "Pad");
+    assert_eq!(attr_s(pad, "mode"), "edge");
+    // Per-channel PReLU: a*y + (1-a)*relu(y) with BatchNormalization scales.
+    assert!(!ops(&model).contains(&"PRelu"));
+    let scales: Vec<Vec<f32>> = model
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .filter(|n| n.op_type == "BatchNormalization")
+        .map(|n| init(&model, &n.input[1]).raw_data.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
+        .collect();
+    assert_eq!(scales, [vec![0.1, 0.2, 0.3], vec![0.9, 0.8, 0.7]]);
     assert!(ops(&model).contains(&"Sum"));
     assert_eq!(flops, 18.0);
     let meta = model.metadata_props.iter().find(|e| e.key == "aiupscale.scale").unwrap();
     assert_eq!(meta.value, "2");
+}
+
+#[test]
+fn bicubic_halving_of_a_possibly_odd_blob_stays_a_resize_and_one_slope_is_leaky_relu() {
+    let param = "7767517
+4 4
+Input            in0   0 1 data
+Convolution      conv  1 1 data c 0=3 1=1 5=0 6=9
+PReLU            pr    1 1 c p 0=1
+Interp           down  1 1 p output 0=3 1=5.000000e-01 2=5.000000e-01
+";
+    let mut bin = tagged_f32(&[1.0; 9]);
+    bin.extend(raw_f32(&[0.25]));
+    let (model, _) = convert_ok(param, &bin);
+    let down = node(&model, "Resize");
+    assert_eq!(down.input.len(), 4, "sizes computed in the graph (floor(H/2) for odd H)");
+    assert_eq!(attr_s(down, "mode"), "cubic");
+    assert_eq!(attr_s(down, "coordinate_transformation_mode"), "half_pixel");
+    assert_eq!(down.attribute.iter().find(|a| a.name == "cubic_coeff_a").unwrap().f, -0.75);
+    let leaky = node(&model, "LeakyRelu");
+    assert_eq!(leaky.attribute.iter().find(|a| a.name == "alpha").unwrap().f, 0.25);
+    assert!(!ops(&model).contains(&"PRelu"));
 }
 
 #[test]
