@@ -2,7 +2,7 @@
 //! implementation on a real photo: PyPI `ncnn` on CPU for the ncnn models, and an
 //! independent NumPy evaluation of the JSON layers for Anime4K. Target >= 50 dB.
 //!
-//! Both sides see the same input: the core reflect-pads a frame by the model's context;
+//! Both sides see the same input: the core reflect-pads a frame by the model's edge context;
 //! the reference gets the crop already padded that way, and its output is cropped back.
 //! Missing models are fetched first (pip/npm at the catalog's pinned versions).
 
@@ -30,7 +30,8 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     let ours = hwc_to_chw(&f32_samples(&ours), ours.width as usize, ours.height as usize);
 
     let tmp = tempfile::tempdir().unwrap();
-    let context = entry.overlap + entry.border;
+    // The core reflects `edge_overlap + border` pixels beyond the image's edges.
+    let context = entry.edge_overlap() + entry.border;
     let padded = reflect_pad(&input, context);
     let input_npy = tmp.path().join("input.npy");
     let (pw, ph) = (padded.width as usize, padded.height as usize);

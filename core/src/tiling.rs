@@ -21,12 +21,21 @@ pub struct TileSpec {
     pub border: u32,
     /// Tile sides must be a multiple of this.
     pub multiple: u32,
+    /// Overlap at the image's own edges (at most `overlap`): reflected pixels only
+    /// stand in for content that does not exist, so models whose originals zero-pad
+    /// there need none (the model border is always added).
+    pub edge_overlap: u32,
 }
 
 impl TileSpec {
     /// Context read on each side of an owned region.
     pub fn context(&self) -> u32 {
         self.overlap + self.border
+    }
+
+    /// Context read (reflected) beyond the image's edges.
+    pub fn edge_context(&self) -> u32 {
+        self.edge_overlap.min(self.overlap) + self.border
     }
 }
 
@@ -65,10 +74,9 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
     if spec.multiple == 0 {
         return invalid("tile multiple is 0; expected >= 1".into());
     }
-    let context = spec.context();
+    let (context, edge) = (i64::from(spec.context()), i64::from(spec.edge_context()));
     let tile = tile_side / spec.multiple * spec.multiple;
-    let core = i64::from(tile) - 2 * i64::from(context);
-    if core < 1 {
+    if i64::from(tile) - 2 * context < 1 {
         return invalid(format!(
             "tile side {} (rounded to a multiple of {}: {tile}) leaves no pixels after {} context pixels on each side (overlap {} + model border {}); use a tile side of at least {}",
             tile_side,
@@ -76,34 +84,29 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
             context,
             spec.overlap,
             spec.border,
-            round_up(2 * context + 1, spec.multiple)
+            round_up(2 * context as u32 + 1, spec.multiple)
         ));
     }
-    let core = core as u32;
-    let context = i64::from(context);
-    if len <= core {
-        // One tile; shrink it to the image (plus context) so small frames stay cheap.
-        let side = round_up(len + 2 * context as u32, spec.multiple);
-        return Ok(vec![AxisTile { input_start_pad: -context, input_len_pad: side, input_start: 0, input_end: len }]);
+    let (len_i, tile_i) = (i64::from(len), i64::from(tile));
+    if len_i + 2 * edge <= tile_i {
+        // One tile; shrink it to the image (plus edge context) so small frames stay cheap.
+        let side = round_up(len + 2 * edge as u32, spec.multiple);
+        return Ok(vec![AxisTile { input_start_pad: -edge, input_len_pad: side, input_start: 0, input_end: len }]);
     }
+    // Tiles read [-edge, len + edge); each owns what lies `context` inside its reads
+    // (`edge` at the image's edges). The last is snapped to the end so all share one shape.
     let mut tiles = Vec::new();
-    let mut owned_end = 0u32;
-    let mut start = 0u32;
+    let (mut start_pad, mut owned_end) = (-edge, 0i64);
     loop {
-        // The last tile is snapped to the edge so every tile has the same shape.
-        let snapped = start.min(len - core);
-        let end = snapped + core;
-        tiles.push(AxisTile {
-            input_start_pad: i64::from(snapped) - context,
-            input_len_pad: tile,
-            input_start: owned_end,
-            input_end: end,
-        });
-        owned_end = end;
-        if end == len {
+        if start_pad + tile_i >= len_i + edge {
+            let snapped = len_i + edge - tile_i;
+            tiles.push(AxisTile { input_start_pad: snapped, input_len_pad: tile, input_start: owned_end as u32, input_end: len });
             break;
         }
-        start += core;
+        let end = start_pad + tile_i - context;
+        tiles.push(AxisTile { input_start_pad: start_pad, input_len_pad: tile, input_start: owned_end as u32, input_end: end as u32 });
+        owned_end = end;
+        start_pad = end - context;
     }
     Ok(tiles)
 }
@@ -142,9 +145,13 @@ impl TilePlan {
 /// Chooses the tile shape that processes the fewest pixels (context included) for a
 /// `width`x`height` image while keeping one tile within `max_tile_pixels` (the memory
 /// bound). Video frames usually end up as one or two tiles instead of many squares.
-pub fn auto_tile_shape(width: u32, height: u32, context: u32, multiple: u32, max_tile_pixels: u64) -> (u32, u32) {
+pub fn auto_tile_shape(width: u32, height: u32, context: u32, edge_context: u32, multiple: u32, max_tile_pixels: u64) -> (u32, u32) {
     let multiple = multiple.max(1);
-    let side = |len: u32, n: u32| round_up(len.div_ceil(n) + 2 * context, multiple);
+    // n tiles of side t own (t - 2 * edge) + (n - 1) * (t - 2 * context) pixels.
+    let side = |len: u32, n: u32| {
+        let inner = (len + 2 * edge_context).saturating_sub(2 * context).max(1);
+        round_up(if n == 1 { len + 2 * edge_context } else { inner.div_ceil(n) + 2 * context }, multiple)
+    };
     let min_side = round_up(2 * context + 1, multiple);
     let mut best: Option<(u64, u32, u32)> = None;
     for nx in 1..=width.min(256) {
@@ -185,7 +192,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn spec(tile: u32, overlap: u32, border: u32, multiple: u32) -> TileSpec {
-        TileSpec { tile_width: tile, tile_height: tile, overlap, border, multiple }
+        TileSpec { tile_width: tile, tile_height: tile, overlap, border, multiple, edge_overlap: overlap }
     }
 
     fn plan_axis(len: u32, spec: &TileSpec) -> Result<Vec<AxisTile>> {
@@ -194,13 +201,28 @@ mod tests {
 
     #[test]
     fn auto_shape_covers_a_video_frame_cheaply_within_the_bound() {
-        let (tx, ty) = auto_tile_shape(720, 480, 20, 1, 512 * 512);
+        let (tx, ty) = auto_tile_shape(720, 480, 20, 20, 1, 512 * 512);
         assert!(u64::from(tx) * u64::from(ty) <= 512 * 512);
-        let plan = TilePlan::new(720, 480, &TileSpec { tile_width: tx, tile_height: ty, overlap: 20, border: 0, multiple: 1 }).unwrap();
+        let spec = TileSpec { tile_width: tx, tile_height: ty, overlap: 20, border: 0, multiple: 1, edge_overlap: 20 };
+        let plan = TilePlan::new(720, 480, &spec).unwrap();
         let processed = plan.len() as u64 * u64::from(tx) * u64::from(ty);
         assert!(processed < 720 * 480 * 13 / 10, "{tx}x{ty} x{} tiles", plan.len());
         // A frame that fits is one tile.
-        assert_eq!(auto_tile_shape(100, 60, 8, 2, 512 * 512), (116, 76));
+        assert_eq!(auto_tile_shape(100, 60, 8, 8, 2, 512 * 512), (116, 76));
+        // Without edge overlap, a frame that fits needs no context at all.
+        assert_eq!(auto_tile_shape(100, 60, 8, 0, 2, 512 * 512), (100, 60));
+    }
+
+    #[test]
+    fn edge_tiles_read_only_the_edge_context() {
+        let s = TileSpec { edge_overlap: 0, ..spec(40, 5, 0, 1) };
+        let tiles = plan_axis(100, &s).unwrap();
+        // Reads 0..40 (owns 0..35), 30..70 (35..65), 60..100 snapped (65..100).
+        let got: Vec<(i64, u32, u32)> = tiles.iter().map(|t| (t.input_start_pad, t.input_start, t.input_end)).collect();
+        assert_eq!(got, vec![(0, 0, 35), (30, 35, 65), (60, 65, 100)]);
+        // The model border is always read beyond the edge.
+        let tiles = plan_axis(10, &TileSpec { edge_overlap: 0, ..spec(64, 8, 7, 2) }).unwrap();
+        assert_eq!((tiles[0].input_start_pad, tiles[0].input_len_pad), (-7, 24));
     }
 
     #[test]
@@ -241,8 +263,9 @@ mod tests {
         #[test]
         fn owned_spans_cover_every_pixel_exactly_once_with_full_context(
             len in 1u32..2000, tile in 1u32..600, overlap in 0u32..40, border in 0u32..10, multiple in 1u32..9,
+            edge_overlap in 0u32..50,
         ) {
-            let s = spec(tile, overlap, border, multiple);
+            let s = TileSpec { edge_overlap, ..spec(tile, overlap, border, multiple) };
             match plan_axis(len, &s) {
                 Err(_) => prop_assert!(i64::from(tile / multiple * multiple) <= 2 * i64::from(s.context())),
                 Ok(tiles) => {
@@ -253,9 +276,13 @@ mod tests {
                         prop_assert!(t.input_end > t.input_start);
                         prop_assert_eq!(t.input_len_pad, shape);
                         prop_assert_eq!(shape % multiple, 0);
-                        let ctx = i64::from(s.context());
-                        prop_assert!(t.input_start_pad + ctx <= i64::from(t.input_start));
-                        prop_assert!(i64::from(t.input_end) + ctx <= t.input_start_pad + i64::from(shape));
+                        // Full context inside the image, the edge context at its edges.
+                        let ctx = |at: u32| i64::from(if at == 0 || at == len { s.edge_context() } else { s.context() });
+                        prop_assert!(t.input_start_pad + ctx(t.input_start) <= i64::from(t.input_start));
+                        prop_assert!(i64::from(t.input_end) + ctx(t.input_end) <= t.input_start_pad + i64::from(shape));
+                        // Reads stay within the image plus its edge context.
+                        prop_assert!(t.input_start_pad >= -i64::from(s.edge_context()));
+                        prop_assert!(t.input_start_pad + i64::from(shape) <= i64::from(len) + i64::from(s.edge_context()) || tiles.len() == 1);
                         next = t.input_end;
                     }
                     prop_assert_eq!(next, len);

@@ -79,6 +79,11 @@ pub struct ModelEntry {
     pub overlap: u32,
     /// Input pixels the model consumes on each side (valid convolutions).
     pub border: u32,
+    /// Overlap read (reflected) beyond the image's own edges; absent = `overlap`. 0
+    /// for models whose original implementation zero-pads there (the border is always
+    /// added): the same output at the edges, and less work on small images.
+    #[serde(default)]
+    pub edge_overlap: Option<u32>,
     /// Multiply-adds x2 per input pixel.
     pub flops_per_pixel: f64,
     /// waifu2x-style built-in denoise level, if the model has one.
@@ -87,6 +92,10 @@ pub struct ModelEntry {
 }
 
 impl ModelEntry {
+    pub fn edge_overlap(&self) -> u32 {
+        self.edge_overlap.unwrap_or(self.overlap).min(self.overlap)
+    }
+
     /// Value range the model expects and produces.
     pub fn value_range(&self) -> (f32, f32) {
         (0.0, 1.0)
