@@ -401,12 +401,15 @@ impl<'a> Lowering<'a> {
             attrs.push(Attr::Float("cubic_coeff_a", -0.75));
         }
         let whole = |s: f32| s >= 1.0 && s.fract() == 0.0;
-        let even = |s: f64| s >= 2.0 && s % 2.0 == 0.0;
-        let value = if resize_type == 3 && !fixed && !align_corner && hs == 0.5 && ws == 0.5 && even(x.scale.0) && even(x.scale.1) {
-            // The input's sides are even (an even multiple of the model input's), so this
-            // is an exact bicubic halving: a fixed 4x4 stride-2 filter, much cheaper in
-            // ONNX Runtime as a convolution than as Resize (a fifth of animevideov3-x2).
-            self.bicubic_halving(&x.value, x.channels.ok_or_else(|| e("bicubic halving of a blob with unknown channels".into()))?)
+        let ratio = (hs == ws).then(|| downscale_ratio(hs)).flatten();
+        let divisible = |d: u32| [x.scale.0, x.scale.1].iter().all(|&s| s >= f64::from(d) && s % f64::from(d) == 0.0);
+        let value = if let Some((n, d)) = ratio.filter(|&(_, d)| resize_type == 3 && !fixed && !align_corner && divisible(d)) {
+            // The input's sides are a multiple of d (a multiple of the model input's), so
+            // this is an exact bicubic n/d downscale: a fixed polyphase filter, much
+            // cheaper in ONNX Runtime as a convolution than as Resize (a fifth of
+            // animevideov3-x2's time).
+            let channels = x.channels.ok_or_else(|| e("bicubic downscale of a blob with unknown channels".into()))?;
+            self.bicubic_downscale(&x.value, channels, n, d)
         } else if fixed {
             let nc = self.g.node("Shape", &[&x.value], vec![Attr::Int("start", 0), Attr::Int("end", 2)]);
             let hw = self.g.constant_i64("interp_size", &[2], &[i64::from(oh), i64::from(ow)]);
@@ -427,20 +430,46 @@ impl<'a> Lowering<'a> {
         Ok(Blob { value, channels: x.channels, scale })
     }
 
-    /// Bicubic (Keys, A = -0.75, half-pixel centres, clamped edges) downscale by exactly
-    /// 2: output pixel i reads input 2i-1..=2i+2 at distances 1.5, 0.5, 0.5, 1.5. Edge
-    /// padding by one pixel reproduces the clamping.
-    fn bicubic_halving(&mut self, x: &str, channels: i64) -> String {
-        const TAPS: [f32; 4] = [-0.09375, 0.59375, 0.59375, -0.09375];
-        let kernel: Vec<f32> = (0..channels).flat_map(|_| TAPS.iter().flat_map(|&v| TAPS.iter().map(move |&h| v * h))).collect();
-        let w = self.g.constant_f32("halving_kernel", &[channels, 1, 4, 4], &kernel);
-        let pads = self.g.constant_i64("halving_pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]);
+    /// Bicubic (Keys, A = -0.75, half-pixel centres, clamped edges) downscale by n/d of
+    /// a blob whose sides are multiples of d: every d input pixels give n outputs, whose
+    /// taps sit at fixed offsets. So it is a grouped conv with stride d producing the n x n
+    /// phases of each channel, then depth-to-space; edge padding reproduces the clamping.
+    fn bicubic_downscale(&mut self, x: &str, channels: i64, n: u32, d: u32) -> String {
+        let phases = phase_taps(n, d);
+        let lo = phases.iter().flatten().map(|&(o, _)| o).min().unwrap_or(0);
+        let hi = phases.iter().flatten().map(|&(o, _)| o).max().unwrap_or(0);
+        let k = (hi - lo + 1) as usize;
+        // 1D weights per phase over the kernel window.
+        let rows: Vec<Vec<f32>> = phases
+            .iter()
+            .map(|taps| {
+                let mut w = vec![0.0f32; k];
+                for &(o, v) in taps {
+                    w[(o - lo) as usize] += v as f32;
+                }
+                w
+            })
+            .collect();
+        let mut kernel = Vec::with_capacity(channels as usize * rows.len() * rows.len() * k * k);
+        for _ in 0..channels {
+            for wy in &rows {
+                for wx in &rows {
+                    kernel.extend(wy.iter().flat_map(|&v| wx.iter().map(move |&h| v * h)));
+                }
+            }
+        }
+        let (n, d, k) = (i64::from(n), i64::from(d), k as i64);
+        let w = self.g.constant_f32("downscale_kernel", &[channels * n * n, 1, k, k], &kernel);
+        // Left pad reaches the lowest tap; the right pad makes side/d outputs: pl + pr = k - d.
+        let (pl, pr) = (-lo, k - d + lo);
+        let pads = self.g.constant_i64("downscale_pads", &[8], &[0, 0, pl, pl, 0, 0, pr, pr]);
         let padded = self.g.node("Pad", &[x, &pads], vec![Attr::Str("mode", "edge".into())]);
-        self.g.node(
-            "Conv",
-            &[&padded, &w],
-            vec![Attr::Int("group", channels), Attr::Ints("kernel_shape", vec![4, 4]), Attr::Ints("strides", vec![2, 2])],
-        )
+        let attrs = vec![Attr::Int("group", channels), Attr::Ints("kernel_shape", vec![k, k]), Attr::Ints("strides", vec![d, d])];
+        let phased = self.g.node("Conv", &[&padded, &w], attrs);
+        if n == 1 {
+            return phased;
+        }
+        self.g.node("DepthToSpace", &[&phased], vec![Attr::Int("blocksize", n), Attr::Str("mode", "CRD".into())])
     }
 
     /// `[N, C, floor(H * hs), floor(W * ws)]` computed in float32 like ncnn.
@@ -472,5 +501,65 @@ impl<'a> Lowering<'a> {
         };
         let value = self.g.node("DepthToSpace", &[&x.value], vec![Attr::Int("blocksize", r), Attr::Str("mode", mode.into())]);
         Ok(Blob { value, channels, scale: (x.scale.0 * r as f64, x.scale.1 * r as f64) })
+    }
+}
+
+/// `scale` as n/d with n < d <= 8, when it is exactly that in float32 (0.5, 0.75, ...).
+fn downscale_ratio(scale: f32) -> Option<(u32, u32)> {
+    (2..=8u32).find_map(|d| {
+        let n = (scale * d as f32).round() as u32;
+        (n >= 1 && n < d && n as f32 / d as f32 == scale).then_some((n, d))
+    })
+}
+
+/// Keys' cubic convolution kernel with A = -0.75 (ncnn's and ONNX Runtime's bicubic).
+fn keys(t: f64) -> f64 {
+    const A: f64 = -0.75;
+    let t = t.abs();
+    if t <= 1.0 {
+        ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0
+    } else if t < 2.0 {
+        ((A * t - 5.0 * A) * t + 8.0 * A) * t - 4.0 * A
+    } else {
+        0.0
+    }
+}
+
+/// For each of the n output phases of an n/d downscale: the 4 taps as (input offset
+/// from the period's first pixel, weight), with half-pixel centres.
+fn phase_taps(n: u32, d: u32) -> Vec<Vec<(i64, f64)>> {
+    (0..n)
+        .map(|r| {
+            let x = (f64::from(r) + 0.5) * f64::from(d) / f64::from(n) - 0.5;
+            let floor = x.floor();
+            (-1..=2).map(|j| (floor as i64 + j, keys(x - (floor + j as f64)))).collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod downscale_tests {
+    use super::*;
+
+    #[test]
+    fn halving_taps_are_keys_at_one_and_a_half_and_a_half() {
+        assert_eq!(downscale_ratio(0.5), Some((1, 2)));
+        assert_eq!(downscale_ratio(0.75), Some((3, 4)));
+        assert_eq!(downscale_ratio(0.3), None);
+        let taps = phase_taps(1, 2);
+        assert_eq!(taps, vec![vec![(-1, -0.09375), (0, 0.59375), (1, 0.59375), (2, -0.09375)]]);
+    }
+
+    #[test]
+    fn three_quarter_phases_sit_where_half_pixel_centres_map() {
+        let taps = phase_taps(3, 4);
+        // Output 3k + r maps to input 4k + (r + 0.5) * 4/3 - 0.5: 1/6, 3/2, 17/6.
+        let firsts: Vec<i64> = taps.iter().map(|t| t[0].0).collect();
+        assert_eq!(firsts, vec![-1, 0, 1]);
+        for phase in &taps {
+            let sum: f64 = phase.iter().map(|&(_, w)| w).sum();
+            assert!((sum - 1.0).abs() < 1e-12, "{phase:?}");
+        }
+        assert_eq!(taps[1][1].1, keys(0.5));
     }
 }

@@ -403,3 +403,22 @@ fn passes_through_an_input_only_graph() {
     assert_eq!(ops(&model), ["Identity"]);
     assert_eq!(flops, 0.0);
 }
+
+#[test]
+fn bicubic_three_quarters_of_a_4x_blob_is_a_phase_conv_and_depth_to_space() {
+    let param = "7767517
+3 3
+Input            in0   0 1 data
+Interp           up    1 1 data u 0=1 1=4.000000e+00 2=4.000000e+00
+Interp           down  1 1 u output 0=3 1=7.500000e-01 2=7.500000e-01
+";
+    let (model, _) = convert_ok(param, &[]);
+    // Only the nearest upscale stays a Resize.
+    assert_eq!(ops(&model).iter().filter(|&&op| op == "Resize").count(), 1);
+    let conv = node(&model, "Conv");
+    assert_eq!(conv.attribute.iter().find(|a| a.name == "strides").unwrap().ints, [4, 4]);
+    assert_eq!(init(&model, &conv.input[1]).dims, [27, 1, 6, 6]);
+    let d2s = model.graph.as_ref().unwrap().node.iter().find(|n| n.output[0] == "output").unwrap();
+    assert_eq!(d2s.op_type, "DepthToSpace");
+    assert_eq!(d2s.attribute.iter().find(|a| a.name == "blocksize").unwrap().i, 3);
+}
