@@ -59,6 +59,9 @@ pub struct FetchReport {
     pub write_time: Duration,
 }
 
+/// Turns a model's source files into ONNX.
+pub(crate) type Converter = dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Converted, ModelError>;
+
 impl ModelCache {
     /// Makes sure `entry` is in the cache and returns its `.onnx` path.
     pub fn fetch(&self, entry: &ModelEntry, options: &FetchOptions) -> Result<PathBuf, ModelError> {
@@ -75,13 +78,13 @@ impl ModelCache {
         self.root().join("downloads").join(&package.archive)
     }
 
-    /// The fetch pipeline with the converter passed in, so tests can run it whole
+    /// The fetch pipeline with the converter passed in (a [`Converter`]), so tests can run it whole
     /// without depending on the real converters.
     pub(crate) fn fetch_with(
         &self,
         entry: &ModelEntry,
         options: &FetchOptions,
-        convert: &dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Converted, ModelError>,
+        convert: &Converter,
     ) -> Result<FetchReport, ModelError> {
         check_file_name(&entry.name)?;
         let package = self.package(entry)?;

@@ -12,16 +12,20 @@
 //!    pristine/distorted pair) and bikes (+ noise): PSNR/SSIM per frame and temporal
 //!    error (mean |frame difference of output - frame difference of target|); and a
 //!    photo panned 3 px per frame, the ghosting check.
+//!
 //! Metrics skip the first 5 frames (the history fills there) and are on 0..255.
 
-use std::{path::PathBuf, process::Command};
+use std::path::{Path, PathBuf};
 
-use aiupscale_core::{Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler, UpscalerConfig};
-use aiupscale_tests::{crop, ensure_model, photo, repo_root};
+use aiupscale_core::{Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, Upscaler, UpscalerConfig};
+use aiupscale_tests::{
+    crop, ensure_model,
+    media::{self, noisy},
+    photo, repo_root,
+};
 
 const MODEL: &str = "realesr-animevideov3-x2";
 const WARM_UP: usize = 5;
-const RGB8: PixelFormat = PixelFormat::new(Channels::Rgb, SampleType::U8);
 
 fn methods() -> [(&'static str, DenoiseSettings); 3] {
     [
@@ -38,41 +42,9 @@ fn upscaler() -> Upscaler {
     Upscaler::new(&source, UpscalerConfig::default()).expect("model loads")
 }
 
-fn noisy(img: &Image, sigma: f32, seed: u64) -> Image {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut uniform = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
-    };
-    let data = img
-        .data
-        .iter()
-        .map(|&v| {
-            let g = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-            (f64::from(v) + g * f64::from(sigma)).round().clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    Image { data, ..img.clone() }
-}
-
-/// Decodes the first `frames` frames of a clip with ffmpeg into RGB8 images.
+/// Decodes the first `frames` frames of a clip (the tests library's ffmpeg helper).
 fn video(name: &str, frames: usize) -> Vec<Image> {
-    let path = repo_root().join(".deps/media/video").join(name);
-    let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0"])
-        .arg(&path)
-        .output()
-        .expect("ffprobe runs (scripts/setup installs ffmpeg)");
-    let dims = String::from_utf8_lossy(&probe.stdout);
-    let mut parts = dims.trim().split(',').map(|v| v.parse::<u32>().expect("ffprobe size"));
-    let (w, h) = (parts.next().unwrap(), parts.next().unwrap());
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&path)
-        .args(["-frames:v", &frames.to_string(), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    out.stdout.chunks_exact((w * h * 3) as usize).map(|c| Image { data: c.to_vec(), width: w, height: h, format: RGB8 }).collect()
+    media::video(name, frames).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn upscale_all(settings: DenoiseSettings, frames: &[Image]) -> Vec<Image> {
@@ -150,7 +122,7 @@ fn temporal_error(out: &[Image], target: &[Image]) -> f64 {
 }
 
 /// Input (nearest x2), the three methods, and the target, side by side.
-fn save_side_by_side(path: &PathBuf, input: &Image, outputs: &[&Image], target: &Image) {
+fn save_side_by_side(path: &Path, input: &Image, outputs: &[&Image], target: &Image) {
     let (w, h) = (target.width, target.height);
     let panels = outputs.len() as u32 + 2;
     let mut canvas = image::RgbImage::new(w * panels, h);
@@ -171,7 +143,7 @@ fn save_side_by_side(path: &PathBuf, input: &Image, outputs: &[&Image], target: 
     canvas.save(path).unwrap();
 }
 
-fn moving_row(name: &str, clean: &[Image], inputs: &[Image], out_dir: &PathBuf) {
+fn moving_row(name: &str, clean: &[Image], inputs: &[Image], out_dir: &Path) {
     let target = upscale_all(DenoiseSettings::default(), clean);
     let mut results = Vec::new();
     for (label, settings) in methods() {

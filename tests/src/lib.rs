@@ -1,5 +1,15 @@
 //! Shared helpers for the end-to-end tests: real media from `.deps/media` (filled by
-//! `scripts/setup`), float images, PSNR, `.npy` files for the Python references.
+//! `scripts/setup`), float images, PSNR, `.npy` files for the Python references; the
+//! image-quality evaluation of `quality-eval` (metrics, media, quality, footage, report).
+
+pub mod fma;
+pub mod footage;
+pub mod media;
+pub mod metrics;
+pub mod quality;
+pub mod recorded;
+pub mod report;
+pub mod report_text;
 
 use std::path::{Path, PathBuf};
 
@@ -146,4 +156,15 @@ pub fn ensure_model(name: &str) {
     cache
         .fetch(entry, &aiupscale_models::FetchOptions::default())
         .unwrap_or_else(|e| panic!("fetching {name} failed: {e}"));
+}
+
+/// [`ensure_model`] that reports failure as an error instead of panicking.
+pub fn try_ensure_model(name: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cache = aiupscale_models::ModelCache::from_env().context("opening the model cache")?;
+    let entry = aiupscale_models::Catalog::builtin().require(name)?;
+    cache
+        .fetch(entry, &aiupscale_models::FetchOptions::default())
+        .with_context(|| format!("fetching {name} (needs the network once; or run `aiupscale models fetch {name}`)"))?;
+    Ok(())
 }
