@@ -274,9 +274,11 @@ fn read_sample(row: &[u8], index: usize, sample: SampleType) -> f32 {
 #[inline]
 fn write_sample(row: &mut [u8], index: usize, sample: SampleType, value: f32) {
     match sample {
-        SampleType::U8 => row[index] = (value * 255.0).round().clamp(0.0, 255.0) as u8,
+        // `x + 0.5` truncated is `round()` for x >= 0 (and `as` saturates, NaN -> 0), without
+        // a libm call per sample on baseline x86-64 (no SSE4.1 rounding instruction).
+        SampleType::U8 => row[index] = (value.clamp(0.0, 1.0) * 255.0 + 0.5) as u8,
         SampleType::U16 => {
-            let v = (value * 65535.0).round().clamp(0.0, 65535.0) as u16;
+            let v = (value.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
             row[2 * index..2 * index + 2].copy_from_slice(&v.to_ne_bytes());
         }
         SampleType::F32 => row[4 * index..4 * index + 4].copy_from_slice(&value.to_ne_bytes()),
@@ -345,6 +347,25 @@ pub fn write_tile(
     let padding = format.channels.padding_offset();
     let gray = format.channels.is_gray();
     let stride = dst.stride;
+    if alpha.is_none() && !gray && format.sample == SampleType::U8 {
+        // Video frames: 8-bit colour without alpha, one tight loop per row.
+        let quantise = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+        for y in 0..rect.height {
+            let src_row = (rect.y + y) * plane_width + rect.x;
+            let [r_row, g_row, b_row] = [0, plane, 2 * plane].map(|p| &rgb[p + src_row..p + src_row + rect.width]);
+            let start = (dy as usize + y) * stride + dx as usize * count;
+            let out = &mut dst.data[start..start + rect.width * count];
+            for (((px, &r), &g), &b) in out.chunks_exact_mut(count).zip(r_row).zip(g_row).zip(b_row) {
+                px[ro] = quantise(r);
+                px[go] = quantise(g);
+                px[bo] = quantise(b);
+                if let Some(po) = padding {
+                    px[po] = 255;
+                }
+            }
+        }
+        return;
+    }
     for y in 0..rect.height {
         let src_row = (rect.y + y) * plane_width + rect.x;
         let start = (dy as usize + y) * stride;

@@ -12,7 +12,7 @@ use ort::{session::Session, value::TensorRef};
 use crate::{
     pixels::{check_dimensions, read_tile, write_tile, Image, ImageMut, ImageRef, PlaneRect},
     resample::{resample, Filter},
-    runtime::{build_session, Device, SessionConfig},
+    runtime::{build_session, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
     CoreError, Result,
 };
@@ -144,12 +144,14 @@ pub struct Upscaler {
 
 /// The tile budget per model: x4 models with heavy bodies keep 320x320 tiles (their
 /// 4x-resolution activations dominate memory: Real-ESRGAN x4plus peaks at ~2.5 GB
-/// there, measured with ONNX Runtime); others may use 512x512.
+/// there, measured with ONNX Runtime); Anime4K-class models (a few thousand FLOPs and
+/// at most 16 channels per pixel) take a whole 1080p frame, since per-tile overhead is
+/// what they pay for; others may use 512x512.
 fn max_tile_pixels(info: &ModelInfo) -> u64 {
-    if info.scale >= 4 && info.flops_per_pixel.is_none_or(|f| f > 5e6) {
-        320 * 320
-    } else {
-        512 * 512
+    match info.flops_per_pixel {
+        Some(f) if f < 1e5 => 1920 * 1088,
+        f if info.scale >= 4 && f.is_none_or(|f| f > 5e6) => 320 * 320,
+        _ => 512 * 512,
     }
 }
 
@@ -173,7 +175,11 @@ impl Upscaler {
                     edge_overlap: entry.edge_overlap(),
                     flops_per_pixel: (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel),
                 };
-                load_model(&path, Some(hint), &config.session)?
+                let session = SessionConfig {
+                    blocked_layout: config.session.blocked_layout.or(Some(prefers_blocked_layout(hint.flops_per_pixel))),
+                    ..config.session
+                };
+                load_model(&path, Some(hint), &session)?
             }
             ModelSource::File(path) => load_model(path, None, &config.session)?,
         };
@@ -288,11 +294,17 @@ fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> R
 
 impl OnnxModel {
     fn infer(&mut self, tensor: &[f32], width: usize, height: usize) -> Result<(Vec<i64>, Vec<f32>)> {
+        self.infer_with(tensor, width, height, |shape, data| (shape.to_vec(), data.to_vec()))
+    }
+
+    /// Runs the model and hands its output (shape, data) to `use_output` while ONNX
+    /// Runtime still owns it: no copy of the (scale² times larger) output tensor.
+    fn infer_with<R>(&mut self, tensor: &[f32], width: usize, height: usize, use_output: impl FnOnce(&[i64], &[f32]) -> R) -> Result<R> {
         let infer_err = |source| CoreError::Inference { model: self.info.name.clone(), source };
         let input = TensorRef::from_array_view(([1usize, 3, height, width], tensor)).map_err(infer_err)?;
         let outputs = self.session.run(ort::inputs![self.input.as_str() => input]).map_err(infer_err)?;
         let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(infer_err)?;
-        Ok((shape.iter().copied().collect(), data.to_vec()))
+        Ok(use_output(shape, data))
     }
 
     /// Measures scale and border by running the model on small inputs: with input
@@ -376,27 +388,43 @@ impl OnnxModel {
             }
             let alpha_plane = has_alpha.then_some(&mut alpha_in[..]);
             read_tile(src, xt.input_start_pad, yt.input_start_pad, tw, th, &mut rgb, alpha_plane);
-            let color = self.run_tile(&rgb, tw, th, ow, oh)?;
-            if transparent {
-                // Alpha goes through the model too: the premultiplied colour can only be
-                // divided by an alpha with the same edges (a bicubic alpha left black rims).
-                for c in 0..3 {
-                    alpha_rgb[c * tw * th..(c + 1) * tw * th].copy_from_slice(&alpha_in);
-                }
-                let a = self.run_tile(&alpha_rgb, tw, th, ow, oh)?;
-                let plane = ow * oh;
-                for (i, out) in alpha_out.iter_mut().enumerate() {
-                    *out = (a[i] + a[plane + i] + a[2 * plane + i]) * (1.0 / 3.0);
-                }
-            }
             let rect = PlaneRect {
                 x: xt.output_offset(info.scale, info.border) as usize,
                 y: yt.output_offset(info.scale, info.border) as usize,
                 width: scale * (xt.input_end - xt.input_start) as usize,
                 height: scale * (yt.input_end - yt.input_start) as usize,
             };
+            let (dx, dy) = (xt.input_start * info.scale, yt.input_start * info.scale);
+            if !transparent {
+                // The common case: straight from ONNX Runtime's output into `dst`.
+                let alpha = has_alpha.then_some(&alpha_out[..]);
+                let expected = [1, 3, oh as i64, ow as i64];
+                let shape_ok = self.infer_with(&rgb, tw, th, |shape, color| {
+                    let ok = shape == expected;
+                    if ok {
+                        write_tile(dst, dx, dy, color, alpha, ow, rect);
+                    }
+                    ok.then_some(()).ok_or_else(|| shape.to_vec())
+                })?;
+                if let Err(shape) = shape_ok {
+                    return Err(self.shape_error(&shape, tw, th, ow, oh));
+                }
+                control.report((done + 1) as f32 / total);
+                continue;
+            }
+            let color = self.run_tile(&rgb, tw, th, ow, oh)?;
+            // Alpha goes through the model too: the premultiplied colour can only be
+            // divided by an alpha with the same edges (a bicubic alpha left black rims).
+            for c in 0..3 {
+                alpha_rgb[c * tw * th..(c + 1) * tw * th].copy_from_slice(&alpha_in);
+            }
+            let a = self.run_tile(&alpha_rgb, tw, th, ow, oh)?;
+            let plane = ow * oh;
+            for (i, out) in alpha_out.iter_mut().enumerate() {
+                *out = (a[i] + a[plane + i] + a[2 * plane + i]) * (1.0 / 3.0);
+            }
             let alpha = has_alpha.then_some(&alpha_out[..]);
-            write_tile(dst, xt.input_start * info.scale, yt.input_start * info.scale, &color, alpha, ow, rect);
+            write_tile(dst, dx, dy, &color, alpha, ow, rect);
             control.report((done + 1) as f32 / total);
         }
         Ok(())
@@ -405,12 +433,16 @@ impl OnnxModel {
     fn run_tile(&mut self, tensor: &[f32], tw: usize, th: usize, ow: usize, oh: usize) -> Result<Vec<f32>> {
         let (shape, data) = self.infer(tensor, tw, th)?;
         if shape != [1, 3, oh as i64, ow as i64] {
-            return Err(CoreError::ModelShape {
-                model: self.info.name.clone(),
-                actual: format!("output {shape:?} for a {tw}x{th} tile"),
-                expected: format!("[1, 3, {oh}, {ow}]"),
-            });
+            return Err(self.shape_error(&shape, tw, th, ow, oh));
         }
         Ok(data)
+    }
+
+    fn shape_error(&self, shape: &[i64], tw: usize, th: usize, ow: usize, oh: usize) -> CoreError {
+        CoreError::ModelShape {
+            model: self.info.name.clone(),
+            actual: format!("output {shape:?} for a {tw}x{th} tile"),
+            expected: format!("[1, 3, {oh}, {ow}]"),
+        }
     }
 }

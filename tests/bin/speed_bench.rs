@@ -26,7 +26,7 @@ use std::{
 use aiupscale_core::{
     models::{cache::ModelCache, Catalog, SourceFormat},
     resample::resample,
-    runtime::build_session,
+    runtime::{build_session, prefers_blocked_layout},
     Channels, Control, Filter, Image, ModelSource, PixelFormat, SampleType, SessionConfig, Upscaler, UpscalerConfig,
 };
 use aiupscale_tests::{ensure_model, extract_from_wheel, fma, hwc_to_chw, photo, repo_root, to_f32, f32_samples, write_npy};
@@ -111,7 +111,10 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
         "ort" => {
             let entry = Catalog::builtin().require(model)?.clone();
             let path = ModelCache::from_env()?.locate(&entry)?;
-            let (mut session, _) = build_session(&path, model, &session_config(threads))?;
+            // The core's session options, including its per-model layout choice.
+            let flops = (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel);
+            let config = SessionConfig { blocked_layout: Some(prefers_blocked_layout(flops)), ..session_config(threads) };
+            let (mut session, _) = build_session(&path, model, &config)?;
             let tensor = hwc_to_chw(&f32_samples(&to_f32(&input)), w as usize, h as usize);
             let shape = [1usize, 3, h as usize, w as usize];
             time_runs(reps, || {
