@@ -3,6 +3,7 @@
 //! any size, and cancellation/progress between tiles.
 
 pub mod color;
+pub mod colorfix;
 pub mod denoise;
 mod error;
 pub mod pixels;
@@ -17,5 +18,5 @@ pub use error::{CoreError, Result};
 pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;
 pub use runtime::{Device, SessionConfig};
-pub use upscaler::{Control, ModelInfo, ModelSource, Target, Upscaler, UpscalerConfig};
+pub use upscaler::{fixes_colours, Control, ModelInfo, ModelSource, Target, Upscaler, UpscalerConfig};
 pub use aiupscale_models as models;

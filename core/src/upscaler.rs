@@ -10,6 +10,7 @@ use aiupscale_models::{cache::ModelCache, Catalog};
 use ort::{session::Session, value::TensorRef};
 
 use crate::{
+    colorfix::match_colours,
     pixels::{check_dimensions, read_tile, write_tile, Image, ImageMut, ImageRef, PlaneRect},
     resample::{resample, Filter},
     runtime::{build_session, prefers_blocked_layout, Device, SessionConfig},
@@ -61,12 +62,23 @@ pub struct UpscalerConfig {
     pub overlap: Option<u32>,
     /// Filter from the model's native scale to the requested size.
     pub resample: Filter,
+    /// Move the output's local mean colour back onto the input's ([`crate::colorfix`]);
+    /// `None` decides per model with [`fixes_colours`].
+    pub color_fix: Option<bool>,
 }
 
 impl Default for UpscalerConfig {
     fn default() -> Self {
-        Self { session: SessionConfig::default(), tile_size: None, overlap: None, resample: Filter::Lanczos3 }
+        Self { session: SessionConfig::default(), tile_size: None, overlap: None, resample: Filter::Lanczos3, color_fix: None }
     }
+}
+
+/// Whether a model's colours are corrected by default: the convolutional models
+/// (Real-ESRGAN, animevideov3, waifu2x: over 1e5 FLOPs per pixel, and files of unknown
+/// cost) shifted mean colours by up to 10/255 in docs/QUALITY.md; Anime4K stayed within
+/// 1/255, and its real-time budget has no room for the extra pass.
+pub fn fixes_colours(info: &ModelInfo) -> bool {
+    info.flops_per_pixel.is_none_or(|f| f >= 1e5)
 }
 
 /// Output size requests.
@@ -243,11 +255,16 @@ impl Upscaler {
         let (native_w, native_h) = (u64::from(src.width()) * u64::from(scale), u64::from(src.height()) * u64::from(scale));
         check_dimensions(native_w, native_h)?;
         if (native_w, native_h) == (u64::from(dst.width()), u64::from(dst.height())) {
-            return model.run_tiled(src, dst, &config, control);
+            model.run_tiled(src, dst, &config, control)?;
+        } else {
+            let mut native = Image::new(native_w as u32, native_h as u32, src.format())?;
+            model.run_tiled(src, &mut native.as_mut(), &config, control)?;
+            resample(&native.as_ref(), dst, config.resample)?;
         }
-        let mut native = Image::new(native_w as u32, native_h as u32, src.format())?;
-        model.run_tiled(src, &mut native.as_mut(), &config, control)?;
-        resample(&native.as_ref(), dst, config.resample)
+        if config.color_fix.unwrap_or_else(|| fixes_colours(&model.info)) {
+            match_colours(src, dst)?;
+        }
+        Ok(())
     }
 }
 

@@ -63,6 +63,7 @@ impl Settings {
                 tile_size: engine.tile_size,
                 overlap: None,
                 resample: engine.filter,
+                color_fix: None,
             },
             quality: 95,
             denoise: engine.denoise,
