@@ -60,7 +60,7 @@ pub struct FetchReport {
 }
 
 /// Turns a model's source files into ONNX.
-pub(crate) type Converter = dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Converted, ModelError>;
+pub(crate) type Converter<'a> = dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Converted, ModelError> + 'a;
 
 impl ModelCache {
     /// Makes sure `entry` is in the cache and returns its `.onnx` path.
@@ -84,7 +84,7 @@ impl ModelCache {
         &self,
         entry: &ModelEntry,
         options: &FetchOptions,
-        convert: &Converter,
+        convert: &Converter<'_>,
     ) -> Result<FetchReport, ModelError> {
         check_file_name(&entry.name)?;
         let package = self.package(entry)?;
