@@ -400,6 +400,53 @@ pub fn write_tile(
     }
 }
 
+/// Planar RGB `[3][s*h][s*w]` from a phase-layout model output `[3*s*s][h][w]` (channel
+/// `c*s*s + dy*s + dx` holds pixel `(s*y + dy, s*x + dx)` of colour c: DepthToSpace CRD).
+pub fn phases_to_planar(phases: &[f32], scale: usize, width: usize, height: usize) -> Vec<f32> {
+    let (plane, out_w) = (width * height, scale * width);
+    let mut out = vec![0.0; 3 * plane * scale * scale];
+    for (ch, src) in phases.chunks_exact(plane).enumerate() {
+        let (c, dy, dx) = (ch / (scale * scale), ch % (scale * scale) / scale, ch % scale);
+        let dst = &mut out[c * plane * scale * scale..(c + 1) * plane * scale * scale];
+        for (y, row) in src.chunks_exact(width).enumerate() {
+            let out_row = &mut dst[(scale * y + dy) * out_w..(scale * y + dy + 1) * out_w];
+            for (x, &v) in row.iter().enumerate() {
+                out_row[scale * x + dx] = v;
+            }
+        }
+    }
+    out
+}
+
+/// [`write_tile`]'s 8-bit colour case (no alpha, not gray) for a phase-layout output
+/// (see [`phases_to_planar`]) of `width` x `height` low-resolution positions; `rect` is
+/// in output pixels of the tile.
+pub fn write_tile_phases_u8(dst: &mut ImageMut<'_>, dx: u32, dy: u32, phases: &[f32], scale: usize, width: usize, height: usize, rect: PlaneRect) {
+    let format = dst.format;
+    debug_assert!(format.sample == SampleType::U8 && format.channels.alpha_offset().is_none() && !format.channels.is_gray());
+    let plane = width * height;
+    let count = format.channels.count();
+    let offsets = format.channels.rgb_offsets();
+    let padding = format.channels.padding_offset();
+    let quantise = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+    for y in 0..rect.height {
+        let (ly, sy) = ((rect.y + y) / scale, (rect.y + y) % scale);
+        let start = (dy as usize + y) * dst.stride + dx as usize * count;
+        let out = &mut dst.data[start..start + rect.width * count];
+        for (c, &offset) in offsets.iter().enumerate() {
+            // The `scale` phase planes of this colour and output row, one per dx.
+            let rows: Vec<&[f32]> = (0..scale).map(|sx| &phases[(c * scale * scale + sy * scale + sx) * plane + ly * width..][..width]).collect();
+            for (i, px) in out.chunks_exact_mut(count).enumerate() {
+                let ox = rect.x + i;
+                px[offset] = quantise(rows[ox % scale][ox / scale]);
+            }
+        }
+        if let Some(po) = padding {
+            out.chunks_exact_mut(count).for_each(|px| px[po] = 255);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,5 +564,25 @@ mod tests {
         assert_eq!(rgb, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!(alpha, [0.0, 1.0]);
         assert!(img.as_ref().has_transparency());
+    }
+
+    #[test]
+    fn phase_layout_matches_planar_depth_to_space() {
+        // 2x2 low-res positions, scale 2: phase (c, dy, dx) holds 100*c + 10*dy + dx + position.
+        let (w, h, s) = (2usize, 2usize, 2usize);
+        let phases: Vec<f32> = (0..3 * s * s)
+            .flat_map(|ch| (0..w * h).map(move |p| (100 * (ch / 4) + 10 * (ch % 4 / 2) + ch % 2 + p) as f32 / 400.0))
+            .collect();
+        let planar = phases_to_planar(&phases, s, w, h);
+        // Output (row 3, col 1) = low-res (1, 0) = position 2, phase dy 1, dx 1.
+        assert_eq!(planar[2 * 16 + 3 * 4 + 1], (200 + 10 + 1 + 2) as f32 / 400.0);
+        for format in [PixelFormat::new(Channels::Rgb, SampleType::U8), PixelFormat::new(Channels::Bgrx, SampleType::U8)] {
+            let mut a = Image::new(4, 4, format).unwrap();
+            let mut b = Image::new(4, 4, format).unwrap();
+            let rect = PlaneRect { x: 1, y: 1, width: 3, height: 3 };
+            write_tile(&mut a.as_mut(), 0, 0, &planar, None, 4, rect);
+            write_tile_phases_u8(&mut b.as_mut(), 0, 0, &phases, s, w, h, rect);
+            assert_eq!(a.data, b.data, "{format:?}");
+        }
     }
 }

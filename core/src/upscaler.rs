@@ -6,12 +6,12 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use aiupscale_models::{cache::ModelCache, Catalog};
+use aiupscale_models::{anime4k::PHASES, cache::ModelCache, Catalog};
 use ort::{session::Session, value::TensorRef};
 
 use crate::{
     colorfix::match_colours,
-    pixels::{check_dimensions, read_tile, write_tile, Image, ImageMut, ImageRef, PlaneRect},
+    pixels::{check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef, PlaneRect, SampleType},
     resample::{resample, Filter},
     runtime::{build_session, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
@@ -140,6 +140,8 @@ struct OnnxModel {
     output: String,
     info: ModelInfo,
     device: Device,
+    /// The output is in phase layout (`aiupscale_models::anime4k::PHASES`).
+    phases: bool,
 }
 
 enum Engine {
@@ -290,7 +292,9 @@ fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> R
     } else {
         return Err(shape_err(format!("input {} is not a tensor", input.name())));
     }
+    let phases = session.metadata().ok().and_then(|m| m.custom(PHASES.0)).is_some_and(|v| v == PHASES.1);
     let mut model = OnnxModel {
+        phases,
         input: input.name().to_owned(),
         output: output.name().to_owned(),
         session,
@@ -310,8 +314,16 @@ fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> R
 }
 
 impl OnnxModel {
+    /// Runs the model; the output as `[1, 3, H, W]` planes whatever its layout.
     fn infer(&mut self, tensor: &[f32], width: usize, height: usize) -> Result<(Vec<i64>, Vec<f32>)> {
-        self.infer_with(tensor, width, height, |shape, data| (shape.to_vec(), data.to_vec()))
+        let phases = self.phases;
+        self.infer_with(tensor, width, height, |shape, data| match phase_scale(shape).filter(|_| phases) {
+            Some(s) => {
+                let (h, w) = (shape[2] as usize, shape[3] as usize);
+                (vec![1, 3, (s * h) as i64, (s * w) as i64], phases_to_planar(data, s, w, h))
+            }
+            None => (shape.to_vec(), data.to_vec()),
+        })
     }
 
     /// Runs the model and hands its output (shape, data) to `use_output` while ONNX
@@ -412,13 +424,22 @@ impl OnnxModel {
                 height: scale * (yt.input_end - yt.input_start) as usize,
             };
             let (dx, dy) = (xt.input_start * info.scale, yt.input_start * info.scale);
-            if !transparent {
+            let format = dst.format();
+            let phases_fast = format.sample == SampleType::U8 && !has_alpha && !format.channels.is_gray();
+            if !transparent && (!self.phases || phases_fast) {
                 // The common case: straight from ONNX Runtime's output into `dst`.
                 let alpha = has_alpha.then_some(&alpha_out[..]);
-                let expected = [1, 3, oh as i64, ow as i64];
+                let expected = if self.phases {
+                    [1, (3 * scale * scale) as i64, (oh / scale) as i64, (ow / scale) as i64]
+                } else {
+                    [1, 3, oh as i64, ow as i64]
+                };
+                let phases = self.phases;
                 let shape_ok = self.infer_with(&rgb, tw, th, |shape, color| {
                     let ok = shape == expected;
-                    if ok {
+                    if ok && phases {
+                        write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, oh / scale, rect);
+                    } else if ok {
                         write_tile(dst, dx, dy, color, alpha, ow, rect);
                     }
                     ok.then_some(()).ok_or_else(|| shape.to_vec())
@@ -430,6 +451,13 @@ impl OnnxModel {
                 continue;
             }
             let color = self.run_tile(&rgb, tw, th, ow, oh)?;
+            if !transparent {
+                // Phase-layout output into a format without the fast path.
+                let alpha = has_alpha.then_some(&alpha_out[..]);
+                write_tile(dst, dx, dy, &color, alpha, ow, rect);
+                control.report((done + 1) as f32 / total);
+                continue;
+            }
             // Alpha goes through the model too: the premultiplied colour can only be
             // divided by an alpha with the same edges (a bicubic alpha left black rims).
             for c in 0..3 {
@@ -462,4 +490,10 @@ impl OnnxModel {
             expected: format!("[1, 3, {oh}, {ow}]"),
         }
     }
+}
+
+/// The scale s of a phase-layout output shape `[1, 3*s*s, H, W]`.
+fn phase_scale(shape: &[i64]) -> Option<usize> {
+    let [1, channels, _, _] = shape else { return None };
+    (1..=8usize).find(|s| 3 * (s * s) as i64 == *channels)
 }
