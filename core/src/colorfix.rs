@@ -6,8 +6,7 @@
 //! output size, is added to the output. Detail finer than a block is untouched.
 
 use crate::{
-    pixels::{read_tile, write_tile, Image, ImageMut, ImageRef, PlaneRect},
-    resample::{resample, Filter},
+    pixels::{read_tile, write_tile, ImageMut, ImageRef, PlaneRect},
     Result,
 };
 
@@ -16,16 +15,33 @@ const BLOCK: u32 = 16;
 /// Output rows corrected per pass (bounds the float working memory).
 const STRIP_ROWS: usize = 64;
 
-/// Planar float RGB block means (premultiplied by alpha like the model's input).
-fn block_means(img: &ImageRef<'_>, width: u32, height: u32) -> Result<Vec<f32>> {
-    let mut small = Image::new(width, height, img.format())?;
-    resample(img, &mut small.as_mut(), Filter::Area)?;
-    let (w, h) = (width as usize, height as usize);
-    let mut rgb = vec![0.0; 3 * w * h];
-    let mut alpha = vec![0.0; if img.format().channels.alpha_offset().is_some() { w * h } else { 0 }];
-    let alpha = (!alpha.is_empty()).then_some(&mut alpha[..]);
-    read_tile(&small.as_ref(), 0, 0, w, h, &mut rgb, alpha);
-    Ok(rgb)
+/// Planar float RGB block means, premultiplied by alpha like the model's input (so the
+/// colour of transparent pixels, which the model does not keep, does not count). Pixel
+/// x belongs to block x * blocks / width; rows are read in strips.
+fn block_means(img: &ImageRef<'_>, bw: usize, bh: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let has_alpha = img.format().channels.alpha_offset().is_some();
+    let mut sums = vec![0.0f64; 3 * bw * bh];
+    let mut counts = vec![0u32; bw * bh];
+    let mut rgb = vec![0.0f32; 3 * w * STRIP_ROWS.min(h)];
+    let mut alpha = vec![0.0f32; if has_alpha { w * STRIP_ROWS.min(h) } else { 0 }];
+    let block_x: Vec<usize> = (0..w).map(|x| x * bw / w).collect();
+    for y0 in (0..h).step_by(STRIP_ROWS) {
+        let rows = STRIP_ROWS.min(h - y0);
+        let plane = w * rows;
+        let alpha = if has_alpha { Some(&mut alpha[..plane]) } else { None };
+        read_tile(img, 0, y0 as i64, w, rows, &mut rgb[..3 * plane], alpha);
+        for r in 0..rows {
+            let by = (y0 + r) * bh / h;
+            for (x, &bx) in block_x.iter().enumerate() {
+                counts[by * bw + bx] += 1;
+                for c in 0..3 {
+                    sums[(c * bh + by) * bw + bx] += f64::from(rgb[c * plane + r * w + x]);
+                }
+            }
+        }
+    }
+    sums.iter().enumerate().map(|(i, &s)| (s / f64::from(counts[i % (bw * bh)].max(1))) as f32).collect()
 }
 
 /// Bilinear sample positions along one axis: for each output index, the two block
@@ -42,11 +58,10 @@ fn axis_weights(out_len: usize, blocks: usize) -> Vec<(usize, usize, f32)> {
 
 /// Moves the block means of `dst` (the upscaled image) onto those of `src`.
 pub fn match_colours(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
-    let (bw, bh) = (src.width().div_ceil(BLOCK), src.height().div_ceil(BLOCK));
-    let want = block_means(src, bw, bh)?;
-    let have = block_means(&dst.as_ref(), bw, bh)?;
+    let (bw, bh) = (src.width().div_ceil(BLOCK) as usize, src.height().div_ceil(BLOCK) as usize);
+    let want = block_means(src, bw, bh);
+    let have = block_means(&dst.as_ref(), bw, bh);
     let diff: Vec<f32> = want.iter().zip(&have).map(|(a, b)| a - b).collect();
-    let (bw, bh) = (bw as usize, bh as usize);
     let (w, h) = (dst.width() as usize, dst.height() as usize);
     let xs = axis_weights(w, bw);
     let ys = axis_weights(h, bh);
@@ -79,7 +94,7 @@ pub fn match_colours(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Channels, PixelFormat, SampleType};
+    use crate::{Channels, Image, PixelFormat, SampleType};
 
     fn image(w: u32, h: u32, f: impl Fn(u32, u32, usize) -> u8) -> Image {
         let mut img = Image::new(w, h, PixelFormat::new(Channels::Rgb, SampleType::U8)).unwrap();
@@ -121,5 +136,23 @@ mod tests {
         // The checkerboard detail survives: neighbours still differ by ~6 levels.
         let step = |img: &Image| i32::from(img.data[(40 * 128 + 41) * 3 + 1]) - i32::from(img.data[(40 * 128 + 40) * 3 + 1]);
         assert_eq!(step(&dst), step(&before));
+    }
+
+    #[test]
+    fn colours_under_zero_alpha_do_not_count() {
+        let format = PixelFormat::new(Channels::Rgba, SampleType::U8);
+        // Input: half the pixels transparent with a bright colour the model does not keep.
+        let mut src = Image::new(8, 8, format).unwrap();
+        for (i, px) in src.data.chunks_exact_mut(4).enumerate() {
+            px.copy_from_slice(if i % 2 == 0 { &[100, 100, 100, 255] } else { &[250, 10, 10, 0] });
+        }
+        let mut dst = Image::new(16, 16, format).unwrap();
+        for (i, px) in dst.data.chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i % 16, i / 16);
+            px.copy_from_slice(if (x / 2 + y / 2 * 8) % 2 == 0 { &[100, 100, 100, 255] } else { &[0, 0, 0, 0] });
+        }
+        let before = dst.clone();
+        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        assert_eq!(dst.data, before.data);
     }
 }
