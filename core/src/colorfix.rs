@@ -16,23 +16,25 @@ const BLOCK: u32 = 16;
 const STRIP_ROWS: usize = 64;
 
 /// Planar float RGB block means, premultiplied by alpha like the model's input (so the
-/// colour of transparent pixels, which the model does not keep, does not count). Pixel
-/// x belongs to block x * blocks / width; rows are read in strips.
-fn block_means(img: &ImageRef<'_>, bw: usize, bh: usize) -> Vec<f32> {
+/// colour of transparent pixels, which the model does not keep, does not count). A pixel
+/// belongs to the block of the input pixel it covers (`input` = the input's size), so an
+/// output pixel and its source always share a block; rows are read in strips.
+fn block_means(img: &ImageRef<'_>, input: (usize, usize), bw: usize, bh: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
+    let block_of = |i: usize, len: usize, input_len: usize, blocks: usize| (i * input_len / len) * blocks / input_len;
     let has_alpha = img.format().channels.alpha_offset().is_some();
     let mut sums = vec![0.0f64; 3 * bw * bh];
     let mut counts = vec![0u32; bw * bh];
     let mut rgb = vec![0.0f32; 3 * w * STRIP_ROWS.min(h)];
     let mut alpha = vec![0.0f32; if has_alpha { w * STRIP_ROWS.min(h) } else { 0 }];
-    let block_x: Vec<usize> = (0..w).map(|x| x * bw / w).collect();
+    let block_x: Vec<usize> = (0..w).map(|x| block_of(x, w, input.0, bw)).collect();
     for y0 in (0..h).step_by(STRIP_ROWS) {
         let rows = STRIP_ROWS.min(h - y0);
         let plane = w * rows;
         let alpha = if has_alpha { Some(&mut alpha[..plane]) } else { None };
         read_tile(img, 0, y0 as i64, w, rows, &mut rgb[..3 * plane], alpha);
         for r in 0..rows {
-            let by = (y0 + r) * bh / h;
+            let by = block_of(y0 + r, h, input.1, bh);
             for (x, &bx) in block_x.iter().enumerate() {
                 counts[by * bw + bx] += 1;
                 for c in 0..3 {
@@ -59,8 +61,9 @@ fn axis_weights(out_len: usize, blocks: usize) -> Vec<(usize, usize, f32)> {
 /// Moves the block means of `dst` (the upscaled image) onto those of `src`.
 pub fn match_colours(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
     let (bw, bh) = (src.width().div_ceil(BLOCK) as usize, src.height().div_ceil(BLOCK) as usize);
-    let want = block_means(src, bw, bh);
-    let have = block_means(&dst.as_ref(), bw, bh);
+    let input = (src.width() as usize, src.height() as usize);
+    let want = block_means(src, input, bw, bh);
+    let have = block_means(&dst.as_ref(), input, bw, bh);
     let diff: Vec<f32> = want.iter().zip(&have).map(|(a, b)| a - b).collect();
     let (w, h) = (dst.width() as usize, dst.height() as usize);
     let xs = axis_weights(w, bw);
@@ -151,6 +154,15 @@ mod tests {
             let (x, y) = (i % 16, i / 16);
             px.copy_from_slice(if (x / 2 + y / 2 * 8) % 2 == 0 { &[100, 100, 100, 255] } else { &[0, 0, 0, 0] });
         }
+        let before = dst.clone();
+        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        assert_eq!(dst.data, before.data);
+    }
+
+    #[test]
+    fn an_exact_nearest_upscale_of_any_size_is_left_alone() {
+        let src = image(37, 21, |x, y, c| ((37 * x + 91 * y + 53 * c as u32) % 256) as u8);
+        let mut dst = image(74, 42, |x, y, c| src.data[(((y / 2) * 37 + x / 2) * 3) as usize + c]);
         let before = dst.clone();
         match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
         assert_eq!(dst.data, before.data);
