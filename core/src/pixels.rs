@@ -271,12 +271,18 @@ fn read_sample(row: &[u8], index: usize, sample: SampleType) -> f32 {
     }
 }
 
+/// 0..1 to 8 bits, rounded: `x + 0.5` truncated is `round()` for x >= 0 (and `as`
+/// saturates, NaN -> 0), without a libm call per sample on baseline x86-64 (no SSE4.1
+/// rounding instruction).
+#[inline]
+fn quantise_u8(value: f32) -> u8 {
+    (value.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
+}
+
 #[inline]
 fn write_sample(row: &mut [u8], index: usize, sample: SampleType, value: f32) {
     match sample {
-        // `x + 0.5` truncated is `round()` for x >= 0 (and `as` saturates, NaN -> 0), without
-        // a libm call per sample on baseline x86-64 (no SSE4.1 rounding instruction).
-        SampleType::U8 => row[index] = (value.clamp(0.0, 1.0) * 255.0 + 0.5) as u8,
+        SampleType::U8 => row[index] = quantise_u8(value),
         SampleType::U16 => {
             let v = (value.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16;
             row[2 * index..2 * index + 2].copy_from_slice(&v.to_ne_bytes());
@@ -349,16 +355,15 @@ pub fn write_tile(
     let stride = dst.stride;
     if alpha.is_none() && !gray && format.sample == SampleType::U8 {
         // Video frames: 8-bit colour without alpha, one tight loop per row.
-        let quantise = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
         for y in 0..rect.height {
             let src_row = (rect.y + y) * plane_width + rect.x;
             let [r_row, g_row, b_row] = [0, plane, 2 * plane].map(|p| &rgb[p + src_row..p + src_row + rect.width]);
             let start = (dy as usize + y) * stride + dx as usize * count;
             let out = &mut dst.data[start..start + rect.width * count];
             for (((px, &r), &g), &b) in out.chunks_exact_mut(count).zip(r_row).zip(g_row).zip(b_row) {
-                px[ro] = quantise(r);
-                px[go] = quantise(g);
-                px[bo] = quantise(b);
+                px[ro] = quantise_u8(r);
+                px[go] = quantise_u8(g);
+                px[bo] = quantise_u8(b);
                 if let Some(po) = padding {
                     px[po] = 255;
                 }
@@ -419,16 +424,15 @@ pub fn phases_to_planar(phases: &[f32], scale: usize, width: usize, height: usiz
 }
 
 /// [`write_tile`]'s 8-bit colour case (no alpha, not gray) for a phase-layout output
-/// (see [`phases_to_planar`]) of `width` x `height` low-resolution positions; `rect` is
-/// in output pixels of the tile.
-pub fn write_tile_phases_u8(dst: &mut ImageMut<'_>, dx: u32, dy: u32, phases: &[f32], scale: usize, width: usize, height: usize, rect: PlaneRect) {
+/// (see [`phases_to_planar`]) with rows of `width` low-resolution positions; `rect` is in
+/// output pixels of the tile.
+pub fn write_tile_phases_u8(dst: &mut ImageMut<'_>, dx: u32, dy: u32, phases: &[f32], scale: usize, width: usize, rect: PlaneRect) {
     let format = dst.format;
     debug_assert!(format.sample == SampleType::U8 && format.channels.alpha_offset().is_none() && !format.channels.is_gray());
-    let plane = width * height;
+    let plane = phases.len() / (3 * scale * scale);
     let count = format.channels.count();
     let offsets = format.channels.rgb_offsets();
     let padding = format.channels.padding_offset();
-    let quantise = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
     for y in 0..rect.height {
         let (ly, sy) = ((rect.y + y) / scale, (rect.y + y) % scale);
         let start = (dy as usize + y) * dst.stride + dx as usize * count;
@@ -438,7 +442,7 @@ pub fn write_tile_phases_u8(dst: &mut ImageMut<'_>, dx: u32, dy: u32, phases: &[
             let rows: Vec<&[f32]> = (0..scale).map(|sx| &phases[(c * scale * scale + sy * scale + sx) * plane + ly * width..][..width]).collect();
             for (i, px) in out.chunks_exact_mut(count).enumerate() {
                 let ox = rect.x + i;
-                px[offset] = quantise(rows[ox % scale][ox / scale]);
+                px[offset] = quantise_u8(rows[ox % scale][ox / scale]);
             }
         }
         if let Some(po) = padding {
@@ -581,7 +585,7 @@ mod tests {
             let mut b = Image::new(4, 4, format).unwrap();
             let rect = PlaneRect { x: 1, y: 1, width: 3, height: 3 };
             write_tile(&mut a.as_mut(), 0, 0, &planar, None, 4, rect);
-            write_tile_phases_u8(&mut b.as_mut(), 0, 0, &phases, s, w, h, rect);
+            write_tile_phases_u8(&mut b.as_mut(), 0, 0, &phases, s, w, rect);
             assert_eq!(a.data, b.data, "{format:?}");
         }
     }

@@ -13,7 +13,7 @@ use crate::{
     colorfix::match_colours,
     pixels::{check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef, PlaneRect, SampleType},
     resample::{resample, Filter},
-    runtime::{build_session, prefers_blocked_layout, Device, SessionConfig},
+    runtime::{build_session, is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
     CoreError, Result,
 };
@@ -78,7 +78,7 @@ impl Default for UpscalerConfig {
 /// cost) shifted mean colours by up to 10/255 in docs/QUALITY.md; Anime4K stayed within
 /// 1/255, and its real-time budget has no room for the extra pass.
 pub fn fixes_colours(info: &ModelInfo) -> bool {
-    info.flops_per_pixel.is_none_or(|f| f >= 1e5)
+    !is_light_model(info.flops_per_pixel)
 }
 
 /// Output size requests.
@@ -162,10 +162,12 @@ pub struct Upscaler {
 /// at most 16 channels per pixel) take a whole 1080p frame, since per-tile overhead is
 /// what they pay for; others may use 512x512.
 fn max_tile_pixels(info: &ModelInfo) -> u64 {
-    match info.flops_per_pixel {
-        Some(f) if f < 1e5 => 1920 * 1088,
-        f if info.scale >= 4 && f.is_none_or(|f| f > 5e6) => 320 * 320,
-        _ => 512 * 512,
+    if is_light_model(info.flops_per_pixel) {
+        1920 * 1088
+    } else if info.scale >= 4 && info.flops_per_pixel.is_none_or(|f| f > 5e6) {
+        320 * 320
+    } else {
+        512 * 512
     }
 }
 
@@ -438,7 +440,7 @@ impl OnnxModel {
                 let shape_ok = self.infer_with(&rgb, tw, th, |shape, color| {
                     let ok = shape == expected;
                     if ok && phases {
-                        write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, oh / scale, rect);
+                        write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, rect);
                     } else if ok {
                         write_tile(dst, dx, dy, color, alpha, ow, rect);
                     }
