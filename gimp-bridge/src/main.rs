@@ -1,30 +1,12 @@
-//! `aiupscale`: the command line for images, and what the GIMP/Krita plug-ins call.
-//!
-//! - `upscale IN OUT`: files and folders of JPEG/PNG/TIFF/WebP ([`upscale`], [`batch`],
-//!   [`io`] for what metadata is kept);
-//! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
-//! - `models list|fetch|verify|path` ([`models_cmd`]);
-//! - `install|uninstall gimp|krita`: the editor plug-ins ([`install`]).
-//!
-//! Exit codes: 0 success, 1 failure, 2 usage error or unavailable command, 130/143
-//! cancelled by SIGINT/SIGTERM ([`cancel`]).
-
-mod batch;
-mod cancel;
-mod cli;
-mod install;
-mod io;
-mod models_cmd;
-mod progress;
-mod raw;
-mod transform;
-mod upscale;
+//! `aiupscale`: dispatches the command line to the library's commands ([`aiupscale_bridge`]).
 
 use std::process::ExitCode;
 
+use aiupscale_bridge::{
+    cli::{Cli, Command},
+    install, models_cmd, progress, raw, upscale,
+};
 use clap::Parser;
-
-use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
