@@ -60,7 +60,11 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     let (rw, rh) = (shape[2], shape[1]);
     let (ow, oh) = (s * w as usize, s * h as usize);
     let skip = s * (context - entry.border) as usize;
-    assert_eq!((rw, rh), (s * (pw - 2 * entry.border as usize), s * (ph - 2 * entry.border as usize)), "reference output shape");
+    assert_eq!(
+        (rw, rh),
+        (s * (pw - 2 * entry.border as usize), s * (ph - 2 * entry.border as usize)),
+        "reference output shape"
+    );
     let mut cropped = Vec::with_capacity(3 * ow * oh);
     for c in 0..3 {
         for yy in 0..oh {
@@ -95,7 +99,13 @@ fn realesrgan_x4plus_anime_matches_ncnn() {
 
 #[test]
 fn waifu2x_photo_matches_ncnn_at_every_denoise_level() {
-    for name in ["waifu2x-photo-x2", "waifu2x-photo-x2-denoise0", "waifu2x-photo-x2-denoise1", "waifu2x-photo-x2-denoise2", "waifu2x-photo-x2-denoise3"] {
+    for name in [
+        "waifu2x-photo-x2",
+        "waifu2x-photo-x2-denoise0",
+        "waifu2x-photo-x2-denoise1",
+        "waifu2x-photo-x2-denoise2",
+        "waifu2x-photo-x2-denoise3",
+    ] {
         let db = parity(name, "coffee.png", (60, 60, 80, 64));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
@@ -103,7 +113,14 @@ fn waifu2x_photo_matches_ncnn_at_every_denoise_level() {
 
 #[test]
 fn anime4k_matches_the_numpy_reference() {
-    for name in ["anime4k-x2-s-rl", "anime4k-x2-m-rl", "anime4k-x2-l-rl", "anime4k-x2-s-an", "anime4k-x2-m-an", "anime4k-x2-l-an"] {
+    for name in [
+        "anime4k-x2-s-rl",
+        "anime4k-x2-m-rl",
+        "anime4k-x2-l-rl",
+        "anime4k-x2-s-an",
+        "anime4k-x2-m-an",
+        "anime4k-x2-l-an",
+    ] {
         let db = parity(name, "astronaut.png", (200, 40, 96, 80));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }

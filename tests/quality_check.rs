@@ -11,7 +11,12 @@ fn quick_quality_has_not_regressed() {
     let recorded = Recorded::load(&config.recorded_path()).unwrap_or_else(|e| panic!("{e:#}"));
     let eval = evaluate(&config).unwrap_or_else(|e| panic!("{e:#}"));
     let failures = check(&recorded, &eval.recorded, Margins::default());
-    assert!(failures.is_empty(), "quality regressions against {}:\n  {}", config.recorded_path().display(), failures.join("\n  "));
+    assert!(
+        failures.is_empty(),
+        "quality regressions against {}:\n  {}",
+        config.recorded_path().display(),
+        failures.join("\n  ")
+    );
 }
 
 #[test]

@@ -21,7 +21,10 @@ fn tiled_vs_untiled(name: &str, crop_size: (u32, u32), tile: u32) -> f64 {
     let whole = run(4096);
     let tiled = run(tile);
     let context = entry.overlap + entry.border;
-    assert!(crop_size.0 > 2 * (tile - 2 * context) && crop_size.1 > tile - 2 * context, "{name}: the crop must need several tiles");
+    assert!(
+        crop_size.0 > 2 * (tile - 2 * context) && crop_size.1 > tile - 2 * context,
+        "{name}: the crop must need several tiles"
+    );
     let db = psnr(&whole, &tiled);
     println!("tiling {name}: tiled ({tile} px tiles) vs untiled PSNR {db:.1} dB");
     db
@@ -31,7 +34,11 @@ fn tiled_vs_untiled(name: &str, crop_size: (u32, u32), tile: u32) -> f64 {
 fn every_catalog_model_tiles_without_seams() {
     for entry in Catalog::builtin().models() {
         let heavy = entry.flops_per_pixel > 5e6;
-        let (size, tile) = if heavy { ((150, 90), 2 * (entry.overlap + entry.border) + 48) } else { ((200, 140), 2 * (entry.overlap + entry.border) + 64) };
+        let (size, tile) = if heavy {
+            ((150, 90), 2 * (entry.overlap + entry.border) + 48)
+        } else {
+            ((200, 140), 2 * (entry.overlap + entry.border) + 64)
+        };
         let db = tiled_vs_untiled(&entry.name, size, tile);
         assert!(db >= 50.0, "{}: tiled vs untiled {db:.1} dB", entry.name);
     }

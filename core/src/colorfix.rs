@@ -137,7 +137,8 @@ mod tests {
             assert!((want[c] - got[c]).abs() < 0.5, "channel {c}: input mean {} output mean {}", want[c], got[c]);
         }
         // The checkerboard detail survives: neighbours still differ by ~6 levels.
-        let step = |img: &Image| i32::from(img.data[(40 * 128 + 41) * 3 + 1]) - i32::from(img.data[(40 * 128 + 40) * 3 + 1]);
+        let step =
+            |img: &Image| i32::from(img.data[(40 * 128 + 41) * 3 + 1]) - i32::from(img.data[(40 * 128 + 40) * 3 + 1]);
         assert_eq!(step(&dst), step(&before));
     }
 

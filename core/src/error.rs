@@ -31,7 +31,9 @@ pub enum CoreError {
     },
     #[error("image is empty ({width}x{height}); expected at least 1x1")]
     EmptyImage { width: u32, height: u32 },
-    #[error("image of {width}x{height} is too large; the limit is {max} pixels per side and {max_pixels} pixels in all")]
+    #[error(
+        "image of {width}x{height} is too large; the limit is {max} pixels per side and {max_pixels} pixels in all"
+    )]
     ImageTooLarge { width: u64, height: u64, max: u32, max_pixels: u64 },
     #[error("pixel buffer holds {actual} bytes; {expected} are needed for {width}x{height} {format} with a row stride of {stride} bytes")]
     BufferSize { actual: usize, expected: usize, width: u32, height: u32, format: String, stride: usize },

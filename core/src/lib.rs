@@ -12,6 +12,7 @@ pub mod runtime;
 pub mod tiling;
 mod upscaler;
 
+pub use aiupscale_models as models;
 pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef};
 pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
 pub use error::{CoreError, Result};
@@ -19,4 +20,3 @@ pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;
 pub use runtime::{Device, SessionConfig};
 pub use upscaler::{fixes_colours, Control, ModelInfo, ModelSource, Target, Upscaler, UpscalerConfig};
-pub use aiupscale_models as models;

@@ -133,14 +133,7 @@ fn check_buffer(len: usize, width: u32, height: u32, stride: usize, format: Pixe
     }
     let expected = stride * (height as usize - 1) + row;
     if len < expected {
-        return Err(CoreError::BufferSize {
-            actual: len,
-            expected,
-            width,
-            height,
-            format: format.to_string(),
-            stride,
-        });
+        return Err(CoreError::BufferSize { actual: len, expected, width, height, format: format.to_string(), stride });
     }
     Ok(())
 }
@@ -250,7 +243,13 @@ impl Image {
     }
 
     pub fn as_ref(&self) -> ImageRef<'_> {
-        ImageRef { data: &self.data, width: self.width, height: self.height, stride: self.stride(), format: self.format }
+        ImageRef {
+            data: &self.data,
+            width: self.width,
+            height: self.height,
+            stride: self.stride(),
+            format: self.format,
+        }
     }
 
     pub fn as_mut(&mut self) -> ImageMut<'_> {
@@ -304,7 +303,15 @@ pub struct PlaneRect {
 /// outside the image: reflected) into planar RGB `rgb` (3 planes) in [0,1]. With
 /// `alpha`, the alpha plane goes there and RGB is premultiplied by it, so that colour
 /// under transparent pixels cannot bleed into visible edges.
-pub fn read_tile(src: &ImageRef<'_>, x0: i64, y0: i64, width: usize, height: usize, rgb: &mut [f32], mut alpha: Option<&mut [f32]>) {
+pub fn read_tile(
+    src: &ImageRef<'_>,
+    x0: i64,
+    y0: i64,
+    width: usize,
+    height: usize,
+    rgb: &mut [f32],
+    mut alpha: Option<&mut [f32]>,
+) {
     let plane = width * height;
     debug_assert!(rgb.len() >= 3 * plane);
     let format = src.format;
@@ -426,9 +433,19 @@ pub fn phases_to_planar(phases: &[f32], scale: usize, width: usize, height: usiz
 /// [`write_tile`]'s 8-bit colour case (no alpha, not gray) for a phase-layout output
 /// (see [`phases_to_planar`]) with rows of `width` low-resolution positions; `rect` is in
 /// output pixels of the tile.
-pub fn write_tile_phases_u8(dst: &mut ImageMut<'_>, dx: u32, dy: u32, phases: &[f32], scale: usize, width: usize, rect: PlaneRect) {
+pub fn write_tile_phases_u8(
+    dst: &mut ImageMut<'_>,
+    dx: u32,
+    dy: u32,
+    phases: &[f32],
+    scale: usize,
+    width: usize,
+    rect: PlaneRect,
+) {
     let format = dst.format;
-    debug_assert!(format.sample == SampleType::U8 && format.channels.alpha_offset().is_none() && !format.channels.is_gray());
+    debug_assert!(
+        format.sample == SampleType::U8 && format.channels.alpha_offset().is_none() && !format.channels.is_gray()
+    );
     let plane = phases.len() / (3 * scale * scale);
     let count = format.channels.count();
     let offsets = format.channels.rgb_offsets();
@@ -439,7 +456,9 @@ pub fn write_tile_phases_u8(dst: &mut ImageMut<'_>, dx: u32, dy: u32, phases: &[
         let out = &mut dst.data[start..start + rect.width * count];
         for (c, &offset) in offsets.iter().enumerate() {
             // The `scale` phase planes of this colour and output row, one per dx.
-            let rows: Vec<&[f32]> = (0..scale).map(|sx| &phases[(c * scale * scale + sy * scale + sx) * plane + ly * width..][..width]).collect();
+            let rows: Vec<&[f32]> = (0..scale)
+                .map(|sx| &phases[(c * scale * scale + sy * scale + sx) * plane + ly * width..][..width])
+                .collect();
             for (i, px) in out.chunks_exact_mut(count).enumerate() {
                 let ox = rect.x + i;
                 px[offset] = quantise_u8(rows[ox % scale][ox / scale]);
@@ -478,7 +497,11 @@ mod tests {
         for i in 0..samples {
             let channel = i % count;
             let value = if Some(channel) == format.channels.alpha_offset() {
-                if i % 7 == 0 { 0.0 } else { 1.0 }
+                if i % 7 == 0 {
+                    0.0
+                } else {
+                    1.0
+                }
             } else if Some(channel) == format.channels.padding_offset() {
                 1.0
             } else {
@@ -515,7 +538,10 @@ mod tests {
                         assert_eq!(a, read_sample(dstr.row(y as u32), base + ao, sample));
                         if a > 0.0 {
                             for c in channels.rgb_offsets() {
-                                let (s, d) = (read_sample(srcr.row(y as u32), base + c, sample), read_sample(dstr.row(y as u32), base + c, sample));
+                                let (s, d) = (
+                                    read_sample(srcr.row(y as u32), base + c, sample),
+                                    read_sample(dstr.row(y as u32), base + c, sample),
+                                );
                                 assert!((s - d).abs() < 1e-6, "{format}: {s} vs {d}");
                             }
                         }
@@ -580,7 +606,9 @@ mod tests {
         let planar = phases_to_planar(&phases, s, w, h);
         // Output (row 3, col 1) = low-res (1, 0) = position 2, phase dy 1, dx 1.
         assert_eq!(planar[2 * 16 + 3 * 4 + 1], (200 + 10 + 1 + 2) as f32 / 400.0);
-        for format in [PixelFormat::new(Channels::Rgb, SampleType::U8), PixelFormat::new(Channels::Bgrx, SampleType::U8)] {
+        for format in
+            [PixelFormat::new(Channels::Rgb, SampleType::U8), PixelFormat::new(Channels::Bgrx, SampleType::U8)]
+        {
             let mut a = Image::new(4, 4, format).unwrap();
             let mut b = Image::new(4, 4, format).unwrap();
             let rect = PlaneRect { x: 1, y: 1, width: 3, height: 3 };

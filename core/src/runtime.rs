@@ -78,9 +78,8 @@ fn choose_library() -> Result<PathBuf> {
 }
 
 fn loader_finds(name: &Path) -> bool {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("LD_LIBRARY_PATH").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
     dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"].map(PathBuf::from));
     dirs.iter().any(|d| d.join(name).is_file())
 }
@@ -107,7 +106,9 @@ pub fn environment() -> Result<&'static Environment> {
     match loaded {
         Ok(env) => Ok(env),
         Err(LoadFailure::NotFound { searched }) => Err(CoreError::RuntimeNotFound { searched: searched.clone() }),
-        Err(LoadFailure::Load { path, reason }) => Err(CoreError::RuntimeLoad { path: path.clone(), reason: reason.clone() }),
+        Err(LoadFailure::Load { path, reason }) => {
+            Err(CoreError::RuntimeLoad { path: path.clone(), reason: reason.clone() })
+        }
     }
 }
 
@@ -196,7 +197,11 @@ pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result
     let load_err = |source| CoreError::ModelLoad { model: model.to_owned(), source };
     let mut builder = Session::builder(env)
         .and_then(|b| {
-            let level = if config.blocked_layout.unwrap_or(true) { GraphOptimizationLevel::All } else { GraphOptimizationLevel::Level2 };
+            let level = if config.blocked_layout.unwrap_or(true) {
+                GraphOptimizationLevel::All
+            } else {
+                GraphOptimizationLevel::Level2
+            };
             b.with_optimization_level(level).map_err(builder_err)
         })
         .and_then(|b| b.with_intra_op_spinning(config.spinning).map_err(builder_err))

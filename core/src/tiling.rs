@@ -100,11 +100,21 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
     loop {
         if start_pad + tile_i >= len_i + edge {
             let snapped = len_i + edge - tile_i;
-            tiles.push(AxisTile { input_start_pad: snapped, input_len_pad: tile, input_start: owned_end as u32, input_end: len });
+            tiles.push(AxisTile {
+                input_start_pad: snapped,
+                input_len_pad: tile,
+                input_start: owned_end as u32,
+                input_end: len,
+            });
             break;
         }
         let end = start_pad + tile_i - context;
-        tiles.push(AxisTile { input_start_pad: start_pad, input_len_pad: tile, input_start: owned_end as u32, input_end: end as u32 });
+        tiles.push(AxisTile {
+            input_start_pad: start_pad,
+            input_len_pad: tile,
+            input_start: owned_end as u32,
+            input_end: end as u32,
+        });
         owned_end = end;
         start_pad = end - context;
     }
@@ -145,7 +155,14 @@ impl TilePlan {
 /// Chooses the tile shape that processes the fewest pixels (context included) for a
 /// `width`x`height` image while keeping one tile within `max_tile_pixels` (the memory
 /// bound). Video frames usually end up as one or two tiles instead of many squares.
-pub fn auto_tile_shape(width: u32, height: u32, context: u32, edge_context: u32, multiple: u32, max_tile_pixels: u64) -> (u32, u32) {
+pub fn auto_tile_shape(
+    width: u32,
+    height: u32,
+    context: u32,
+    edge_context: u32,
+    multiple: u32,
+    max_tile_pixels: u64,
+) -> (u32, u32) {
     let multiple = multiple.max(1);
     // n tiles of side t own (t - 2 * edge) + (n - 1) * (t - 2 * context) pixels.
     let side = |len: u32, n: u32| {

@@ -11,7 +11,10 @@ use ort::{session::Session, value::TensorRef};
 
 use crate::{
     colorfix::match_colours,
-    pixels::{check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef, PlaneRect, SampleType},
+    pixels::{
+        check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef,
+        PlaneRect, SampleType,
+    },
     resample::{resample, Filter},
     runtime::{build_session, is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
@@ -69,7 +72,13 @@ pub struct UpscalerConfig {
 
 impl Default for UpscalerConfig {
     fn default() -> Self {
-        Self { session: SessionConfig::default(), tile_size: None, overlap: None, resample: Filter::Lanczos3, color_fix: None }
+        Self {
+            session: SessionConfig::default(),
+            tile_size: None,
+            overlap: None,
+            resample: Filter::Lanczos3,
+            color_fix: None,
+        }
     }
 }
 
@@ -96,7 +105,9 @@ impl Target {
     pub fn output_size(&self, width: u32, height: u32) -> Result<(u32, u32)> {
         let invalid = |reason: String| Err(CoreError::InvalidTarget { reason });
         let (w, h) = match *self {
-            Target::Factor(f) if !(f.is_finite() && f > 0.0) => return invalid(format!("scale factor {f} must be a positive number")),
+            Target::Factor(f) if !(f.is_finite() && f > 0.0) => {
+                return invalid(format!("scale factor {f} must be a positive number"))
+            }
             Target::Factor(f) => ((f64::from(width) * f).round(), (f64::from(height) * f).round()),
             Target::Size { width: w, height: h } => (f64::from(w), f64::from(h)),
             Target::Fit { width: bw, height: bh } => {
@@ -192,7 +203,10 @@ impl Upscaler {
                     flops_per_pixel: (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel),
                 };
                 let session = SessionConfig {
-                    blocked_layout: config.session.blocked_layout.or(Some(prefers_blocked_layout(hint.flops_per_pixel))),
+                    blocked_layout: config
+                        .session
+                        .blocked_layout
+                        .or(Some(prefers_blocked_layout(hint.flops_per_pixel))),
                     ..config.session
                 };
                 load_model(&path, Some(hint), &session)?
@@ -256,7 +270,8 @@ impl Upscaler {
             }
         };
         let scale = model.info.scale;
-        let (native_w, native_h) = (u64::from(src.width()) * u64::from(scale), u64::from(src.height()) * u64::from(scale));
+        let (native_w, native_h) =
+            (u64::from(src.width()) * u64::from(scale), u64::from(src.height()) * u64::from(scale));
         check_dimensions(native_w, native_h)?;
         if (native_w, native_h) == (u64::from(dst.width()), u64::from(dst.height())) {
             model.run_tiled(src, dst, &config, control)?;
@@ -330,7 +345,13 @@ impl OnnxModel {
 
     /// Runs the model and hands its output (shape, data) to `use_output` while ONNX
     /// Runtime still owns it: no copy of the (scale² times larger) output tensor.
-    fn infer_with<R>(&mut self, tensor: &[f32], width: usize, height: usize, use_output: impl FnOnce(&[i64], &[f32]) -> R) -> Result<R> {
+    fn infer_with<R>(
+        &mut self,
+        tensor: &[f32],
+        width: usize,
+        height: usize,
+        use_output: impl FnOnce(&[i64], &[f32]) -> R,
+    ) -> Result<R> {
         let infer_err = |source| CoreError::Inference { model: self.info.name.clone(), source };
         let input = TensorRef::from_array_view(([1usize, 3, height, width], tensor)).map_err(infer_err)?;
         let outputs = self.session.run(ort::inputs![self.input.as_str() => input]).map_err(infer_err)?;
@@ -361,14 +382,21 @@ impl OnnxModel {
                 break;
             }
         }
-        let shape_err = |actual: String, expected: String| CoreError::ModelShape { model: self.info.name.clone(), actual, expected };
+        let shape_err = |actual: String, expected: String| CoreError::ModelShape {
+            model: self.info.name.clone(),
+            actual,
+            expected,
+        };
         match hint {
             Some(hint) => {
                 let expected = i64::from(hint.scale) * (i64::from(sides[0]) - 2 * i64::from(hint.border));
                 if outs[0] != expected {
                     return Err(shape_err(
                         format!("output side {} for input side {}", outs[0], sides[0]),
-                        format!("{expected} (catalog: scale {}, border {}); re-fetch the model", hint.scale, hint.border),
+                        format!(
+                            "{expected} (catalog: scale {}, border {}); re-fetch the model",
+                            hint.scale, hint.border
+                        ),
                     ));
                 }
                 Ok(hint)
@@ -378,7 +406,12 @@ impl OnnxModel {
                 let delta = outs[1] - outs[0];
                 let scale = delta / (n2 - n1);
                 let twice_border = if scale > 0 { n1 - outs[0] / scale } else { -1 };
-                if scale < 1 || delta % (n2 - n1) != 0 || outs[0] % scale != 0 || twice_border < 0 || twice_border % 2 != 0 {
+                if scale < 1
+                    || delta % (n2 - n1) != 0
+                    || outs[0] % scale != 0
+                    || twice_border < 0
+                    || twice_border % 2 != 0
+                {
                     return Err(shape_err(
                         format!("output sides {} and {} for input sides {n1} and {n2}", outs[0], outs[1]),
                         "an integer scale s >= 1 with output = s * (input - 2 * border)".into(),
@@ -389,15 +422,35 @@ impl OnnxModel {
         }
     }
 
-    fn run_tiled(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>, config: &UpscalerConfig, control: &mut Control<'_>) -> Result<()> {
+    fn run_tiled(
+        &mut self,
+        src: &ImageRef<'_>,
+        dst: &mut ImageMut<'_>,
+        config: &UpscalerConfig,
+        control: &mut Control<'_>,
+    ) -> Result<()> {
         let info = self.info.clone();
         let overlap = config.overlap.unwrap_or(info.default_overlap);
         // A user-chosen overlap applies at the edges too, unless the model needs less.
         let edge_overlap = info.edge_overlap.min(overlap);
-        let spec = TileSpec { tile_width: 0, tile_height: 0, overlap, border: info.border, multiple: info.tile_multiple, edge_overlap };
+        let spec = TileSpec {
+            tile_width: 0,
+            tile_height: 0,
+            overlap,
+            border: info.border,
+            multiple: info.tile_multiple,
+            edge_overlap,
+        };
         let (tile_width, tile_height) = match config.tile_size {
             Some(t) => (t, t),
-            None => auto_tile_shape(src.width(), src.height(), spec.context(), spec.edge_context(), info.tile_multiple, max_tile_pixels(&info)),
+            None => auto_tile_shape(
+                src.width(),
+                src.height(),
+                spec.context(),
+                spec.edge_context(),
+                info.tile_multiple,
+                max_tile_pixels(&info),
+            ),
         };
         let spec = TileSpec { tile_width, tile_height, ..spec };
         let plan = TilePlan::new(src.width(), src.height(), &spec)?;

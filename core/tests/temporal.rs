@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use aiupscale_core::{
     denoise::{estimate_motion, estimate_noise, RgbPlanes},
-    Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler, UpscalerConfig,
+    Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler,
+    UpscalerConfig,
 };
 
 const RGB8: PixelFormat = PixelFormat::new(Channels::Rgb, SampleType::U8);
@@ -75,9 +76,17 @@ fn motion_estimation_finds_a_known_shift() {
     let previous = shifted(5, 10);
     let current = shifted(10, 7);
     let field = estimate_motion(&luma_of(&previous), &luma_of(&current), 96, 80);
-    let interior: Vec<(i32, i32)> = (1..field.rows - 1).flat_map(|r| (1..field.cols - 1).map(move |c| (r, c))).map(|(r, c)| field.vectors[r * field.cols + c]).collect();
+    let interior: Vec<(i32, i32)> = (1..field.rows - 1)
+        .flat_map(|r| (1..field.cols - 1).map(move |c| (r, c)))
+        .map(|(r, c)| field.vectors[r * field.cols + c])
+        .collect();
     let right = interior.iter().filter(|&&v| v == (5, -3)).count();
-    assert!(right * 10 >= interior.len() * 9, "{right} of {} interior blocks found (5,-3): {:?}", interior.len(), field.vectors);
+    assert!(
+        right * 10 >= interior.len() * 9,
+        "{right} of {} interior blocks found (5,-3): {:?}",
+        interior.len(),
+        field.vectors
+    );
     let still = estimate_motion(&luma_of(&previous), &luma_of(&previous), 96, 80);
     assert!(still.vectors.iter().all(|&v| v == (0, 0)));
 }
@@ -90,7 +99,10 @@ fn noise_level_is_measured_from_the_frame() {
         let measured = estimate_noise(&luma_of(&noisy), 200, 150) * 255.0;
         // Luma mixes three independent channels: its noise std is ~0.67 sigma.
         let expected = sigma * (0.299f32.powi(2) + 0.587f32.powi(2) + 0.114f32.powi(2)).sqrt();
-        assert!((measured - expected).abs() < 0.3 * expected + 0.7, "sigma {sigma}: measured {measured:.2}, expected ~{expected:.2}");
+        assert!(
+            (measured - expected).abs() < 0.3 * expected + 0.7,
+            "sigma {sigma}: measured {measured:.2}, expected ~{expected:.2}"
+        );
     }
 }
 
@@ -131,7 +143,11 @@ fn stats(frames: &[Image], clean: &[Image]) -> (f64, f64) {
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         flicker += (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
     }
-    let mse = frames.iter().zip(clean).map(|(f, c)| f.data.iter().zip(&c.data).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>()).sum::<f64>()
+    let mse = frames
+        .iter()
+        .zip(clean)
+        .map(|(f, c)| f.data.iter().zip(&c.data).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>())
+        .sum::<f64>()
         / (n * frames.len()) as f64;
     (flicker / n as f64, 10.0 * (255.0f64.powi(2) / mse).log10())
 }

@@ -26,7 +26,12 @@ fn load(name: &str, config: UpscalerConfig) -> Result<Upscaler, CoreError> {
 fn photo(name: &str) -> Image {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos").join(name);
     let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    Image { width: img.width(), height: img.height(), data: img.into_raw(), format: PixelFormat::new(Channels::Rgb, SampleType::U8) }
+    Image {
+        width: img.width(),
+        height: img.height(),
+        data: img.into_raw(),
+        format: PixelFormat::new(Channels::Rgb, SampleType::U8),
+    }
 }
 
 fn crop(img: &Image, x: u32, y: u32, w: u32, h: u32) -> Image {
@@ -42,7 +47,11 @@ fn crop(img: &Image, x: u32, y: u32, w: u32, h: u32) -> Image {
 fn psnr_u8(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
     let mse = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
 }
 
 fn run(up: &mut Upscaler, src: &Image, target: Target) -> Image {
@@ -65,7 +74,8 @@ fn tiled_output_equals_one_pass_on_a_real_photo() {
         let mut whole = load(model, UpscalerConfig { tile_size: Some(512), ..Default::default() }).unwrap();
         let reference = run(&mut whole, &src, Target::Factor(2.0));
         for tile in [24, 40, 64, 100] {
-            let mut tiled = load(model, UpscalerConfig { tile_size: Some(tile), overlap: Some(4), ..Default::default() }).unwrap();
+            let mut tiled =
+                load(model, UpscalerConfig { tile_size: Some(tile), overlap: Some(4), ..Default::default() }).unwrap();
             let out = run(&mut tiled, &src, Target::Factor(2.0));
             let psnr = psnr_u8(&out.data, &reference.data);
             assert!(psnr >= 50.0, "{model} tile {tile}: PSNR {psnr:.1} dB");
@@ -94,7 +104,10 @@ fn nearest_model_preserves_sixteen_bit_values_exactly() {
 fn any_output_size_goes_through_model_then_resample() {
     let src = crop(&photo("coffee.png"), 0, 0, 64, 48);
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
-    assert_eq!((run(&mut up, &src, Target::Factor(3.5)).width, run(&mut up, &src, Target::Factor(3.5)).height), (224, 168));
+    assert_eq!(
+        (run(&mut up, &src, Target::Factor(3.5)).width, run(&mut up, &src, Target::Factor(3.5)).height),
+        (224, 168)
+    );
     let fit = run(&mut up, &src, Target::Fit { width: 300, height: 100 });
     assert_eq!((fit.width, fit.height), (133, 100));
     let exact = run(&mut up, &src, Target::Size { width: 101, height: 77 });
@@ -108,7 +121,8 @@ fn every_channel_layout_comes_out_in_its_own_order() {
     // Same picture in RGB and BGRA: the upscaled colours must agree channel for channel.
     let rgb = crop(&photo("astronaut.png"), 200, 200, 32, 24);
     let bgra_data: Vec<u8> = rgb.data.chunks(3).flat_map(|p| [p[2], p[1], p[0], 255]).collect();
-    let bgra = Image { data: bgra_data, width: 32, height: 24, format: PixelFormat::new(Channels::Bgra, SampleType::U8) };
+    let bgra =
+        Image { data: bgra_data, width: 32, height: 24, format: PixelFormat::new(Channels::Bgra, SampleType::U8) };
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     let a = run(&mut up, &rgb, Target::Factor(2.0));
     let b = run(&mut up, &bgra, Target::Factor(2.0));
@@ -147,7 +161,8 @@ fn progress_reaches_one_and_cancel_stops_between_tiles() {
     let mut up = load("smooth_x2", UpscalerConfig { tile_size: Some(40), ..Default::default() }).unwrap();
     let mut seen = Vec::new();
     let mut progress = |f: f32| seen.push(f);
-    up.upscale_to(&src.as_ref(), Target::Factor(2.0), &mut Control { progress: Some(&mut progress), cancel: None }).unwrap();
+    up.upscale_to(&src.as_ref(), Target::Factor(2.0), &mut Control { progress: Some(&mut progress), cancel: None })
+        .unwrap();
     assert!(seen.len() > 4 && seen.windows(2).all(|w| w[0] < w[1]) && *seen.last().unwrap() == 1.0, "{seen:?}");
 
     let cancel = AtomicBool::new(false);
@@ -158,7 +173,11 @@ fn progress_reaches_one_and_cancel_stops_between_tiles() {
             cancel.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    let result = up.upscale_to(&src.as_ref(), Target::Factor(2.0), &mut Control { progress: Some(&mut stop_after_two), cancel: Some(&cancel) });
+    let result = up.upscale_to(
+        &src.as_ref(),
+        Target::Factor(2.0),
+        &mut Control { progress: Some(&mut stop_after_two), cancel: Some(&cancel) },
+    );
     assert!(matches!(result, Err(CoreError::Cancelled)));
     assert_eq!(calls, 2);
 }
@@ -172,7 +191,10 @@ fn bad_models_and_bad_images_are_typed_errors() {
 
     let corrupt = fixtures().join("corrupt.onnx");
     std::fs::write(&corrupt, b"this is not a protobuf").unwrap();
-    assert!(matches!(err(Upscaler::new(&ModelSource::File(corrupt), UpscalerConfig::default())), CoreError::ModelLoad { .. }));
+    assert!(matches!(
+        err(Upscaler::new(&ModelSource::File(corrupt), UpscalerConfig::default())),
+        CoreError::ModelLoad { .. }
+    ));
     let missing = err(Upscaler::new(&ModelSource::File("/nonexistent/model.onnx".into()), UpscalerConfig::default()));
     assert!(matches!(missing, CoreError::ModelFileMissing { .. }), "{missing}");
 
@@ -181,23 +203,36 @@ fn bad_models_and_bad_images_are_typed_errors() {
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     let src = Image::new(4, 4, format).unwrap();
     let mut wrong = Image::new(8, 8, PixelFormat::new(Channels::Rgba, SampleType::U8)).unwrap();
-    assert!(matches!(up.upscale(&src.as_ref(), &mut wrong.as_mut(), &mut Control::default()), Err(CoreError::FormatMismatch { .. })));
+    assert!(matches!(
+        up.upscale(&src.as_ref(), &mut wrong.as_mut(), &mut Control::default()),
+        Err(CoreError::FormatMismatch { .. })
+    ));
     let tiny_tile = UpscalerConfig { tile_size: Some(8), overlap: Some(8), ..Default::default() };
     let mut up = load("smooth_x2", tiny_tile).unwrap();
     let big = Image::new(64, 64, format).unwrap();
-    assert!(matches!(up.upscale_to(&big.as_ref(), Target::Factor(2.0), &mut Control::default()), Err(CoreError::InvalidTiling { .. })));
+    assert!(matches!(
+        up.upscale_to(&big.as_ref(), Target::Factor(2.0), &mut Control::default()),
+        Err(CoreError::InvalidTiling { .. })
+    ));
 }
 
 #[test]
 fn unknown_catalog_model_and_unfetched_model_say_what_to_do() {
-    let e = Upscaler::new(&ModelSource::Catalog("no-such-model".into()), UpscalerConfig::default()).err().unwrap().to_string();
-    assert!(e.contains("no-such-model") && e.contains("realesrgan-x4plus"), "{e}");
-    let empty = tempfile::tempdir().unwrap();
-    let cache = aiupscale_models::ModelCache::at(empty.path());
-    let e = Upscaler::with_cache(&ModelSource::Catalog("realesr-animevideov3-x2".into()), UpscalerConfig::default(), &cache)
+    let e = Upscaler::new(&ModelSource::Catalog("no-such-model".into()), UpscalerConfig::default())
         .err()
         .unwrap()
         .to_string();
+    assert!(e.contains("no-such-model") && e.contains("realesrgan-x4plus"), "{e}");
+    let empty = tempfile::tempdir().unwrap();
+    let cache = aiupscale_models::ModelCache::at(empty.path());
+    let e = Upscaler::with_cache(
+        &ModelSource::Catalog("realesr-animevideov3-x2".into()),
+        UpscalerConfig::default(),
+        &cache,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("aiupscale models fetch realesr-animevideov3-x2"), "{e}");
 }
 

@@ -4,7 +4,8 @@
 mod common;
 
 use aiupscale_core::{
-    Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler, UpscalerConfig,
+    Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler,
+    UpscalerConfig,
 };
 use common::*;
 
@@ -27,7 +28,16 @@ fn denoise_is_the_cores_one_frame_path_and_cleans_noise() {
     noisy.save(&input).unwrap();
     let smooth = env.models.join("smooth_x2.onnx");
     let out = env.path("out.png");
-    let result = env.run(&["upscale", input.to_str().unwrap(), out.to_str().unwrap(), "--model", smooth.to_str().unwrap(), "--denoise", "0.7", "--quiet"]);
+    let result = env.run(&[
+        "upscale",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        smooth.to_str().unwrap(),
+        "--denoise",
+        "0.7",
+        "--quiet",
+    ]);
     assert_ok(&result);
     let bridge = image::open(&out).unwrap().to_rgb8();
 
@@ -45,7 +55,14 @@ fn denoise_is_the_cores_one_frame_path_and_cleans_noise() {
     clean.save(&clean_png).unwrap();
     let (plain, target) = (env.path("plain.png"), env.path("target.png"));
     for (i, o) in [(&input, &plain), (&clean_png, &target)] {
-        assert_ok(&env.run(&["upscale", i.to_str().unwrap(), o.to_str().unwrap(), "--model", smooth.to_str().unwrap(), "--quiet"]));
+        assert_ok(&env.run(&[
+            "upscale",
+            i.to_str().unwrap(),
+            o.to_str().unwrap(),
+            "--model",
+            smooth.to_str().unwrap(),
+            "--quiet",
+        ]));
     }
     let mse = |a: &image::RgbImage| {
         let t = image::open(&target).unwrap().to_rgb8();

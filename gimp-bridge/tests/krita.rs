@@ -195,7 +195,14 @@ impl KritaHome {
         cmd.env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", self.home.join("run"))
             .env("AIUPSCALE_MODEL_DIR", &self.empty_cache);
-        for var in ["XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "AIUPSCALE_BRIDGE", "AIUPSCALE_KRITA_TEST", "PYTHONPATH"] {
+        for var in [
+            "XDG_DATA_HOME",
+            "XDG_CONFIG_HOME",
+            "XDG_CACHE_HOME",
+            "AIUPSCALE_BRIDGE",
+            "AIUPSCALE_KRITA_TEST",
+            "PYTHONPATH",
+        ] {
             cmd.env_remove(var);
         }
         cmd
@@ -340,7 +347,10 @@ fn png_resolution(path: &Path) -> Option<(u32, u32)> {
         let kind = &png[at + 4..at + 8];
         if kind == b"pHYs" {
             let d = &png[at + 8..at + 8 + len];
-            return Some((u32::from_be_bytes(d[0..4].try_into().unwrap()), u32::from_be_bytes(d[4..8].try_into().unwrap())));
+            return Some((
+                u32::from_be_bytes(d[0..4].try_into().unwrap()),
+                u32::from_be_bytes(d[4..8].try_into().unwrap()),
+            ));
         }
         at += 12 + len;
     }
@@ -407,7 +417,8 @@ fn kritarunner_upscales_a_16bit_rgba_document_keeping_depth_and_resolution() {
     }
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
-    let (input, output, result) = (dir.path().join("in16.png"), dir.path().join("out16.png"), dir.path().join("r.json"));
+    let (input, output, result) =
+        (dir.path().join("in16.png"), dir.path().join("out16.png"), dir.path().join("r.json"));
     let image = rgba16_fixture(80, 48);
     // 300 dpi: Krita 5.1's scaleImage would make it 288 without the plug-in's fix.
     write_png_with_resolution(&input, &image, 11_811);
@@ -576,7 +587,18 @@ fn kritarunner_real_model_matches_the_bridge_on_the_same_image() {
     let env = Env::new();
     let mut cmd = env.cmd();
     cmd.env("AIUPSCALE_MODEL_DIR", &models);
-    assert_ok(&cmd.args(["upscale", &input.display().to_string(), &reference.display().to_string(), "--model", REAL_MODEL, "-q"]).output().unwrap());
+    assert_ok(
+        &cmd.args([
+            "upscale",
+            &input.display().to_string(),
+            &reference.display().to_string(),
+            "--model",
+            REAL_MODEL,
+            "-q",
+        ])
+        .output()
+        .unwrap(),
+    );
 
     let _turn = krita_lock();
     let args = [
@@ -738,7 +760,8 @@ fn krita_dialog_screenshot() {
     }
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
-    let shot = std::env::var_os("AIUPSCALE_KRITA_SCREENSHOT").map_or_else(|| PathBuf::from("/tmp/krita-dialog.png"), PathBuf::from);
+    let shot = std::env::var_os("AIUPSCALE_KRITA_SCREENSHOT")
+        .map_or_else(|| PathBuf::from("/tmp/krita-dialog.png"), PathBuf::from);
     let (shown, hold, result) = (dir.path().join("shown"), dir.path().join("hold"), dir.path().join("result.json"));
     let config = dir.path().join("test.json");
     let options = serde_json::json!({

@@ -15,11 +15,7 @@
 //! Environment: AIUPSCALE_BENCH_ROUNDS (default 3), AIUPSCALE_BENCH_FRAMES (frames for
 //! anime4k, default 40), AIUPSCALE_BENCH_HEAVY_FRAMES (frames for realesr, default 3).
 
-use std::{
-    path::Path,
-    process::Command,
-    time::Instant,
-};
+use std::{path::Path, process::Command, time::Instant};
 
 use aiupscale_core::{
     Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler,
@@ -200,7 +196,10 @@ fn bench(model: &'static str, frames: &[Vec<u8>], (width, height): (u32, u32), r
     for round in 0..rounds {
         let fa = core.run(frames);
         let fb = element.run(frames);
-        eprintln!("   round {round}: A core {fa:8.2} fps   B element {fb:8.2} fps   A/B-1 {:+.1}%", (fa / fb - 1.0) * 100.0);
+        eprintln!(
+            "   round {round}: A core {fa:8.2} fps   B element {fb:8.2} fps   A/B-1 {:+.1}%",
+            (fa / fb - 1.0) * 100.0
+        );
         a.push(fa);
         b.push(fb);
     }

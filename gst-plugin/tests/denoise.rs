@@ -5,7 +5,8 @@
 mod common;
 
 use aiupscale_core::{
-    Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler, UpscalerConfig,
+    Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler,
+    UpscalerConfig,
 };
 use common::{init, tiny};
 use gst_check::Harness;
@@ -24,12 +25,17 @@ fn picture(seed: u32) -> Vec<u8> {
     let mut state = seed.wrapping_mul(747_796_405).wrapping_add(1);
     let mut noise = || {
         state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        if seed == 0 { 0 } else { ((state >> 24) as i32 % 25) - 12 }
+        if seed == 0 {
+            0
+        } else {
+            ((state >> 24) as i32 % 25) - 12
+        }
     };
     (0..W * H)
         .flat_map(|i| {
             let (x, y) = ((i % W) as i32, (i / W) as i32);
-            let base = [(x * 5 + y * 3) % 200 + 20, if (x / 6 + y / 6) % 2 == 0 { 60 } else { 190 }, (x * y) % 160 + 40];
+            let base =
+                [(x * 5 + y * 3) % 200 + 20, if (x / 6 + y / 6) % 2 == 0 { 60 } else { 190 }, (x * y) % 160 + 40];
             base.map(|v| (v + noise()).clamp(0, 255) as u8)
         })
         .collect()
@@ -54,7 +60,8 @@ fn push(h: &mut Harness, rgb: &[u8]) -> Vec<u8> {
     let stride = frame.plane_stride()[0] as usize;
     let data = frame.plane_data_mut(0).unwrap();
     for y in 0..H as usize {
-        data[y * stride..y * stride + 3 * W as usize].copy_from_slice(&rgb[y * 3 * W as usize..(y + 1) * 3 * W as usize]);
+        data[y * stride..y * stride + 3 * W as usize]
+            .copy_from_slice(&rgb[y * 3 * W as usize..(y + 1) * 3 * W as usize]);
     }
     h.push(frame.into_buffer()).unwrap();
     let out_info = VideoInfo::builder(VideoFormat::Rgb, 2 * W, 2 * H).build().unwrap();
@@ -107,7 +114,10 @@ fn a_static_noisy_stream_settles_and_a_flush_forgets_it() {
     let stable_out: Vec<Vec<u8>> = frames.iter().map(|f| push(&mut stable, f)).collect();
     let change = |outs: &[Vec<u8>]| (8..12).map(|t| mean_abs_change(&outs[t], &outs[t - 1])).sum::<f64>() / 4.0;
     let (plain_change, stable_change) = (change(&plain_out), change(&stable_out));
-    assert!(stable_change * 4.0 < plain_change, "frame-to-frame change {stable_change:.2} vs {plain_change:.2} without");
+    assert!(
+        stable_change * 4.0 < plain_change,
+        "frame-to-frame change {stable_change:.2} vs {plain_change:.2} without"
+    );
 
     // After a flush (what a seek does) the next frame gets no history.
     assert!(stable.push_event(gst::event::FlushStart::new()));

@@ -206,10 +206,19 @@ impl Reader<'_> {
     }
 
     /// `values` checked to hold `expected` finite numbers; `formula` explains `expected`.
-    fn values<'l>(&self, name: &str, field: &str, values: &'l Option<Vec<f32>>, expected: usize, formula: &str) -> Result<&'l [f32], ModelError> {
+    fn values<'l>(
+        &self,
+        name: &str,
+        field: &str,
+        values: &'l Option<Vec<f32>>,
+        expected: usize,
+        formula: &str,
+    ) -> Result<&'l [f32], ModelError> {
         let values = values.as_deref().ok_or_else(|| self.err(format!("layer {name}: no {field} array")))?;
         if values.len() != expected {
-            return Err(self.err(format!("layer {name}: {field} has {} values, expected {formula} = {expected}", values.len())));
+            return Err(
+                self.err(format!("layer {name}: {field} has {} values, expected {formula} = {expected}", values.len()))
+            );
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(self.err(format!("layer {name}: {field}[{i}] = {} is not a finite float32", values[i])));
@@ -242,7 +251,13 @@ impl Reader<'_> {
         let blocks = 2 * parts;
         let formula = format!("9 taps * {blocks} CReLU blocks * 4 * 4");
         let flat = self.values(name, "weights", &layer.weights, 9 * blocks * 16, &formula)?;
-        Ok(OnnxConv { weights: reorder_3x3(flat, blocks), bias: self.bias(name, layer)?, cout: 4, cin: blocks * 4, k: 3 })
+        Ok(OnnxConv {
+            weights: reorder_3x3(flat, blocks),
+            bias: self.bias(name, layer)?,
+            cout: 4,
+            cin: blocks * 4,
+            k: 3,
+        })
     }
 
     /// 1x1 layer over the concat of CReLU of every level.
@@ -252,7 +267,13 @@ impl Reader<'_> {
         let blocks = 2 * parts * levels;
         let formula = format!("{levels} levels * {} CReLU blocks * 4 * 4", 2 * parts);
         let flat = self.values(name, "weights", &layer.weights, blocks * 16, &formula)?;
-        Ok(OnnxConv { weights: reorder_1x1(flat, blocks), bias: self.bias(name, layer)?, cout: 4, cin: blocks * 4, k: 1 })
+        Ok(OnnxConv {
+            weights: reorder_1x1(flat, blocks),
+            bias: self.bias(name, layer)?,
+            cout: 4,
+            cin: blocks * 4,
+            k: 1,
+        })
     }
 }
 
@@ -268,8 +289,7 @@ struct Network {
 
 fn parse(model_name: &str, json: &str) -> Result<Network, ModelError> {
     let err = |reason: String| ModelError::Anime4k { model: model_name.into(), reason };
-    let file: WeightsFile =
-        serde_json::from_str(json).map_err(|e| err(format!("not WebSR Anime4K JSON: {e}")))?;
+    let file: WeightsFile = serde_json::from_str(json).map_err(|e| err(format!("not WebSR Anime4K JSON: {e}")))?;
     let size = Size::from_network(&file.name).ok_or_else(|| {
         err(format!(
             "network {:?} is not one of WebSR's x2 CNNs (anime4k/cnn-2x-s, anime4k/cnn-2x-m, anime4k/cnn-2x-l)",
@@ -608,6 +628,9 @@ mod tests {
         assert_eq!(file.layers["pixel_shuffle"].kind, "pixel_shuffle");
         assert!(file.layers["pixel_shuffle"].weights.is_none());
         let r = reason(convert("m", REAL_EXCERPT));
-        assert!(r.contains("conv2d_tf: weights has 16 values, expected 9 taps * 4 inputs (RGBA) * 4 outputs = 144"), "{r}");
+        assert!(
+            r.contains("conv2d_tf: weights has 16 values, expected 9 taps * 4 inputs (RGBA) * 4 outputs = 144"),
+            "{r}"
+        );
     }
 }

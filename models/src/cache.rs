@@ -206,13 +206,21 @@ impl ModelCache {
 
     /// Installs converted bytes as the entry for `entry` (the sources were verified by
     /// the caller, who holds the model's lock). Manifest removed first, written last.
-    pub(crate) fn install(&self, entry: &ModelEntry, onnx: &[u8], flops_per_pixel: f64) -> Result<Manifest, ModelError> {
+    pub(crate) fn install(
+        &self,
+        entry: &ModelEntry,
+        onnx: &[u8],
+        flops_per_pixel: f64,
+    ) -> Result<Manifest, ModelError> {
         check_file_name(&entry.name)?;
         let package = self.package(entry)?;
         if !flops_per_pixel.is_finite() || flops_per_pixel < 0.0 {
             // JSON cannot hold NaN/inf; refusing here beats a manifest that never parses.
             return Err(ModelError::CatalogInvalid {
-                reason: format!("converter reported flops_per_pixel {flops_per_pixel} for {}, expected a finite value >= 0", entry.name),
+                reason: format!(
+                    "converter reported flops_per_pixel {flops_per_pixel} for {}, expected a finite value >= 0",
+                    entry.name
+                ),
             });
         }
         self.create_root()?;
@@ -225,7 +233,11 @@ impl ModelCache {
             package: package.name.clone(),
             package_version: package.version.clone(),
             archive_sha256: package.archive_sha256.clone(),
-            sources: entry.files.iter().map(|f| SourceRecord { path: f.path.clone(), sha256: f.sha256.clone() }).collect(),
+            sources: entry
+                .files
+                .iter()
+                .map(|f| SourceRecord { path: f.path.clone(), sha256: f.sha256.clone() })
+                .collect(),
             onnx_size: meta.len(),
             onnx_sha256: sha256_hex(onnx),
             onnx_mtime_ns: mtime_ns(&meta),
@@ -238,8 +250,10 @@ impl ModelCache {
 
     pub(crate) fn write_manifest(&self, manifest: &Manifest) -> Result<(), ModelError> {
         let path = self.manifest_path(&manifest.model);
-        let json = serde_json::to_vec_pretty(manifest)
-            .map_err(|e| ModelError::Io { path: path.clone(), source: io::Error::new(io::ErrorKind::InvalidData, e) })?;
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| ModelError::Io {
+            path: path.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidData, e),
+        })?;
         write_atomically(&self.root, &path, &json)
     }
 
@@ -270,7 +284,11 @@ impl ModelCache {
     }
 
     /// Like [`ModelCache::with_lock`] without waiting: `Ok(None)` if someone holds it.
-    pub(crate) fn try_with_lock<T>(&self, key: &str, f: impl FnOnce() -> Result<T, ModelError>) -> Result<Option<T>, ModelError> {
+    pub(crate) fn try_with_lock<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce() -> Result<T, ModelError>,
+    ) -> Result<Option<T>, ModelError> {
         let (path, mut lock) = self.lock_file(key)?;
         let guard = match lock.try_write() {
             Ok(guard) => guard,

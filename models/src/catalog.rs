@@ -120,7 +120,8 @@ impl Catalog {
     /// The catalog compiled into this build.
     pub fn builtin() -> &'static Catalog {
         static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
-        CATALOG.get_or_init(|| Catalog::parse(CATALOG_TOML).expect("the built-in catalog.toml is checked by a unit test"))
+        CATALOG
+            .get_or_init(|| Catalog::parse(CATALOG_TOML).expect("the built-in catalog.toml is checked by a unit test"))
     }
 
     pub fn parse(text: &str) -> Result<Catalog, ModelError> {
@@ -132,7 +133,10 @@ impl Catalog {
         for model in &file.model {
             if !packages.contains_key(&model.package) {
                 return Err(ModelError::CatalogInvalid {
-                    reason: format!("model {} names package {:?}, which the catalog does not list", model.name, model.package),
+                    reason: format!(
+                        "model {} names package {:?}, which the catalog does not list",
+                        model.name, model.package
+                    ),
                 });
             }
             if model.scale == 0 || model.tile_multiple == 0 {

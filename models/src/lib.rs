@@ -8,8 +8,8 @@ pub mod catalog;
 mod error;
 pub mod onnx;
 
-pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
+pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
 pub use error::ModelError;
 pub use fetch::{ArchiveSource, FetchOptions, FetchReport};
 pub mod anime4k;

@@ -230,20 +230,40 @@ impl GraphBuilder {
     /// Adds a float initializer and returns its name.
     pub fn constant_f32(&mut self, prefix: &str, dims: &[i64], values: &[f32]) -> String {
         let expected: i64 = dims.iter().product();
-        assert_eq!(expected as usize, values.len(), "initializer {prefix}: dims {dims:?} do not match {} values", values.len());
+        assert_eq!(
+            expected as usize,
+            values.len(),
+            "initializer {prefix}: dims {dims:?} do not match {} values",
+            values.len()
+        );
         let name = self.fresh(prefix);
         let raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.graph.initializer.push(TensorProto { dims: dims.to_vec(), data_type: ELEM_FLOAT, name: name.clone(), raw_data });
+        self.graph.initializer.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: ELEM_FLOAT,
+            name: name.clone(),
+            raw_data,
+        });
         name
     }
 
     /// Adds an int64 initializer (shapes, axes, pads) and returns its name.
     pub fn constant_i64(&mut self, prefix: &str, dims: &[i64], values: &[i64]) -> String {
         let expected: i64 = dims.iter().product();
-        assert_eq!(expected as usize, values.len(), "initializer {prefix}: dims {dims:?} do not match {} values", values.len());
+        assert_eq!(
+            expected as usize,
+            values.len(),
+            "initializer {prefix}: dims {dims:?} do not match {} values",
+            values.len()
+        );
         let name = self.fresh(prefix);
         let raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.graph.initializer.push(TensorProto { dims: dims.to_vec(), data_type: ELEM_INT64, name: name.clone(), raw_data });
+        self.graph.initializer.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: ELEM_INT64,
+            name: name.clone(),
+            raw_data,
+        });
         name
     }
 

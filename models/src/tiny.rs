@@ -31,7 +31,12 @@ fn nearest_x2_into(g: &mut GraphBuilder, input: &str, output: &str) {
     }
     let w = g.constant_f32("copy_w", &[12, 3, 1, 1], &w);
     let expanded = g.node("Conv", &[input, &w], vec![Attr::Ints("kernel_shape", vec![1, 1])]);
-    g.node_with_outputs("DepthToSpace", &[&expanded], &[output], vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())]);
+    g.node_with_outputs(
+        "DepthToSpace",
+        &[&expanded],
+        &[output],
+        vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())],
+    );
 }
 
 fn conv3x3(g: &mut GraphBuilder, input: &str, cin: i64, cout: i64, pad: i64, seed: u32) -> String {
@@ -59,7 +64,8 @@ pub fn tiny_model(name: &str) -> Option<ModelProto> {
             let c1 = conv3x3(&mut g, "input", 3, 8, 1, 7);
             let r1 = g.node("Relu", &[&c1], vec![]);
             let c2 = conv3x3(&mut g, &r1, 8, 12, 1, 11);
-            let detail = g.node("DepthToSpace", &[&c2], vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())]);
+            let detail =
+                g.node("DepthToSpace", &[&c2], vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())]);
             let base = g.fresh("base");
             nearest_x2_into(&mut g, "input", &base);
             g.node_with_outputs("Add", &[&base, &detail], &["output"], vec![]);
@@ -69,7 +75,12 @@ pub fn tiny_model(name: &str) -> Option<ModelProto> {
             g.input_f32("input", &image_dims(3));
             g.output_f32("output", &out_dims());
             let c = conv3x3(&mut g, "input", 3, 12, 0, 3);
-            g.node_with_outputs("DepthToSpace", &[&c], &["output"], vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())]);
+            g.node_with_outputs(
+                "DepthToSpace",
+                &[&c],
+                &["output"],
+                vec![Attr::Int("blocksize", 2), Attr::Str("mode", "CRD".into())],
+            );
         }
         // Wrong signatures, for error paths.
         "bad_channels" => {

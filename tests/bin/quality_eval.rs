@@ -105,12 +105,16 @@ fn write_report(eval: &Evaluation, machine: &report::Machine, started: Instant) 
     let (rows, last_frames) = footage::evaluate(&clips)?;
     let mut frames = Vec::new();
     for (clip, outputs) in clips.iter().zip(&last_frames) {
-        let (input, reference) = (clip.input.last().context("empty clip")?, clip.reference.last().context("empty clip")?);
+        let (input, reference) =
+            (clip.input.last().context("empty clip")?, clip.reference.last().context("empty clip")?);
         let file = report::write_footage_frame(&clip.name, input, outputs, reference, &docs)?;
         frames.push((clip.name.clone(), clip.note.clone(), file));
     }
     for r in &rows {
-        println!("{:<20} {:<36} PSNR {:.2} (worst {:.2}) SSIM {:.4} temporal error {:.3}", r.clip, r.method, r.mean_psnr, r.worst_psnr, r.mean_ssim, r.temporal_error);
+        println!(
+            "{:<20} {:<36} PSNR {:.2} (worst {:.2}) SSIM {:.4} temporal error {:.3}",
+            r.clip, r.method, r.mean_psnr, r.worst_psnr, r.mean_ssim, r.temporal_error
+        );
     }
     let md = report::markdown(eval, machine, started.elapsed().as_secs_f64(), &scenes, &rows, &frames);
     let path = docs.join("QUALITY.md");

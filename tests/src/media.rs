@@ -10,7 +10,9 @@ pub const RGB8: PixelFormat = PixelFormat::new(Channels::Rgb, SampleType::U8);
 
 /// Any 8-bit photo (gray is replicated to RGB) as RGB8.
 pub fn load_rgb8(path: &Path) -> Result<Image> {
-    let img = image::open(path).with_context(|| format!("reading {}; run scripts/setup (it fetches the sample media)", path.display()))?.to_rgb8();
+    let img = image::open(path)
+        .with_context(|| format!("reading {}; run scripts/setup (it fetches the sample media)", path.display()))?
+        .to_rgb8();
     Ok(Image { width: img.width(), height: img.height(), data: img.into_raw(), format: RGB8 })
 }
 
@@ -50,7 +52,11 @@ pub fn video(name: &str, frames: usize) -> Result<Vec<Image>> {
         .output()
         .context("running ffmpeg (scripts/setup installs it)")?;
     ensure!(out.status.success(), "ffmpeg failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    Ok(out.stdout.chunks_exact((w * h * 3) as usize).map(|c| Image { data: c.to_vec(), width: w, height: h, format: RGB8 }).collect())
+    Ok(out
+        .stdout
+        .chunks_exact((w * h * 3) as usize)
+        .map(|c| Image { data: c.to_vec(), width: w, height: h, format: RGB8 })
+        .collect())
 }
 
 /// Adds Gaussian noise of `sigma` (0..255 scale) to every sample, reproducibly from `seed`
@@ -85,8 +91,11 @@ pub fn gaussian_blur(img: &Image, sigma: f64) -> Image {
     for y in 0..h {
         for x in 0..w {
             for c in 0..3 {
-                rows[((y * w + x) * 3 + c) as usize] =
-                    kernel.iter().enumerate().map(|(k, kv)| kv * src[((y * w + mirror(x + k as i64 - radius, w)) * 3 + c) as usize]).sum();
+                rows[((y * w + x) * 3 + c) as usize] = kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(k, kv)| kv * src[((y * w + mirror(x + k as i64 - radius, w)) * 3 + c) as usize])
+                    .sum();
             }
         }
     }
@@ -94,7 +103,11 @@ pub fn gaussian_blur(img: &Image, sigma: f64) -> Image {
     for y in 0..h {
         for x in 0..w {
             for c in 0..3 {
-                let v: f64 = kernel.iter().enumerate().map(|(k, kv)| kv * rows[((mirror(y + k as i64 - radius, h) * w + x) * 3 + c) as usize]).sum();
+                let v: f64 = kernel
+                    .iter()
+                    .enumerate()
+                    .map(|(k, kv)| kv * rows[((mirror(y + k as i64 - radius, h) * w + x) * 3 + c) as usize])
+                    .sum();
                 data[((y * w + x) * 3 + c) as usize] = v.round().clamp(0.0, 255.0) as u8;
             }
         }
@@ -108,7 +121,8 @@ pub fn jpeg_roundtrip(img: &Image, quality: u8) -> Result<Image> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
         .encode(&img.data, img.width, img.height, image::ExtendedColorType::Rgb8)
         .context("JPEG encoding")?;
-    let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).context("JPEG decoding")?.to_rgb8();
+    let decoded =
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).context("JPEG decoding")?.to_rgb8();
     Ok(Image { width: decoded.width(), height: decoded.height(), data: decoded.into_raw(), format: RGB8 })
 }
 

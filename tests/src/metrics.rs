@@ -23,7 +23,12 @@ impl Plane {
 
     /// The plane without `border` pixels on each side.
     pub fn shave(&self, border: usize) -> Plane {
-        assert!(2 * border < self.width && 2 * border < self.height, "border {border} too large for {}x{}", self.width, self.height);
+        assert!(
+            2 * border < self.width && 2 * border < self.height,
+            "border {border} too large for {}x{}",
+            self.width,
+            self.height
+        );
         let (w, h) = (self.width - 2 * border, self.height - 2 * border);
         let mut data = Vec::with_capacity(w * h);
         for y in border..border + h {

@@ -9,8 +9,8 @@ use aiupscale_core::{Control, Filter, Image, ModelSource, Target, Upscaler, Upsc
 use aiupscale_models::Catalog;
 use anyhow::{Context, Result};
 
-use crate::{media, metrics};
 pub use crate::recorded::{check, Margins, MethodScores, PhotoScore, Recorded, TaskScores};
+use crate::{media, metrics};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Degradation {
@@ -108,7 +108,8 @@ impl Config {
 
     /// Where this form's recorded figures live.
     pub fn recorded_path(&self) -> std::path::PathBuf {
-        let name = if self.form == "full" { "recorded.json".to_string() } else { format!("recorded-{}.json", self.form) };
+        let name =
+            if self.form == "full" { "recorded.json".to_string() } else { format!("recorded-{}.json", self.form) };
         crate::repo_root().join("docs/quality").join(name)
     }
 }
@@ -129,8 +130,9 @@ impl Method {
             Some(f) => Ok(Upscaler::classic(f)),
             None => {
                 crate::try_ensure_model(&self.name)?;
-                Upscaler::new(&ModelSource::Catalog(self.name.clone()), UpscalerConfig::default())
-                    .with_context(|| format!("loading {}; fetch it again with `aiupscale models fetch {}`", self.name, self.name))
+                Upscaler::new(&ModelSource::Catalog(self.name.clone()), UpscalerConfig::default()).with_context(|| {
+                    format!("loading {}; fetch it again with `aiupscale models fetch {}`", self.name, self.name)
+                })
             }
         }
     }
@@ -138,7 +140,8 @@ impl Method {
 
 /// Bicubic, Lanczos, then every catalog model in catalog order.
 pub fn methods() -> Vec<Method> {
-    let classic = |f: Filter| Method { name: f.name().into(), filter: Some(f), native_scale: 1, content: "classic".into() };
+    let classic =
+        |f: Filter| Method { name: f.name().into(), filter: Some(f), native_scale: 1, content: "classic".into() };
     let mut all = vec![classic(Filter::Bicubic), classic(Filter::Lanczos3)];
     all.extend(Catalog::builtin().models().iter().map(|m| Method {
         name: m.name.clone(),
@@ -195,7 +198,8 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
         inputs.push(row);
     }
     let methods = methods();
-    let mut tasks: Vec<TaskScores> = config.tasks.iter().map(|t| TaskScores { task: t.key(), methods: Vec::new() }).collect();
+    let mut tasks: Vec<TaskScores> =
+        config.tasks.iter().map(|t| TaskScores { task: t.key(), methods: Vec::new() }).collect();
     let mut colour_shift = Vec::new();
     let mut speed = Vec::new();
     let mut scenes: Vec<Vec<(String, Image)>> = vec![Vec::new(); config.scenes.len()];
@@ -234,19 +238,48 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
                 }
             }
             let n = photos.len() as f64;
-            let (psnr, ssim) = (photos.iter().map(|p| p.psnr).sum::<f64>() / n, photos.iter().map(|p| p.ssim).sum::<f64>() / n);
-            tasks[ti].methods.push(MethodScores { method: method.name.clone(), native_scale: method.native_scale, psnr: round(psnr, 4), ssim: round(ssim, 5), photos });
+            let (psnr, ssim) =
+                (photos.iter().map(|p| p.psnr).sum::<f64>() / n, photos.iter().map(|p| p.ssim).sum::<f64>() / n);
+            tasks[ti].methods.push(MethodScores {
+                method: method.name.clone(),
+                native_scale: method.native_scale,
+                psnr: round(psnr, 4),
+                ssim: round(ssim, 5),
+                photos,
+            });
         }
         colour_shift.push(worst);
-        speed.push(if config.speed_runs > 0 { Some(time_per_megapixel(&mut up, &speed_lr, config.speed_runs)?) } else { None });
-        eprintln!("[quality-eval] {:<28} {:6.1} s (total {:.0} s)", method.name, t0.elapsed().as_secs_f64(), started.elapsed().as_secs_f64());
+        speed.push(if config.speed_runs > 0 {
+            Some(time_per_megapixel(&mut up, &speed_lr, config.speed_runs)?)
+        } else {
+            None
+        });
+        eprintln!(
+            "[quality-eval] {:<28} {:6.1} s (total {:.0} s)",
+            method.name,
+            t0.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
     }
     for (k, s) in config.scenes.iter().enumerate() {
         let (ti, pi) = locate(config, s)?;
         scenes[k].push(("original".into(), scene_crop(s, &inputs[ti][pi].hr)));
     }
-    let recorded = Recorded { form: config.form.clone(), crop: [cw, ch], photos: config.photos.iter().map(|p| p.0.clone()).collect(), tasks };
-    Ok(Evaluation { config: config.clone(), methods, recorded, colour_shift, speed, speed_input: (speed_lr.width, speed_lr.height), scenes })
+    let recorded = Recorded {
+        form: config.form.clone(),
+        crop: [cw, ch],
+        photos: config.photos.iter().map(|p| p.0.clone()).collect(),
+        tasks,
+    };
+    Ok(Evaluation {
+        config: config.clone(),
+        methods,
+        recorded,
+        colour_shift,
+        speed,
+        speed_input: (speed_lr.width, speed_lr.height),
+        scenes,
+    })
 }
 
 fn locate(config: &Config, s: &SceneSpec) -> Result<(usize, usize)> {

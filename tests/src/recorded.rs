@@ -44,7 +44,10 @@ impl Recorded {
 
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| {
-            format!("reading the recorded figures {}; record them by running quality-eval without --check", path.display())
+            format!(
+                "reading the recorded figures {}; record them by running quality-eval without --check",
+                path.display()
+            )
         })?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
@@ -88,10 +91,16 @@ pub fn check(recorded: &Recorded, current: &Recorded, margins: Margins) -> Vec<S
                 continue;
             };
             if cur.psnr.is_nan() || cur.psnr < rec.psnr - margins.psnr_db {
-                failures.push(format!("{} {}: mean PSNR {:.3} dB, recorded {:.3} dB (margin {} dB)", task.task, rec.method, cur.psnr, rec.psnr, margins.psnr_db));
+                failures.push(format!(
+                    "{} {}: mean PSNR {:.3} dB, recorded {:.3} dB (margin {} dB)",
+                    task.task, rec.method, cur.psnr, rec.psnr, margins.psnr_db
+                ));
             }
             if cur.ssim.is_nan() || cur.ssim < rec.ssim - margins.ssim {
-                failures.push(format!("{} {}: mean SSIM {:.4}, recorded {:.4} (margin {})", task.task, rec.method, cur.ssim, rec.ssim, margins.ssim));
+                failures.push(format!(
+                    "{} {}: mean SSIM {:.4}, recorded {:.4} (margin {})",
+                    task.task, rec.method, cur.ssim, rec.ssim, margins.ssim
+                ));
             }
         }
     }

@@ -30,7 +30,9 @@ impl Machine {
 
     pub fn describe() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()));
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()));
         Self {
             date: command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_else(|| "unknown date".into()),
             nproc: command_line("nproc", &[]).unwrap_or_else(|| "?".into()),
@@ -62,7 +64,8 @@ pub fn side_by_side(panels: &[Image]) -> Image {
 }
 
 fn slug(text: &str) -> String {
-    let s: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
+    let s: String =
+        text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
     s.split_whitespace().collect::<Vec<_>>().join("-")
 }
 
@@ -74,7 +77,9 @@ pub fn write_plot(eval: &Evaluation, task: usize, path: &Path) -> Result<()> {
         .methods
         .iter()
         .zip(&eval.speed)
-        .filter_map(|(m, s)| Some(((*s)?, scores.methods.iter().find(|x| x.method == m.name)?.psnr, m.name.as_str(), m.content.as_str())))
+        .filter_map(|(m, s)| {
+            Some(((*s)?, scores.methods.iter().find(|x| x.method == m.name)?.psnr, m.name.as_str(), m.content.as_str()))
+        })
         .collect();
     let (xmin, xmax) = points.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (ymin, ymax) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
@@ -111,7 +116,9 @@ pub fn write_plot(eval: &Evaluation, task: usize, path: &Path) -> Result<()> {
         let (px, py) = chart.backend_coord(&(x, y));
         let w = (name.len() as f64 * 6.4) as i32 + 2;
         let dx = if px + 8 + w > 950 { -8 - w } else { 8 };
-        let overlaps = |dy: i32| placed.iter().any(|&(x0, y0, x1, y1)| px + dx < x1 && x0 < px + dx + w && py + dy < y1 && y0 < py + dy + 13);
+        let overlaps = |dy: i32| {
+            placed.iter().any(|&(x0, y0, x1, y1)| px + dx < x1 && x0 < px + dx + w && py + dy < y1 && y0 < py + dy + 13)
+        };
         let dy = [-6, -19, 7, -32, 20, -45, 33, -58, 46].into_iter().find(|&d| !overlaps(d)).unwrap_or(-6);
         placed.push((px + dx, py + dy, px + dx + w, py + dy + 13));
         // A label moved off its point gets a thin leader line to it.
@@ -147,7 +154,13 @@ pub fn write_scenes(eval: &Evaluation, docs: &Path) -> Result<Vec<Vec<(String, S
 
 /// Writes the footage side-by-side (last frame, centre 176 px wide at most); returns the
 /// path relative to docs/.
-pub fn write_footage_frame(clip: &str, input: &Image, outputs: &[Image], reference: &Image, docs: &Path) -> Result<String> {
+pub fn write_footage_frame(
+    clip: &str,
+    input: &Image,
+    outputs: &[Image],
+    reference: &Image,
+    docs: &Path,
+) -> Result<String> {
     let w = reference.width.min(176);
     let x = (reference.width - w) / 2;
     let cut = |img: &Image| crate::crop(img, x, 0, w, img.height);
@@ -199,7 +212,10 @@ pub fn markdown(
     );
     md += &crate::report_text::method_section(eval);
     md += &crate::report_text::targets_section(eval, footage);
-    let _ = writeln!(md, "## Quality against speed\n\n![PSNR against seconds per megapixel](quality/quality_vs_speed.svg)\n");
+    let _ = writeln!(
+        md,
+        "## Quality against speed\n\n![PSNR against seconds per megapixel](quality/quality_vs_speed.svg)\n"
+    );
     let _ = writeln!(md, "Red: photo models, blue: video models, green: animation models, black: classic filters.\n");
     for (ti, task) in eval.config.tasks.iter().enumerate() {
         md += &crate::report_text::task_section(eval, ti, *task);
@@ -208,7 +224,16 @@ pub fn markdown(
     let _ = writeln!(md, "## Side by side\n");
     let _ = writeln!(md, "Crops of the original's size ({} px), in order: the degraded input (nearest neighbour), every method, the original.\n", eval.config.scenes.first().map_or(0, |s| s.side));
     for (spec, files) in eval.config.scenes.iter().zip(scenes) {
-        let _ = writeln!(md, "### {} — {} (crop at x {}, y {} of the {}x{} original)\n", spec.task.key(), spec.photo, spec.x, spec.y, rec.crop[0], rec.crop[1]);
+        let _ = writeln!(
+            md,
+            "### {} — {} (crop at x {}, y {} of the {}x{} original)\n",
+            spec.task.key(),
+            spec.photo,
+            spec.x,
+            spec.y,
+            rec.crop[0],
+            rec.crop[1]
+        );
         let cols = 5;
         let _ = writeln!(md, "|{}", " |".repeat(cols));
         let _ = writeln!(md, "|{}", "---|".repeat(cols));

@@ -87,12 +87,20 @@ pub fn targets_section(eval: &Evaluation, footage: &[ClipRow]) -> String {
             } else {
                 ("the same on the camcorder degradation (not a target, for information)".to_string(), "—")
             };
-            let _ = writeln!(md, "| {target} ({task}) | {:.2} dB vs {:.2} dB: {gain:+.2} dB | {result} |", photo.0, lanczos.0);
+            let _ = writeln!(
+                md,
+                "| {target} ({task}) | {:.2} dB vs {:.2} dB: {gain:+.2} dB | {result} |",
+                photo.0, lanczos.0
+            );
         }
     }
     for (k, kind) in ["bicubic", "camcorder"].iter().enumerate() {
-        let models = || eval.methods.iter().zip(&eval.colour_shift).filter(|(m, _)| m.filter.is_none()).map(|(m, s)| (m, &s[k]));
-        let failing: Vec<String> = models().filter(|(_, s)| s.0.abs() > COLOUR_SHIFT_LIMIT).map(|(m, (shift, at))| format!("{} {shift:+.2} ({at})", m.name)).collect();
+        let models =
+            || eval.methods.iter().zip(&eval.colour_shift).filter(|(m, _)| m.filter.is_none()).map(|(m, s)| (m, &s[k]));
+        let failing: Vec<String> = models()
+            .filter(|(_, s)| s.0.abs() > COLOUR_SHIFT_LIMIT)
+            .map(|(m, (shift, at))| format!("{} {shift:+.2} ({at})", m.name))
+            .collect();
         let worst = models().map(|(_, s)| s.0.abs()).fold(0.0, f64::max);
         let measured = if failing.is_empty() {
             format!("largest |shift| {worst:.2}/255")
@@ -143,7 +151,14 @@ pub fn task_section(eval: &Evaluation, ti: usize, task: Task) -> String {
         let content = method.map_or("?", |k| eval.methods[k].content.as_str());
         let speed = method.and_then(|k| eval.speed[k]).map_or("—".into(), |s| format!("{s:.2}"));
         let note = crate::report::native_note(m.native_scale, task.scale);
-        let _ = writeln!(md, "| {} | {content} | {note} | {:.2} | {:+.2} | {:.4} | {speed} |", m.method, m.psnr, m.psnr - lanczos, m.ssim);
+        let _ = writeln!(
+            md,
+            "| {} | {content} | {note} | {:.2} | {:+.2} | {:.4} | {speed} |",
+            m.method,
+            m.psnr,
+            m.psnr - lanczos,
+            m.ssim
+        );
     }
     md += "\n<details><summary>Per photo (PSNR dB / SSIM)</summary>\n\n";
     let _ = writeln!(md, "| method | {} |", eval.recorded.photos.join(" | "));

@@ -194,7 +194,8 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
                     // move: a long mean there turns into blur, so moving pixels keep a
                     // short history.
                     let (x, y) = (i % w, i / w);
-                    let cap = if field.vector_at(x, y) == (0, 0) { max_history } else { max_history.min(MOVING_HISTORY) };
+                    let cap =
+                        if field.vector_at(x, y) == (0, 0) { max_history } else { max_history.min(MOVING_HISTORY) };
                     let frames = if c > 0.0 { moved_count[i].min(cap - 1.0) } else { 0.0 };
                     let weight = c * frames / (frames + 1.0);
                     for ch in 0..3 {

@@ -30,7 +30,8 @@ fn half(plane: &[f32], w: usize, h: usize) -> (Vec<f32>, usize, usize) {
         for x in 0..hw {
             let (x0, y0) = (2 * x, 2 * y);
             let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-            out[y * hw + x] = 0.25 * (plane[y0 * w + x0] + plane[y0 * w + x1] + plane[y1 * w + x0] + plane[y1 * w + x1]);
+            out[y * hw + x] =
+                0.25 * (plane[y0 * w + x0] + plane[y0 * w + x1] + plane[y1 * w + x0] + plane[y1 * w + x1]);
         }
     }
     (out, hw, hh)
@@ -52,7 +53,17 @@ fn sad(cur: &[f32], prev: &[f32], w: usize, h: usize, bx: usize, by: usize, size
 }
 
 #[allow(clippy::too_many_arguments)]
-fn best_vector(cur: &[f32], prev: &[f32], w: usize, h: usize, bx: usize, by: usize, size: usize, center: (isize, isize), range: isize) -> (isize, isize) {
+fn best_vector(
+    cur: &[f32],
+    prev: &[f32],
+    w: usize,
+    h: usize,
+    bx: usize,
+    by: usize,
+    size: usize,
+    center: (isize, isize),
+    range: isize,
+) -> (isize, isize) {
     let zero = sad(cur, prev, w, h, bx, by, size, 0, 0);
     let (mut best, mut best_sad) = ((0, 0), zero);
     for dy in center.1 - range..=center.1 + range {
@@ -65,7 +76,11 @@ fn best_vector(cur: &[f32], prev: &[f32], w: usize, h: usize, bx: usize, by: usi
         }
     }
     // Keep the zero vector unless motion explains the block clearly better.
-    if best_sad > 0.97 * zero { (0, 0) } else { best }
+    if best_sad > 0.97 * zero {
+        (0, 0)
+    } else {
+        best
+    }
 }
 
 /// Estimates block motion from `previous` to `current` (both luma, same size).

@@ -19,7 +19,8 @@ pub fn estimate_noise(luma: &[f32], width: usize, height: usize) -> f32 {
     for y in 1..height - 1 {
         let (up, row, down) = ((y - 1) * width, y * width, (y + 1) * width);
         for x in 1..width - 1 {
-            let v = luma[up + x - 1] - 2.0 * luma[up + x] + luma[up + x + 1] - 2.0 * luma[row + x - 1] + 4.0 * luma[row + x]
+            let v = luma[up + x - 1] - 2.0 * luma[up + x] + luma[up + x + 1] - 2.0 * luma[row + x - 1]
+                + 4.0 * luma[row + x]
                 - 2.0 * luma[row + x + 1]
                 + luma[down + x - 1]
                 - 2.0 * luma[down + x]

@@ -228,7 +228,8 @@ pub fn install() -> Result<ExitCode> {
         fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let bridge_file = package.join(BRIDGE_FILE);
-    fs::write(&bridge_file, format!("{exe_text}\n")).with_context(|| format!("cannot write {}", bridge_file.display()))?;
+    fs::write(&bridge_file, format!("{exe_text}\n"))
+        .with_context(|| format!("cannot write {}", bridge_file.display()))?;
     let desktop = paths.desktop();
     fs::write(&desktop, DESKTOP).with_context(|| format!("cannot write {}", desktop.display()))?;
 

@@ -31,7 +31,11 @@ impl<'a> WeightReader<'a> {
 
     fn take(&mut self, bytes: usize, what: &str) -> Result<&'a [u8], String> {
         if bytes > self.remaining() {
-            return Err(format!("{what} needs {bytes} bytes at offset {}, .bin has {} left", self.pos, self.remaining()));
+            return Err(format!(
+                "{what} needs {bytes} bytes at offset {}, .bin has {} left",
+                self.pos,
+                self.remaining()
+            ));
         }
         let slice = &self.bin[self.pos..self.pos + bytes];
         self.pos += bytes;
@@ -54,12 +58,18 @@ impl<'a> WeightReader<'a> {
         match tag {
             TAG_FP16 => {
                 if count > self.remaining() / 2 {
-                    return Err(format!("{what} needs {count} fp16 values ({} bytes), .bin has {} bytes left", count * 2, self.remaining()));
+                    return Err(format!(
+                        "{what} needs {count} fp16 values ({} bytes), .bin has {} bytes left",
+                        count * 2,
+                        self.remaining()
+                    ));
                 }
                 let bytes = self.take(align4(count * 2), what)?;
                 Ok(bytes[..count * 2].chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect())
             }
-            TAG_INT8 => Err(format!("{what} is stored as int8 (tag {tag:#010x}); quantized ncnn models are not supported")),
+            TAG_INT8 => {
+                Err(format!("{what} is stored as int8 (tag {tag:#010x}); quantized ncnn models are not supported"))
+            }
             TAG_FP32_ALT | 0 => self.raw_f32(count, what),
             _ => {
                 // Any other non-zero flag: a 256-entry fp32 lookup table, then one u8 index

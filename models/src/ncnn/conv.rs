@@ -106,11 +106,7 @@ impl Lowering<'_> {
         let in_ch = c.in_channels(layer, x)?;
         let pad_value = layer.params.float(18, 0.0).map_err(|m| format!("{}: {m}", ctx(layer)))?;
         let weights = self.weights.tagged(c.weight_size as usize, &format!("{}: weight data", ctx(layer)))?;
-        let w = self.g.constant_f32(
-            "conv_w",
-            &[c.out_ch, in_ch / c.group, c.kernel[0], c.kernel[1]],
-            &weights,
-        );
+        let w = self.g.constant_f32("conv_w", &[c.out_ch, in_ch / c.group, c.kernel[0], c.kernel[1]], &weights);
         let mut inputs = vec![x.value.clone(), w];
         if c.bias {
             let b = self.weights.raw_f32(c.out_ch as usize, &format!("{}: bias", ctx(layer)))?;
@@ -155,13 +151,21 @@ impl Lowering<'_> {
         let out_pad_bottom = p.int(19, out_pad_right).map_err(e)?;
         let output_size = (p.int(21, 0).map_err(e)?, p.int(20, 0).map_err(e)?);
         if c.pads.iter().any(|v| *v < 0) && output_size != (0, 0) {
-            return Err(format!("{}: automatic padding to a fixed output size {output_size:?} is not supported", ctx(layer)));
+            return Err(format!(
+                "{}: automatic padding to a fixed output size {output_size:?} is not supported",
+                ctx(layer)
+            ));
         }
         // ncnn crops negative (automatic) pads only together with a fixed output size.
         let pads: Vec<i64> = c.pads.iter().map(|v| (*v).max(0)).collect();
         let weights = self.weights.tagged(c.weight_size as usize, &format!("{}: weight data", ctx(layer)))?;
         // ncnn stores [group][out/g][in/g][kh][kw]; ConvTranspose wants [in][out/g][kh][kw].
-        let (g, opg, ipg, k) = (c.group as usize, (c.out_ch / c.group) as usize, (in_ch / c.group) as usize, (c.kernel[0] * c.kernel[1]) as usize);
+        let (g, opg, ipg, k) = (
+            c.group as usize,
+            (c.out_ch / c.group) as usize,
+            (in_ch / c.group) as usize,
+            (c.kernel[0] * c.kernel[1]) as usize,
+        );
         let mut transposed = vec![0f32; weights.len()];
         for gi in 0..g {
             for o in 0..opg {

@@ -62,7 +62,13 @@ pub(super) fn at_least(layer: &Layer, value: i32, min: i32, what: &str) -> Res<i
 
 impl<'a> Lowering<'a> {
     pub fn new(name: &str, bin: &'a [u8]) -> Self {
-        Self { g: GraphBuilder::new(name), blobs: HashMap::new(), weights: WeightReader::new(bin), flops: 0.0, has_input: false }
+        Self {
+            g: GraphBuilder::new(name),
+            blobs: HashMap::new(),
+            weights: WeightReader::new(bin),
+            flops: 0.0,
+            has_input: false,
+        }
     }
 
     pub fn layer(&mut self, layer: &Layer) -> Res<()> {
@@ -82,7 +88,11 @@ impl<'a> Lowering<'a> {
             "Input" => vec![self.input(layer)?],
             "Split" => {
                 if inputs.len() != 1 || layer.outputs.is_empty() {
-                    return Err(format!("{}: has {} inputs, expected 1 (and at least 1 output)", ctx(layer), inputs.len()));
+                    return Err(format!(
+                        "{}: has {} inputs, expected 1 (and at least 1 output)",
+                        ctx(layer),
+                        inputs.len()
+                    ));
                 }
                 vec![inputs[0].clone(); layer.outputs.len()]
             }
@@ -127,7 +137,9 @@ impl<'a> Lowering<'a> {
                 arity(layer, 1, 1)?;
                 vec![self.pixel_shuffle(layer, &inputs[0])?]
             }
-            other => return Err(format!("{}: layer type {other:?} is not supported (supported: {SUPPORTED})", ctx(layer))),
+            other => {
+                return Err(format!("{}: layer type {other:?} is not supported (supported: {SUPPORTED})", ctx(layer)))
+            }
         };
         for (name, blob) in layer.outputs.iter().zip(outputs) {
             if self.blobs.insert(name.clone(), blob).is_some() {
@@ -184,7 +196,9 @@ impl<'a> Lowering<'a> {
                 need(2)?;
                 self.hard_swish(&x, params[0], params[1])
             }
-            other => return Err(format!("{}: activation type {other} (param 9) is not supported (0-6 are)", ctx(layer))),
+            other => {
+                return Err(format!("{}: activation type {other} (param 9) is not supported (0-6 are)", ctx(layer)))
+            }
         })
     }
 
@@ -267,7 +281,11 @@ impl<'a> Lowering<'a> {
         let complement: Vec<f32> = slopes.iter().map(|a| 1.0 - a).collect();
         let [a, b, mean, var] = [&slopes, &complement, &zeros, &ones].map(|v| self.g.constant_f32("prelu_bn", &[n], v));
         let scaled = |g: &mut GraphBuilder, input: &str, scale: &str| {
-            g.node("BatchNormalization", &[input, scale, mean.as_str(), mean.as_str(), var.as_str()], vec![Attr::Float("epsilon", 0.0)])
+            g.node(
+                "BatchNormalization",
+                &[input, scale, mean.as_str(), mean.as_str(), var.as_str()],
+                vec![Attr::Float("epsilon", 0.0)],
+            )
         };
         let relu = self.g.node("Relu", &[&x.value], vec![]);
         let linear = scaled(&mut self.g, &x.value, &a);
@@ -277,7 +295,12 @@ impl<'a> Lowering<'a> {
 
     fn concat(&mut self, layer: &Layer, inputs: &[Blob]) -> Res<Blob> {
         if inputs.is_empty() || layer.outputs.len() != 1 {
-            return Err(format!("{}: has {} inputs and {} outputs, expected at least 1 and 1", ctx(layer), inputs.len(), layer.outputs.len()));
+            return Err(format!(
+                "{}: has {} inputs and {} outputs, expected at least 1 and 1",
+                ctx(layer),
+                inputs.len(),
+                layer.outputs.len()
+            ));
         }
         let axis = layer.params.int(0, 0).map_err(|m| format!("{}: {m}", ctx(layer)))?;
         // ncnn axes count over (c, h, w); ONNX adds the batch axis in front.
@@ -293,7 +316,12 @@ impl<'a> Lowering<'a> {
 
     fn eltwise(&mut self, layer: &Layer, inputs: &[Blob]) -> Res<Blob> {
         if inputs.len() < 2 || layer.outputs.len() != 1 {
-            return Err(format!("{}: has {} inputs and {} outputs, expected at least 2 and 1", ctx(layer), inputs.len(), layer.outputs.len()));
+            return Err(format!(
+                "{}: has {} inputs and {} outputs, expected at least 2 and 1",
+                ctx(layer),
+                inputs.len(),
+                layer.outputs.len()
+            ));
         }
         let e = |m: String| format!("{}: {m}", ctx(layer));
         let op = layer.params.int(0, 0).map_err(e)?;
@@ -304,7 +332,12 @@ impl<'a> Lowering<'a> {
             1 => {
                 if !coeffs.is_empty() {
                     if coeffs.len() != inputs.len() {
-                        return Err(format!("{}: has {} coefficients for {} inputs", ctx(layer), coeffs.len(), inputs.len()));
+                        return Err(format!(
+                            "{}: has {} coefficients for {} inputs",
+                            ctx(layer),
+                            coeffs.len(),
+                            inputs.len()
+                        ));
                     }
                     for (name, c) in names.iter_mut().zip(&coeffs) {
                         if *c != 1.0 {
@@ -393,9 +426,17 @@ impl<'a> Lowering<'a> {
             ],
             2 | 3 => vec![
                 Attr::Str("mode", if resize_type == 2 { "linear" } else { "cubic" }.into()),
-                Attr::Str("coordinate_transformation_mode", if align_corner { "align_corners" } else { "half_pixel" }.into()),
+                Attr::Str(
+                    "coordinate_transformation_mode",
+                    if align_corner { "align_corners" } else { "half_pixel" }.into(),
+                ),
             ],
-            other => return Err(format!("{}: resize_type {other} is not one of 1 (nearest), 2 (bilinear), 3 (bicubic)", ctx(layer))),
+            other => {
+                return Err(format!(
+                    "{}: resize_type {other} is not one of 1 (nearest), 2 (bilinear), 3 (bicubic)",
+                    ctx(layer)
+                ))
+            }
         };
         if resize_type == 3 {
             attrs.push(Attr::Float("cubic_coeff_a", -0.75));
@@ -403,7 +444,9 @@ impl<'a> Lowering<'a> {
         let whole = |s: f32| s >= 1.0 && s.fract() == 0.0;
         let ratio = (hs == ws).then(|| downscale_ratio(hs)).flatten();
         let divisible = |d: u32| [x.scale.0, x.scale.1].iter().all(|&s| s >= f64::from(d) && s % f64::from(d) == 0.0);
-        let value = if let Some((n, d)) = ratio.filter(|&(_, d)| resize_type == 3 && !fixed && !align_corner && divisible(d)) {
+        let value = if let Some((n, d)) =
+            ratio.filter(|&(_, d)| resize_type == 3 && !fixed && !align_corner && divisible(d))
+        {
             // The input's sides are a multiple of d (a multiple of the model input's), so
             // this is an exact bicubic n/d downscale: a fixed polyphase filter, much
             // cheaper in ONNX Runtime as a convolution than as Resize (a fifth of
@@ -464,7 +507,11 @@ impl<'a> Lowering<'a> {
         let (pl, pr) = (-lo, k - d + lo);
         let pads = self.g.constant_i64("downscale_pads", &[8], &[0, 0, pl, pl, 0, 0, pr, pr]);
         let padded = self.g.node("Pad", &[x, &pads], vec![Attr::Str("mode", "edge".into())]);
-        let attrs = vec![Attr::Int("group", channels), Attr::Ints("kernel_shape", vec![k, k]), Attr::Ints("strides", vec![d, d])];
+        let attrs = vec![
+            Attr::Int("group", channels),
+            Attr::Ints("kernel_shape", vec![k, k]),
+            Attr::Ints("strides", vec![d, d]),
+        ];
         let phased = self.g.node("Conv", &[&padded, &w], attrs);
         if n == 1 {
             return phased;
@@ -499,7 +546,8 @@ impl<'a> Lowering<'a> {
             }
             c => c.map(|c| c / (r * r)),
         };
-        let value = self.g.node("DepthToSpace", &[&x.value], vec![Attr::Int("blocksize", r), Attr::Str("mode", mode.into())]);
+        let value =
+            self.g.node("DepthToSpace", &[&x.value], vec![Attr::Int("blocksize", r), Attr::Str("mode", mode.into())]);
         Ok(Blob { value, channels, scale: (x.scale.0 * r as f64, x.scale.1 * r as f64) })
     }
 }

@@ -50,7 +50,11 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted,
     }
     // ncnn sizes its blob table from this count; more blobs would not load there.
     if lowering.blobs.len() > file.blob_count {
-        return Err(format!("the .param declares {} blobs, its layers produce {}", file.blob_count, lowering.blobs.len()));
+        return Err(format!(
+            "the .param declares {} blobs, its layers produce {}",
+            file.blob_count,
+            lowering.blobs.len()
+        ));
     }
     // Leftover weights mean the .param and .bin do not belong together.
     if lowering.weights.remaining() != 0 {
@@ -62,7 +66,11 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted,
         ));
     }
 
-    let out = lowering.blobs.get(&output_blob).cloned().ok_or_else(|| format!("output blob {output_blob:?} was never produced"))?;
+    let out = lowering
+        .blobs
+        .get(&output_blob)
+        .cloned()
+        .ok_or_else(|| format!("output blob {output_blob:?} was never produced"))?;
     if let Some(c) = out.channels {
         if c != 3 {
             return Err(format!("output blob {output_blob:?} has {c} channels, expected 3 (RGB)"));
@@ -77,7 +85,11 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted,
     g.input_f32(INPUT, &image_dims(3));
     g.output_f32(OUTPUT, &[Dim::Fixed(1), Dim::Fixed(3), Dim::named("out_height"), Dim::named("out_width")]);
 
-    let scale = if out.scale.0 == out.scale.1 { fmt_num(out.scale.0) } else { format!("{}x{}", fmt_num(out.scale.0), fmt_num(out.scale.1)) };
+    let scale = if out.scale.0 == out.scale.1 {
+        fmt_num(out.scale.0)
+    } else {
+        format!("{}x{}", fmt_num(out.scale.0), fmt_num(out.scale.1))
+    };
     let flops_text = format!("{flops}");
     let mut model = g.finish(
         &format!("{model_name}, converted from ncnn by aiupscale-models"),
@@ -106,7 +118,10 @@ fn pick_output(file: &param::ParamFile) -> Result<String, String> {
     match sinks.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err("no blob is named \"output\" and every blob is consumed, so the output is unknown".into()),
-        many => Err(format!("no blob is named \"output\" and {} blobs are unused ({many:?}); expected exactly one", many.len())),
+        many => Err(format!(
+            "no blob is named \"output\" and {} blobs are unused ({many:?}); expected exactly one",
+            many.len()
+        )),
     }
 }
 

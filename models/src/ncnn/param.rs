@@ -99,17 +99,17 @@ pub struct ParamFile {
 /// Parses a whole `.param` text. Blank lines and `#` comment lines are skipped (ncnn
 /// itself has no comments, but hand-edited files and our tests use them).
 pub fn parse(text: &str) -> Result<ParamFile, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+    let mut lines =
+        text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
 
     let (_, magic) = lines.next().ok_or("the .param text is empty, expected the magic line 7767517")?;
     if magic != MAGIC {
-        return Err(format!("the .param magic line is {magic:?}, expected {MAGIC:?} (text format; binary .param.bin is not supported)"));
+        return Err(format!(
+            "the .param magic line is {magic:?}, expected {MAGIC:?} (text format; binary .param.bin is not supported)"
+        ));
     }
-    let (line_no, counts) = lines.next().ok_or("the .param ends after the magic line, expected `layer_count blob_count`")?;
+    let (line_no, counts) =
+        lines.next().ok_or("the .param ends after the magic line, expected `layer_count blob_count`")?;
     let counts: Vec<&str> = counts.split_whitespace().collect();
     let parse_count = |s: &str| s.parse::<usize>().ok();
     let (layer_count, blob_count) = match counts.as_slice() {
@@ -130,17 +130,19 @@ pub fn parse(text: &str) -> Result<ParamFile, String> {
 fn parse_layer(line: usize, text: &str) -> Result<Layer, String> {
     let tokens = tokenize(text).map_err(|e| format!("line {line}: {e}"))?;
     let at = |i: usize, what: &str| -> Result<&str, String> {
-        tokens.get(i).map(String::as_str).ok_or_else(|| format!("line {line}: ends before {what} (have {} fields)", tokens.len()))
+        tokens
+            .get(i)
+            .map(String::as_str)
+            .ok_or_else(|| format!("line {line}: ends before {what} (have {} fields)", tokens.len()))
     };
     let kind = at(0, "the layer type")?.to_owned();
     let name = at(1, "the layer name")?.to_owned();
     let count = |i: usize, what: &str| -> Result<usize, String> {
         let s = at(i, what)?;
         // Bounded so a garbage count cannot make us index far past the line.
-        s.parse::<usize>()
-            .ok()
-            .filter(|n| *n <= tokens.len())
-            .ok_or_else(|| format!("line {line} (layer {name}): {what} is {s:?}, expected a small non-negative integer"))
+        s.parse::<usize>().ok().filter(|n| *n <= tokens.len()).ok_or_else(|| {
+            format!("line {line} (layer {name}): {what} is {s:?}, expected a small non-negative integer")
+        })
     };
     let n_in = count(2, "the input count")?;
     let n_out = count(3, "the output count")?;
@@ -159,11 +161,13 @@ fn parse_layer(line: usize, text: &str) -> Result<Layer, String> {
         let (key, value) = token
             .split_once('=')
             .ok_or_else(|| format!("line {line} (layer {name}): param {token:?} is not key=value"))?;
-        let key: i32 = key
-            .parse()
-            .map_err(|_| format!("line {line} (layer {name}): param key {key:?} is not an integer"))?;
+        let key: i32 =
+            key.parse().map_err(|_| format!("line {line} (layer {name}): param key {key:?} is not an integer"))?;
         let (id, value) = if key <= ARRAY_KEY_BASE {
-            (ARRAY_KEY_BASE - key, parse_array(value).map_err(|e| format!("line {line} (layer {name}): param {key}: {e}"))?)
+            (
+                ARRAY_KEY_BASE - key,
+                parse_array(value).map_err(|e| format!("line {line} (layer {name}): param {key}: {e}"))?,
+            )
         } else {
             (key, parse_scalar_or_str(value).map_err(|e| format!("line {line} (layer {name}): param {key}: {e}"))?)
         };
@@ -221,7 +225,8 @@ fn parse_scalar_or_str(s: &str) -> Result<Value, String> {
 fn parse_array(s: &str) -> Result<Value, String> {
     let mut parts = s.split(',');
     let len_text = parts.next().unwrap_or_default();
-    let len: usize = len_text.parse().map_err(|_| format!("array length {len_text:?} is not a non-negative integer"))?;
+    let len: usize =
+        len_text.parse().map_err(|_| format!("array length {len_text:?} is not a non-negative integer"))?;
     let items = parts.map(parse_num).collect::<Result<Vec<_>, _>>()?;
     if items.len() != len {
         return Err(format!("array declares {len} values, has {}", items.len()));

@@ -54,7 +54,14 @@ fn node<'m>(model: &'m ModelProto, op: &str) -> &'m NodeProto {
 }
 
 fn init<'m>(model: &'m ModelProto, name: &str) -> &'m TensorProto {
-    model.graph.as_ref().unwrap().initializer.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no initializer {name}"))
+    model
+        .graph
+        .as_ref()
+        .unwrap()
+        .initializer
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no initializer {name}"))
 }
 
 fn floats(t: &TensorProto) -> Vec<f32> {
@@ -281,7 +288,8 @@ Interp           down  1 1 b output 0=3 1=5.000000e-01 2=5.000000e-01
     let mut bin = tagged_f32(&[1.0; 9]);
     bin.extend(raw_f32(&[0.1, 0.2, 0.3]));
     let (model, flops) = convert_ok(param, &bin);
-    let resizes: Vec<&NodeProto> = model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "Resize").collect();
+    let resizes: Vec<&NodeProto> =
+        model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "Resize").collect();
     assert_eq!(resizes.len(), 1);
     // Integer nearest upscale: constant scales.
     assert_eq!(resizes[0].input.len(), 3);
@@ -309,7 +317,9 @@ Interp           down  1 1 b output 0=3 1=5.000000e-01 2=5.000000e-01
         .node
         .iter()
         .filter(|n| n.op_type == "BatchNormalization")
-        .map(|n| init(&model, &n.input[1]).raw_data.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
+        .map(|n| {
+            init(&model, &n.input[1]).raw_data.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        })
         .collect();
     assert_eq!(scales, [vec![0.1, 0.2, 0.3], vec![0.9, 0.8, 0.7]]);
     assert!(ops(&model).contains(&"Sum"));
