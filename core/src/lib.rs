@@ -13,6 +13,10 @@ pub mod tiling;
 mod upscaler;
 
 pub use aiupscale_models as models;
+
+/// The most CPU inference threads a front lets a user ask for: far above any core count,
+/// and low enough that creating them cannot exhaust memory.
+pub const MAX_THREADS: u32 = 1024;
 pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef};
 pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
 pub use error::{CoreError, Result};

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::{
     cancel::Cancel,
-    cli::UpscaleArgs,
+    cli::{usage, UpscaleArgs},
     io,
     progress::{self, json_line, round4, say, Throttle},
     upscale::{process, Done, Engines, Failure, Settings, Started},
@@ -147,13 +147,17 @@ impl Shared<'_> {
 pub fn run(args: &UpscaleArgs, settings: &Settings, cancel: &Cancel) -> Result<ExitCode> {
     let (input, output) = (&args.input, &args.output);
     if output.exists() && !output.is_dir() {
-        bail!("IN {} is a folder, so OUT must be a folder too; {} is a file", input.display(), output.display());
+        return Err(usage(format!(
+            "IN {} is a folder, so OUT must be a folder too; {} is a file",
+            input.display(),
+            output.display()
+        )));
     }
     if io::same_file(input, output) {
-        bail!(
+        return Err(usage(format!(
             "refusing to write into the input folder {}: outputs would replace the inputs; choose another OUT",
             input.display()
-        );
+        )));
     }
     let images = list_images(input)?;
     if images.is_empty() {

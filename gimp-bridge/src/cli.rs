@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use aiupscale_core::{Device, Filter, PixelFormat};
+use aiupscale_core::{Device, Filter, PixelFormat, MAX_THREADS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// AI super-resolution for images: upscale photos with ONNX models (or a classic
 /// filter), manage the model cache, and serve the GIMP/Krita plug-ins.
 ///
-/// Exit codes: 0 success, 1 failure (in a batch: any image failed), 2 usage error or
-/// a command that is not available yet, 130 cancelled by SIGINT, 143 cancelled by SIGTERM.
+/// Exit codes: 0 success, 1 failure (in a batch: any image failed), 2 usage error (an
+/// invalid argument or combination), 130 cancelled by SIGINT, 143 cancelled by SIGTERM.
 #[derive(Debug, Parser)]
 #[command(name = "aiupscale", version, propagate_version = true)]
 pub struct Cli {
@@ -52,17 +52,17 @@ pub struct EngineArgs {
     pub classic: Option<Filter>,
     /// Scale factor, any number > 0 (e.g. 3.5). Default: the model's native scale;
     /// 4 without --model or with --classic.
-    #[arg(short, long, value_name = "F")]
+    #[arg(short, long, value_name = "F", value_parser = parse_scale, allow_negative_numbers = true)]
     pub scale: Option<f64>,
     /// Tile side in input pixels, context included. Default: chosen per image.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub tile_size: Option<u32>,
     /// Where inference runs: cpu, cuda, tensorrt or auto.
     #[arg(long, value_name = "DEVICE", default_value = "cpu")]
     pub device: Device,
-    /// Inference threads per image; 0 lets ONNX Runtime use every core.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
+    /// Inference threads per image, up to 1024; 0 lets ONNX Runtime use every core.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_THREADS)))]
+    pub threads: u32,
     /// Classic filter from the model's native scale to the requested size:
     /// nearest, bilinear, bicubic, lanczos or area.
     #[arg(long, value_name = "FILTER", default_value = "lanczos")]
@@ -71,6 +71,10 @@ pub struct EngineArgs {
     /// measured in the image: the same filter as the GStreamer element's `denoise`.
     #[arg(long, value_name = "STRENGTH", default_value_t = 0.0, value_parser = parse_strength)]
     pub denoise: f32,
+    /// Memory one image may take (decoded input and output), checked from the file's
+    /// header before decoding. Default: half of the memory available at the start.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_memory: Option<u64>,
     /// Machine-readable progress on stderr, one JSON object a line:
     /// {"progress":0.42}, then {"done":true,...} or {"error":"..."}.
     #[arg(long)]
@@ -93,10 +97,10 @@ pub struct UpscaleArgs {
     pub engine: EngineArgs,
     /// Output width; with --height, the image is fitted in the box keeping its aspect
     /// ratio; alone, the height follows the aspect ratio.
-    #[arg(long, value_name = "W", conflicts_with = "scale")]
+    #[arg(long, value_name = "W", conflicts_with = "scale", value_parser = clap::value_parser!(u32).range(1..))]
     pub width: Option<u32>,
     /// Output height (see --width).
-    #[arg(long, value_name = "H", conflicts_with = "scale")]
+    #[arg(long, value_name = "H", conflicts_with = "scale", value_parser = clap::value_parser!(u32).range(1..))]
     pub height: Option<u32>,
     /// JPEG quality of the output, 1 to 100.
     #[arg(long, value_name = "Q", default_value_t = 95, value_parser = clap::value_parser!(u8).range(1..=100))]
@@ -119,10 +123,10 @@ pub struct RawArgs {
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
     /// Input width in pixels.
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", value_parser = clap::value_parser!(u32).range(1..))]
     pub width: u32,
     /// Input height in pixels.
-    #[arg(long, value_name = "H")]
+    #[arg(long, value_name = "H", value_parser = clap::value_parser!(u32).range(1..))]
     pub height: u32,
     /// Pixel layout of input and output.
     #[arg(long, value_name = "FORMAT")]
@@ -130,10 +134,10 @@ pub struct RawArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Output width (as --width of `upscale`: with --out-height, fit in the box).
-    #[arg(long, value_name = "W", conflicts_with = "scale")]
+    #[arg(long, value_name = "W", conflicts_with = "scale", value_parser = clap::value_parser!(u32).range(1..))]
     pub out_width: Option<u32>,
     /// Output height.
-    #[arg(long, value_name = "H", conflicts_with = "scale")]
+    #[arg(long, value_name = "H", conflicts_with = "scale", value_parser = clap::value_parser!(u32).range(1..))]
     pub out_height: Option<u32>,
 }
 
@@ -244,10 +248,66 @@ mod tests {
     }
 
     #[test]
+    fn invalid_numbers_are_usage_errors() {
+        for args in [
+            &["upscale", "a.png", "b.png", "--scale", "-1"][..],
+            &["upscale", "a.png", "b.png", "--scale", "nan"],
+            &["upscale", "a.png", "b.png", "--scale", "0"],
+            &["upscale", "a.png", "b.png", "--width", "0"],
+            &["upscale", "a.png", "b.png", "--tile-size", "0"],
+            &["upscale", "a.png", "b.png", "--threads", "100000"],
+            &["upscale", "a.png", "b.png", "--max-memory", "0"],
+            &["upscale-raw", "a", "b", "--format", "rgb8", "--width", "0", "--height", "1"],
+        ] {
+            let err = Cli::try_parse_from(std::iter::once("aiupscale").chain(args.iter().copied())).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+        assert!(Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--threads", "1024"]).is_ok());
+    }
+
+    #[test]
+    fn usage_errors_exit_with_2_even_with_context() {
+        use anyhow::Context;
+        let err = Err::<(), _>(usage("bad")).context("while doing x").unwrap_err();
+        assert_eq!(exit_code(&err), std::process::ExitCode::from(2));
+        assert_eq!(exit_code(&anyhow::anyhow!("io")), std::process::ExitCode::FAILURE);
+    }
+
+    #[test]
     fn size_and_scale_exclude_each_other() {
         let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--scale", "2", "--width", "10"])
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a positive number"))
+    }
+}
+
+/// An invalid argument found after parsing (e.g. an output format no encoder writes):
+/// like clap's own errors, it exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// An [`UsageError`] as an `anyhow` error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// The exit code for an error: 2 for usage errors, 1 for the rest.
+pub fn exit_code(error: &anyhow::Error) -> std::process::ExitCode {
+    if error.chain().any(|cause| cause.is::<UsageError>()) {
+        std::process::ExitCode::from(2)
+    } else {
+        std::process::ExitCode::FAILURE
     }
 }
 

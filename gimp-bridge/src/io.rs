@@ -15,20 +15,26 @@
 
 use std::{
     fs,
-    io::{BufWriter, Write},
+    io::{BufWriter, Cursor, Write},
     path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
 };
 
-use aiupscale_core::Image;
+use aiupscale_core::{pixels::MAX_SIDE, Image, PixelFormat};
 use anyhow::{bail, Context, Result};
 use image::{
     codecs::{jpeg::JpegEncoder, png::PngEncoder, tiff::TiffEncoder, webp::WebPEncoder},
     metadata::Orientation,
-    ImageDecoder, ImageEncoder, ImageFormat, ImageReader,
+    ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits,
 };
 use tempfile::NamedTempFile;
 
-use crate::transform::{self, FileFormat};
+use crate::{
+    budget::Budget,
+    jpeg,
+    transform::{self, FileFormat},
+};
 
 /// Input extensions of folder mode.
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "tif", "tiff", "webp"];
@@ -53,11 +59,28 @@ pub struct Decoded {
     pub metadata: Metadata,
 }
 
-/// Decodes a JPEG, PNG, TIFF or WebP file (by content, not by name).
-pub fn read_image(path: &Path) -> Result<Decoded> {
-    let reader = ImageReader::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut reader = reader.with_guessed_format().with_context(|| format!("cannot read {}", path.display()))?;
-    let format = match reader.format() {
+/// An image file whose header has been read and whose pixels are not decoded yet, so
+/// the caller can check what decoding and upscaling will cost first.
+pub struct Opened {
+    path: PathBuf,
+    format: ImageFormat,
+    decoder: Box<dyn ImageDecoder>,
+    orientation: Orientation,
+    metadata: Metadata,
+    /// Pixel layout of the decoded image.
+    pub pixel_format: PixelFormat,
+    /// Size of the upright image (after the EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Reads the header of a JPEG, PNG, TIFF or WebP file (by content, not by name). The
+/// file itself must fit in `budget`, and the decoder's allocations are bounded by it.
+pub fn open_image(path: &Path, budget: &Budget) -> Result<Opened> {
+    let size = fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?.len();
+    budget.check(size, &format!("reading {}", path.display()))?;
+    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let format = match image::guess_format(&bytes).ok() {
         Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Tiff | ImageFormat::WebP)) => f,
         Some(other) => bail!(
             "{} is a {} image; aiupscale reads JPEG, PNG, TIFF and WebP",
@@ -66,11 +89,23 @@ pub fn read_image(path: &Path) -> Result<Decoded> {
         ),
         None => bail!("{} is not a JPEG, PNG, TIFF or WebP image (its content is not recognised)", path.display()),
     };
-    // The core checks sizes itself (up to 2^30 pixels); the crate's default limit
-    // (512 MiB) would refuse large 16-bit scans.
-    reader.no_limits();
-    let decode_err = || format!("cannot decode {} as {format:?}", path.display());
-    let mut decoder = reader.into_decoder().with_context(decode_err)?;
+    if format == ImageFormat::Jpeg && !jpeg::reaches_end(&bytes) {
+        bail!(
+            "{} is truncated or damaged: the JPEG data ends before the end of the image (the missing part would \
+             come out gray); copy or export the file again",
+            path.display()
+        );
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    // The core's own limits (up to 2^30 pixels) and the budget, instead of the crate's
+    // default (512 MiB), which would refuse large 16-bit scans.
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(budget.bytes());
+    reader.limits(limits);
+    let mut decoder =
+        reader.into_decoder().with_context(|| format!("cannot decode {} as {format:?}", path.display()))?;
     let icc = decoder.icc_profile().ok().flatten().filter(|p| !p.is_empty());
     let mut exif = decoder.exif_metadata().ok().flatten().filter(|e| !e.is_empty());
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
@@ -82,13 +117,37 @@ pub fn read_image(path: &Path) -> Result<Decoded> {
         bail!("{} has {color:?} pixels, which aiupscale cannot process", path.display());
     };
     let (width, height) = decoder.dimensions();
-    let mut image = Image::new(width, height, pixel_format).with_context(decode_err)?;
-    if decoder.total_bytes() != image.data.len() as u64 {
-        bail!("{}: the decoder reports {} bytes for {width}x{height} {color:?}", path.display(), decoder.total_bytes());
+    let (width, height) = if transform::swaps_sides(orientation) { (height, width) } else { (width, height) };
+    Ok(Opened {
+        path: path.to_owned(),
+        format,
+        decoder: Box::new(decoder),
+        orientation,
+        metadata: Metadata { icc, exif },
+        pixel_format,
+        width,
+        height,
+    })
+}
+
+impl Opened {
+    /// Decodes the pixels and turns them upright.
+    pub fn decode(self) -> Result<Decoded> {
+        let Opened { path, format, decoder, orientation, metadata, pixel_format, .. } = self;
+        let decode_err = || format!("cannot decode {} as {format:?}", path.display());
+        let (width, height) = decoder.dimensions();
+        let mut image = Image::new(width, height, pixel_format).with_context(decode_err)?;
+        if decoder.total_bytes() != image.data.len() as u64 {
+            bail!("{}: the decoder reports {} bytes for {width}x{height}", path.display(), decoder.total_bytes());
+        }
+        decoder.read_image_boxed(&mut image.data).with_context(decode_err)?;
+        Ok(Decoded { image: transform::orient(image, orientation), metadata })
     }
-    decoder.read_image(&mut image.data).with_context(decode_err)?;
-    let image = transform::orient(image, orientation);
-    Ok(Decoded { image, metadata: Metadata { icc, exif } })
+}
+
+/// Decodes a JPEG, PNG, TIFF or WebP file within `budget` ([`open_image`], then decode).
+pub fn read_image(path: &Path, budget: &Budget) -> Result<Decoded> {
+    open_image(path, budget)?.decode()
 }
 
 /// The file format for `path`'s extension.
@@ -111,14 +170,23 @@ pub fn parent_dir(target: &Path) -> PathBuf {
     }
 }
 
-/// A temp file next to `target`, removed when dropped unless [`commit`]ted.
+const TEMP_PREFIX: &str = ".aiupscale-";
+const TEMP_SUFFIX: &str = ".tmp";
+/// A temp file this old and unlocked belongs to a run that died (see [`temp_beside`]).
+const STALE_AFTER: Duration = Duration::from_secs(2);
+
+/// A temp file next to `target`, removed when dropped unless [`commit`]ted. It stays
+/// locked while this process holds it; the first call for a folder removes the unlocked
+/// temp files of runs that were killed (kill -9, power loss) there.
 pub fn temp_beside(target: &Path) -> Result<NamedTempFile> {
     let dir = parent_dir(target);
+    remove_stale_temps(&dir);
     let tmp = tempfile::Builder::new()
-        .prefix(".aiupscale-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
     // tempfile creates 0600; an output image is no secret.
     #[cfg(unix)]
     {
@@ -126,6 +194,32 @@ pub fn temp_beside(target: &Path) -> Result<NamedTempFile> {
         let _ = tmp.as_file().set_permissions(fs::Permissions::from_mode(0o644));
     }
     Ok(tmp)
+}
+
+/// Removes our temp files in `dir` that no live process holds (once per folder and
+/// process). A file is only taken when its lock is free and it is older than
+/// [`STALE_AFTER`], which covers a run that has created its file but not locked it yet.
+fn remove_stale_temps(dir: &Path) {
+    static CLEANED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let dir = resolved(dir);
+    match CLEANED.lock() {
+        Ok(mut cleaned) if !cleaned.contains(&dir) => cleaned.push(dir.clone()),
+        _ => return,
+    }
+    let Ok(entries) = fs::read_dir(&dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let Ok(file) = fs::File::open(entry.path()) else { continue };
+        let old =
+            file.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_AFTER);
+        if old && file.try_lock().is_ok() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Makes a finished temp file the output: fsync, then rename over `target`.

@@ -1,24 +1,27 @@
 //! `aiupscale`: the command line for images, and what the GIMP/Krita plug-ins call.
 //!
-//! - `upscale IN OUT`: files and folders of JPEG/PNG/TIFF/WebP ([`upscale`], [`batch`],
-//!   [`io`] for what metadata is kept);
+//! - `upscale IN OUT`: files and folders of JPEG/PNG/TIFF/WebP ([`single`], [`batch`], both
+//!   on [`upscale`]; [`io`] for what metadata is kept, [`budget`] for the memory check);
 //! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
 //! - `models list|fetch|verify|path` ([`models_cmd`]);
 //! - `install|uninstall gimp|krita`: the editor plug-ins ([`install`]).
 //!
-//! Exit codes: 0 success, 1 failure, 2 usage error or unavailable command, 130/143
-//! cancelled by SIGINT/SIGTERM ([`cancel`]).
+//! Exit codes: 0 success, 1 failure, 2 usage error ([`cli::UsageError`] and clap's),
+//! 130/143 cancelled by SIGINT/SIGTERM ([`cancel`]).
 //!
 //! The modules are a library so that fuzz targets and tests reach the input path the
 //! binary uses; `src/main.rs` is only the dispatch.
 
 pub mod batch;
+pub mod budget;
 pub mod cancel;
 pub mod cli;
 pub mod install;
 pub mod io;
+pub mod jpeg;
 pub mod models_cmd;
 pub mod progress;
 pub mod raw;
+pub mod single;
 pub mod transform;
 pub mod upscale;

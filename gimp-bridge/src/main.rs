@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 
 use aiupscale_bridge::{
-    cli::{Cli, Command},
-    install, models_cmd, progress, raw, upscale,
+    cli::{self, Cli, Command},
+    install, models_cmd, progress, raw, single,
 };
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Upscale(args) => upscale::run(args),
+        Command::Upscale(args) => single::run(args),
         Command::UpscaleRaw(args) => return raw::run(args),
         Command::Models(command) => models_cmd::run(command),
         Command::Install(args) => install::install(args),
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
                 }
                 _ => eprintln!("error: {e:#}"),
             }
-            ExitCode::FAILURE
+            cli::exit_code(&e)
         }
     }
 }

@@ -23,7 +23,8 @@
 //!   `{"error":"..."}`. Without it, errors are plain `error: ...` lines.
 //! - Cancel with SIGTERM (or SIGINT): the run stops before the next tile, writes
 //!   nothing, removes its temp file and exits with 143 (SIGTERM) or 130 (SIGINT).
-//! - Exit codes: 0 done, 1 error, 2 bad arguments, 130/143 cancelled.
+//! - Exit codes: 0 done, 1 error, 2 bad arguments (clap's or [`cli::UsageError`]), 130/143
+//!   cancelled.
 
 use std::{
     fs,
@@ -37,8 +38,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::{
+    budget::Budget,
     cancel::{self, Cancel},
-    cli::RawArgs,
+    cli::{self, usage, RawArgs},
     io,
     progress::{json_line, round4, Throttle},
     upscale::{engine_name, Engines, Settings},
@@ -78,7 +80,7 @@ pub fn run(args: &RawArgs) -> ExitCode {
             } else {
                 eprintln!("error: {e:#}");
             }
-            ExitCode::FAILURE
+            cli::exit_code(&e)
         }
     }
 }
@@ -96,15 +98,13 @@ fn read_input(path: &Path, expected: usize) -> Result<Vec<u8>> {
 fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
     let format = args.format.pixel_format();
     let (width, height) = (args.width, args.height);
-    if width == 0 || height == 0 {
-        bail!("--width and --height must be at least 1 (got {width}x{height})");
-    }
     let row = width as usize * format.bytes_per_pixel();
     let expected = row.checked_mul(height as usize).context("the image is too large")?;
     if !is_std(&args.input) && !is_std(&args.output) && io::same_file(&args.input, &args.output) {
-        bail!("refusing to overwrite the input {}; choose another OUT", args.input.display());
+        return Err(usage(format!("refusing to overwrite the input {}; choose another OUT", args.input.display())));
     }
-    let settings = Settings::new(&args.engine, args.out_width, args.out_height)?;
+    let settings = Settings::new(&args.engine, args.out_width, args.out_height);
+    settings.budget.check(expected as u64, "reading the input pixels")?;
     let data = read_input(&args.input, expected)?;
     if data.len() != expected {
         bail!(
@@ -119,6 +119,10 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
     let upscaler = engines.get(&settings, width, height)?;
     let target = settings.target(width, height, upscaler.info().map(|i| i.scale));
     let (out_w, out_h) = target.output_size(width, height)?;
+    settings.budget.check(
+        Budget::needed(width, height, out_w, out_h, format.bytes_per_pixel()),
+        &format!("upscaling {width}x{height} to {out_w}x{out_h}"),
+    )?;
     let json = args.engine.progress_json;
     if json {
         json_line(&json!({

@@ -7,6 +7,14 @@ use image::metadata::Orientation;
 /// Maps an output pixel (x, y) to its source pixel.
 type PixelMap = Box<dyn Fn(usize, usize) -> (usize, usize)>;
 
+/// Whether `orientation` turns the image by a quarter (width and height trade places).
+pub fn swaps_sides(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    )
+}
+
 /// Applies `orientation` to the pixels: the result looks upright with orientation 1.
 pub fn orient(image: Image, orientation: Orientation) -> Image {
     let (w, h) = (image.width as usize, image.height as usize);

@@ -1,25 +1,16 @@
-//! `aiupscale upscale IN OUT`: the settings every upscale shares (model choice, output
-//! size), one image file end to end, and the single-file command (folders: [`crate::batch`]).
+//! What every upscale shares: the settings (model choice, output size), the loaded
+//! models, and one image file end to end. The commands: [`crate::single`] (one file)
+//! and [`crate::batch`] (a folder).
 
-use std::{
-    path::{Path, PathBuf},
-    process::ExitCode,
-    time::Instant,
-};
+use std::path::Path;
 
 use aiupscale_core::{
     models::{Catalog, Content},
     Control, CoreError, Device, Filter, Image, ModelSource, SessionConfig, Target, Upscaler, UpscalerConfig,
 };
-use anyhow::{bail, Context, Result};
-use serde_json::json;
+use anyhow::{Context, Result};
 
-use crate::{
-    cancel::{self, Cancel},
-    cli::{EngineArgs, UpscaleArgs},
-    io,
-    progress::{self, json_line, round4, Throttle},
-};
+use crate::{budget::Budget, cancel::Cancel, cli::EngineArgs, io};
 
 /// The scale used when neither --scale, a size, nor a model says otherwise.
 pub const DEFAULT_SCALE: f64 = 4.0;
@@ -37,29 +28,25 @@ pub struct Settings {
     pub quality: u8,
     /// Spatial denoise strength (the single-frame case of the core's temporal path).
     pub denoise: f32,
+    /// Memory one image may take.
+    pub budget: Budget,
 }
 
 impl Settings {
-    pub fn new(engine: &EngineArgs, width: Option<u32>, height: Option<u32>) -> Result<Self> {
-        if let Some(scale) = engine.scale {
-            if !(scale.is_finite() && scale > 0.0) {
-                bail!("--scale {scale} is not a positive number");
-            }
-        }
-        if width == Some(0) || height == Some(0) {
-            bail!("the output width and height must be at least 1");
-        }
-        if engine.tile_size == Some(0) {
-            bail!("--tile-size must be at least 1");
-        }
-        Ok(Self {
+    /// The settings of a parsed command line (clap has checked each value's range).
+    pub fn new(engine: &EngineArgs, width: Option<u32>, height: Option<u32>) -> Self {
+        Self {
             model: engine.model.as_deref().map(ModelSource::parse),
             classic: engine.classic,
             scale: engine.scale,
             width,
             height,
             config: UpscalerConfig {
-                session: SessionConfig { device: engine.device, threads: engine.threads, ..SessionConfig::default() },
+                session: SessionConfig {
+                    device: engine.device,
+                    threads: engine.threads as usize,
+                    ..SessionConfig::default()
+                },
                 tile_size: engine.tile_size,
                 overlap: None,
                 resample: engine.filter,
@@ -67,7 +54,8 @@ impl Settings {
             },
             quality: 95,
             denoise: engine.denoise,
-        })
+            budget: Budget::new(engine.max_memory),
+        }
     }
 
     /// The model for a `width`x`height` input (`None`: a classic filter, --classic or
@@ -210,8 +198,9 @@ pub fn process(
     io::file_format(output).map_err(Failure::File)?;
     // Find out now, not after minutes of inference, that OUT's folder is not writable.
     drop(io::temp_beside(output).map_err(Failure::File)?);
-    let decoded = io::read_image(input).map_err(Failure::File)?;
-    let (w, h) = (decoded.image.width, decoded.image.height);
+    // Sizes and memory from the header: a small file may declare a huge image.
+    let opened = io::open_image(input, &settings.budget).map_err(Failure::File)?;
+    let (w, h) = (opened.width, opened.height);
     let upscaler = engines.get(settings, w, h).map_err(Failure::Fatal)?;
     let target = settings.target(w, h, upscaler.info().map(|i| i.scale));
     let engine = engine_name(upscaler);
@@ -220,6 +209,12 @@ pub fn process(
         .output_size(w, h)
         .with_context(|| format!("{}: invalid output size", input.display()))
         .map_err(Failure::File)?;
+    let needed = Budget::needed(w, h, out_w, out_h, opened.pixel_format.bytes_per_pixel());
+    settings
+        .budget
+        .check(needed, &format!("upscaling {} ({w}x{h}) to {out_w}x{out_h}", input.display()))
+        .map_err(Failure::File)?;
+    let decoded = opened.decode().map_err(Failure::File)?;
     started(&Started { width: out_w, height: out_h, engine: &engine, device });
     let upscaled: Image = {
         let mut control = Control { progress: Some(progress), cancel: Some(cancel.flag()) };
@@ -241,91 +236,4 @@ pub fn process(
     }
     io::commit(tmp, output).map_err(Failure::File)?;
     Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, warnings })
-}
-
-/// `aiupscale upscale`: one file here, a folder in [`crate::batch`].
-pub fn run(args: &UpscaleArgs) -> Result<ExitCode> {
-    let cancel = cancel::install();
-    let settings = Settings { quality: args.quality, ..Settings::new(&args.engine, args.width, args.height)? };
-    if args.input.is_dir() {
-        return crate::batch::run(args, &settings, cancel);
-    }
-    if !args.input.exists() {
-        bail!("{} does not exist", args.input.display());
-    }
-    let output: PathBuf = if args.output.is_dir() {
-        let name = args.input.file_name().context("IN has no file name")?;
-        args.output.join(name)
-    } else {
-        args.output.clone()
-    };
-    if io::same_file(&args.input, &output) {
-        bail!("refusing to overwrite the input {}; choose another OUT", args.input.display());
-    }
-    io::file_format(&output)?;
-    let (json, quiet) = (args.engine.progress_json, args.engine.quiet);
-    let bar = if json { None } else { progress::bar(1, quiet) };
-    if let Some(bar) = &bar {
-        bar.set_message(args.input.display().to_string());
-    }
-    let mut throttle = Throttle::default();
-    let mut on_progress = |fraction: f32| {
-        if let Some(bar) = &bar {
-            bar.set_position((f64::from(fraction) * progress::STEPS as f64) as u64);
-        }
-        if json && throttle.pass(fraction) {
-            json_line(&json!({ "progress": round4(fraction) }));
-        }
-    };
-    let mut on_start = |s: &Started<'_>| {
-        if json {
-            json_line(&json!({
-                "started": true, "width": s.width, "height": s.height, "model": s.engine, "device": s.device.name(),
-                "input": args.input.display().to_string(), "output": output.display().to_string(),
-            }));
-        }
-    };
-    let start = Instant::now();
-    let mut engines = Engines::default();
-    let result = process(&args.input, &output, &settings, &mut engines, cancel, &mut on_progress, &mut on_start);
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    match result {
-        Ok(done) => {
-            if json {
-                json_line(
-                    &json!({ "done": true, "width": done.width, "height": done.height, "output": output.display().to_string(), "warnings": done.warnings }),
-                );
-            } else if !quiet {
-                for warning in &done.warnings {
-                    eprintln!("warning: {}: {warning}", output.display());
-                }
-                eprintln!(
-                    "wrote {} ({}x{}, {} on {}, {})",
-                    output.display(),
-                    done.width,
-                    done.height,
-                    done.engine,
-                    done.device.name(),
-                    progress::seconds(start.elapsed())
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(Failure::Cancelled) => {
-            let message = format!("cancelled by {}; no output written", cancel.signal_name());
-            if json {
-                json_line(&json!({ "error": message, "cancelled": true, "signal": cancel.signal_name() }));
-            } else {
-                eprintln!("aiupscale: {message}");
-            }
-            Ok(ExitCode::from(cancel.exit_code()))
-        }
-        Err(Failure::File(e) | Failure::Fatal(e)) if json => {
-            json_line(&json!({ "error": format!("{e:#}") }));
-            Ok(ExitCode::FAILURE)
-        }
-        Err(Failure::File(e) | Failure::Fatal(e)) => Err(e),
-    }
 }

@@ -171,13 +171,14 @@ fn the_input_is_never_overwritten() {
     let before = std::fs::read(&input).unwrap();
     let sneaky = env.dir.path().join("x/../a.png");
     std::fs::create_dir(env.path("x")).unwrap();
+    // A usage error: exit 2.
     for output in [input.clone(), sneaky] {
         let result = env.upscale(&input, &output, &[]);
-        assert_eq!(result.status.code(), Some(1));
+        assert_eq!(result.status.code(), Some(2));
         assert!(stderr(&result).contains("refusing to overwrite the input"), "{}", stderr(&result));
     }
     let folder = env.upscale(env.dir.path(), env.dir.path(), &[]);
-    assert_eq!(folder.status.code(), Some(1));
+    assert_eq!(folder.status.code(), Some(2));
     assert!(stderr(&folder).contains("refusing to write into the input folder"), "{}", stderr(&folder));
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
@@ -201,6 +202,7 @@ fn clear_errors_for_bad_inputs_outputs_and_missing_models() {
     let env = Env::new();
     let fake = env.path("fake.png");
     std::fs::write(&fake, b"GIF89a not really").unwrap();
+    // Exit 1, except the output format: a usage error (2).
     let cases: [(Vec<String>, &str); 5] = [
         (
             vec![fake.display().to_string(), env.path("o.png").display().to_string()],
@@ -212,7 +214,7 @@ fn clear_errors_for_bad_inputs_outputs_and_missing_models() {
         ),
         (
             vec![photo("camera.png").display().to_string(), env.path("o.bmp").display().to_string()],
-            "unsupported output format .bmp",
+            "unsupported output format .bmp; use .png, .jpg, .tif or .webp",
         ),
         // No --model: the default photo x4 model, which the empty cache lacks.
         (
@@ -227,7 +229,8 @@ fn clear_errors_for_bad_inputs_outputs_and_missing_models() {
     ];
     for (args, expected) in cases {
         let result = env.cmd().arg("upscale").args(&args).output().unwrap();
-        assert_eq!(result.status.code(), Some(1), "{args:?}");
+        let code = if expected.starts_with("unsupported output format") { 2 } else { 1 };
+        assert_eq!(result.status.code(), Some(code), "{args:?}");
         assert!(stderr(&result).contains(expected), "{args:?}: {}", stderr(&result));
     }
 }
