@@ -183,7 +183,11 @@ impl RawFormat {
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Show the catalog: name, native scale, content, cost, and where fetched models are.
-    List,
+    List {
+        /// One JSON document for programs (the plug-ins): the schema of docs/BRIDGE.md.
+        #[arg(long)]
+        json: bool,
+    },
     /// Download, check and convert models into the local cache.
     Fetch {
         /// Catalog names.
@@ -233,6 +237,15 @@ impl PluginHost {
     }
 }
 
+fn parse_strength(text: &str) -> Result<f32, String> {
+    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0..=1"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,14 +261,5 @@ mod tests {
         let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--scale", "2", "--width", "10"])
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-    }
-}
-
-fn parse_strength(text: &str) -> Result<f32, String> {
-    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("{value} is outside 0..=1"))
     }
 }
