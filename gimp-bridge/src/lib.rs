@@ -4,7 +4,10 @@
 //!   [`io`] for what metadata is kept);
 //! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
 //! - `models list|fetch|verify|path` ([`models_cmd`]);
-//! - `install|uninstall gimp|krita`: the editor plug-ins ([`install`]).
+//!
+//! and the editor glue, kept apart in [`editors`]: `install|uninstall gimp|krita`, which
+//! write the plug-ins of `plugins/` (they talk to this binary only through the
+//! contract of docs/BRIDGE.md: `models list --json` and `upscale-raw --progress-json`).
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error or unavailable command, 130/143
 //! cancelled by SIGINT/SIGTERM ([`cancel`]).
@@ -15,7 +18,7 @@
 pub mod batch;
 pub mod cancel;
 pub mod cli;
-pub mod install;
+pub mod editors;
 pub mod io;
 pub mod models_cmd;
 pub mod progress;
