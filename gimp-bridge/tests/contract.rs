@@ -1,12 +1,14 @@
 //! The bridge contract of docs/BRIDGE.md: the binary's `models list --json` and
 //! `upscale-raw --progress-json` lines against the examples on that page (same keys,
-//! same JSON types), and the Python side the GIMP 3 and Krita plug-ins share
-//! (`plugins/python/aiupscale_bridge.py`) run against the binary by `python3`.
+//! same JSON types); the Python side the GIMP 3 and Krita plug-ins share
+//! (`plugins/python/aiupscale_bridge.py`) run against the binary by `python3`; and the
+//! GIMP 2.10 plug-in's C reader (`plugins/gimp-2.10/bridge.c`) through a small harness.
 
 mod common;
 
 use std::{
     collections::BTreeMap,
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
@@ -221,4 +223,55 @@ print(json.dumps(found))
     let no_bridge = found["no_bridge"].as_str().unwrap();
     assert!(no_bridge.contains("/nonexistent/aiupscale") && no_bridge.contains("aiupscale install krita"), "{found}");
     assert!(found["version_2"].as_str().unwrap().contains("version 2"), "{found}");
+}
+
+/// The GIMP 2.10 plug-in's C side (`plugins/gimp-2.10/bridge.c`, json-glib) reads the
+/// binary's `models list --json`: built here with a small harness (never installed),
+/// run against the binary and against documents it must refuse.
+#[test]
+fn the_gimp210_bridge_c_reads_models_list_json() {
+    let env = Env::new();
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/gimp-2.10");
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gimp-harness/list_models.c");
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "gimpui-2.0", "json-glib-1.0"])
+        .output()
+        .expect("pkg-config runs (apt-get install pkg-config)");
+    assert_ok(&flags);
+    let exe = env.path("list_models");
+    let cc = Command::new("cc")
+        .args(["-std=gnu11", "-Wall", "-Werror", "-Wno-deprecated-declarations", "-o"])
+        .arg(&exe)
+        .arg("-I")
+        .arg(&plugin)
+        .arg(&harness)
+        .arg(plugin.join("bridge.c"))
+        .args(stdout(&flags).split_whitespace())
+        .output()
+        .expect("cc runs (apt-get install gcc libgimp2.0-dev libjson-glib-dev)");
+    assert_ok(&cc);
+
+    let out = Command::new(&exe).arg(BIN).env("AIUPSCALE_MODEL_DIR", &env.cache).output().unwrap();
+    assert_ok(&out);
+    let want: Vec<String> = Catalog::builtin()
+        .models()
+        .iter()
+        .zip(list_json(&env.cache)["models"].as_array().unwrap())
+        .map(|(m, j)| format!("{} {} {} false", m.name, m.scale, j["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), want);
+
+    // Another contract version, a model without its fields, a failing program.
+    for (doc, expected) in [
+        (r#"{"version":2,"models":[]}"#, "speaks contract version 2"),
+        (r#"{"version":1,"models":[{"name":"a","scale":2.5}]}"#, "model 0 lacks a field of docs/BRIDGE.md"),
+        ("not json", "did not print JSON"),
+    ] {
+        let fake = env.path("fake-aiupscale");
+        std::fs::write(&fake, format!("#!/bin/sh\ncat <<'END'\n{doc}\nEND\n")).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = Command::new(&exe).arg(&fake).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{doc}: {}", stdout(&out));
+        assert!(stdout(&out).contains(expected), "{doc}: {}", stdout(&out));
+    }
 }
