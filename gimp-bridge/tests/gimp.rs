@@ -142,19 +142,9 @@ fn batch_denoise(input: &Path, output: &Path, model: &str, scale: f64, new_image
     )
 }
 
-/// A real photo crop and the same with Gaussian-ish noise (a sum of uniforms) added.
+/// `common::noisy_photo`, as DynamicImages.
 fn noisy_photo() -> (DynamicImage, DynamicImage) {
-    let clean = crop("coffee.png", 100, 100, 64, 48).to_rgb8();
-    let mut state = 12345u32;
-    let mut noisy = clean.clone();
-    for v in noisy.iter_mut() {
-        let mut n = 0i32;
-        for _ in 0..4 {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            n += (state >> 27) as i32 - 16;
-        }
-        *v = (i32::from(*v) + n / 2).clamp(0, 255) as u8;
-    }
+    let (clean, noisy) = common::noisy_photo();
     (clean.into(), noisy.into())
 }
 
