@@ -1,8 +1,9 @@
-//! Builds the GIMP 2.10 plug-in (`plugins/gimp-2.10/aiupscale-gimp.c`, C against
-//! libgimpui-2.0) so that `aiupscale install gimp` can write it out: the executable is
+//! Builds the GIMP 2.10 plug-in (`plugins/gimp-2.10/*.c`, C against libgimpui-2.0 and
+//! json-glib) so that `aiupscale install gimp` can write it out: the executable is
 //! embedded with `include_bytes!` (cfg `gimp2_plugin`, path in `AIUPSCALE_GIMP2_PLUGIN`).
 //!
-//! Without libgimp2.0-dev (`pkg-config --exists gimpui-2.0` fails) the bridge is
+//! Without libgimp2.0-dev or libjson-glib-dev (`pkg-config --exists gimpui-2.0
+//! json-glib-1.0` fails) the bridge is
 //! built without it and a cargo warning says so; `install gimp` then explains how to
 //! get it. `AIUPSCALE_NO_GIMP2_PLUGIN=1` skips it on purpose. When the headers are
 //! there, a compile error in the plug-in fails the build (it is a bug to fix).
@@ -13,12 +14,14 @@ use std::{
     process::{Command, Stdio},
 };
 
-const SOURCE: &str = "plugins/gimp-2.10/aiupscale-gimp.c";
+const SOURCE_DIR: &str = "plugins/gimp-2.10";
+/// The plug-in's parts (aiupscale-gimp.h says what each holds).
+const SOURCES: [&str; 4] = ["plugin.c", "bridge.c", "dialog.c", "layers.c"];
 const PACKAGES: [&str; 2] = ["gimpui-2.0", "json-glib-1.0"];
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(gimp2_plugin)");
-    println!("cargo::rerun-if-changed={SOURCE}");
+    println!("cargo::rerun-if-changed={SOURCE_DIR}");
     println!("cargo::rerun-if-changed=build.rs");
     for var in
         ["PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR", "AIUPSCALE_NO_GIMP2_PLUGIN"]
@@ -42,8 +45,8 @@ fn main() {
     let exists = Command::new(&pkg_config).arg("--exists").args(PACKAGES).stderr(Stdio::null()).status();
     if !matches!(exists, Ok(s) if s.success()) {
         println!(
-            "cargo::warning=libgimp2.0-dev not found (pkg-config --exists {}): building aiupscale without the GIMP 2.10 \
-             plug-in; install libgimp2.0-dev (scripts/setup does) and rebuild to get it",
+            "cargo::warning=libgimp2.0-dev or libjson-glib-dev not found (pkg-config --exists {}): building \
+             aiupscale without the GIMP 2.10 plug-in; install both (scripts/setup does) and rebuild to get it",
             PACKAGES.join(" ")
         );
         return;
@@ -62,7 +65,7 @@ fn main() {
     // builds libraries, so the executable is linked by running that compiler here.
     let compiler = cc::Build::new().opt_level(2).debug(false).warnings(false).get_compiler();
     let mut cmd = compiler.to_command();
-    cmd.arg(SOURCE)
+    cmd.args(SOURCES.map(|s| PathBuf::from(SOURCE_DIR).join(s)))
         .arg("-o")
         .arg(&exe)
         .args(["-std=gnu11", "-Wall", "-Wno-deprecated-declarations", "-Wno-unused-parameter"])

@@ -187,7 +187,11 @@ impl RawFormat {
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Show the catalog: name, native scale, content, cost, and where fetched models are.
-    List,
+    List {
+        /// One JSON document for programs (the plug-ins): the schema of docs/BRIDGE.md.
+        #[arg(long)]
+        json: bool,
+    },
     /// Download, check and convert models into the local cache.
     Fetch {
         /// Catalog names.
@@ -237,6 +241,44 @@ impl PluginHost {
     }
 }
 
+fn parse_strength(text: &str) -> Result<f32, String> {
+    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0..=1"))
+    }
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a positive number"))
+    }
+}
+
+/// An invalid argument found after parsing (e.g. an output format no encoder writes):
+/// like clap's own errors, it exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// An [`UsageError`] as an `anyhow` error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// The exit code for an error: 2 for usage errors, 1 for the rest.
+pub fn exit_code(error: &anyhow::Error) -> std::process::ExitCode {
+    if error.chain().any(|cause| cause.is::<UsageError>()) {
+        std::process::ExitCode::from(2)
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,43 +321,5 @@ mod tests {
         let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--scale", "2", "--width", "10"])
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-    }
-}
-
-fn parse_scale(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(format!("{value} is not a positive number"))
-    }
-}
-
-/// An invalid argument found after parsing (e.g. an output format no encoder writes):
-/// like clap's own errors, it exits with 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// An [`UsageError`] as an `anyhow` error.
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
-}
-
-/// The exit code for an error: 2 for usage errors, 1 for the rest.
-pub fn exit_code(error: &anyhow::Error) -> std::process::ExitCode {
-    if error.chain().any(|cause| cause.is::<UsageError>()) {
-        std::process::ExitCode::from(2)
-    } else {
-        std::process::ExitCode::FAILURE
-    }
-}
-
-fn parse_strength(text: &str) -> Result<f32, String> {
-    let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if (0.0..=1.0).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!("{value} is outside 0..=1"))
     }
 }

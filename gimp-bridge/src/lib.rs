@@ -4,7 +4,10 @@
 //!   on [`upscale`]; [`io`] for what metadata is kept, [`budget`] for the memory check);
 //! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
 //! - `models list|fetch|verify|path` ([`models_cmd`]);
-//! - `install|uninstall gimp|krita`: the editor plug-ins ([`install`]).
+//!
+//! and the editor glue, kept apart in [`editors`]: `install|uninstall gimp|krita`, which
+//! write the plug-ins of `plugins/` (they talk to this binary only through the
+//! contract of docs/BRIDGE.md: `models list --json` and `upscale-raw --progress-json`).
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error ([`cli::UsageError`] and clap's),
 //! 130/143 cancelled by SIGINT/SIGTERM ([`cancel`]).
@@ -16,7 +19,7 @@ pub mod batch;
 pub mod budget;
 pub mod cancel;
 pub mod cli;
-pub mod install;
+pub mod editors;
 pub mod io;
 pub mod jpeg;
 pub mod models_cmd;

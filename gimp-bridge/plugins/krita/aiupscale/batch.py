@@ -11,8 +11,10 @@ OUT any file Krita exports. Options:
   --layer NAME             the layer for layer-*; default: the active or top paint layer
   --result FILE.json       writes ok, error, cancelled, width, height, unchanged, seconds
   --export-on-error        export the document as it is when the upscale failed
-  --cancel-after-progress  press "Cancel" at the first progress report (tests)
   --tile-size N            passed to the bridge
+
+A script of your own can call `upscale_file(args, progress=CALLBACK)`:
+CALLBACK(fraction, label) -> bool as in core.upscale_document (False cancels).
 
 Exit codes: 0 done, 1 failed, 2 bad arguments, 3 cancelled. (kritarunner itself exits 0
 whatever a script does, so failures end the process with os._exit.)
@@ -38,7 +40,6 @@ def _parser():
     p.add_argument("--layer")
     p.add_argument("--result")
     p.add_argument("--export-on-error", action="store_true")
-    p.add_argument("--cancel-after-progress", action="store_true")
     p.add_argument("--tile-size", type=int)
     return p
 
@@ -64,7 +65,7 @@ def _export(doc, path):
         raise core.UpscaleError("Krita could not export %s" % path)
 
 
-def upscale_file(args=None, *rest):
+def upscale_file(args=None, *rest, progress=None):
     """kritarunner entry point; `args` is the list after `-f upscale_file`."""
     argv = list(args) if isinstance(args, (list, tuple)) else [a for a in (args,) + rest if a is not None]
     t0 = time.monotonic()
@@ -92,9 +93,6 @@ def upscale_file(args=None, *rest):
         bridge = core.find_bridge()
         scale = opts.scale if opts.scale is not None else core.native_scale(bridge, opts.model)
         extra = ["--tile-size", str(opts.tile_size)] if opts.tile_size else []
-        progress = None
-        if opts.cancel_after_progress:
-            progress = lambda fraction, label=None: fraction is None  # noqa: E731
         try:
             if opts.target == core.TARGET_IMAGE:
                 out = core.upscale_document(doc, opts.model, scale, bridge, progress, extra)

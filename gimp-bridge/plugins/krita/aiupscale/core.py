@@ -5,9 +5,10 @@ Everything here takes plain arguments (a Document, a Node, a model name, a scale
 progress callback) so that `kritarunner` scripts and tests can call it headless; the
 dialogs live in `dialog.py`.
 
-The bridge is `aiupscale upscale-raw --progress-json`: raw packed pixels in a temp file,
-JSON lines on stderr (`{"progress":x}`, `{"done":true}` or `{"error":"..."}`), SIGTERM to
-cancel (exit 143, no output).
+The bridge is spoken to through `aiupscale_bridge` (shared with the GIMP 3 plug-in; the
+contract is docs/BRIDGE.md): `aiupscale models list --json` for the catalog, and
+`aiupscale upscale-raw --progress-json` with the pixels on stdin and stdout, SIGTERM to
+cancel.
 
 Krita stores 8- and 16-bit integer RGBA as B, G, R, A (native-endian samples); the
 bridge wants R, G, B, A, so red and blue are swapped with bytes slicing (C speed, no
@@ -17,19 +18,13 @@ The document is only changed after every bridge run has succeeded: an error or a
 cancel leaves it untouched.
 """
 
-import json
 import math
 import os
-import queue
-import shutil
-import signal
-import subprocess
-import tempfile
-import threading
 import time
 
+from . import aiupscale_bridge
+
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
-BRIDGE_ENV = "AIUPSCALE_BRIDGE"
 BRIDGE_FILE = os.path.join(PLUGIN_DIR, "bridge_path.txt")
 
 TARGET_IMAGE = "image"
@@ -59,83 +54,28 @@ MODEL_NAMES = {
 }
 DEPTH_NAMES = {"U8": "8-bit integer", "U16": "16-bit integer", "F16": "16-bit float", "F32": "32-bit float"}
 
-
-class UpscaleError(Exception):
-    """A failure to show the user as it is (the document was not changed)."""
-
-
-class Cancelled(Exception):
-    """The user cancelled; the bridge was stopped and the document not changed."""
+# A failure to show the user as it is (the document was not changed), and a cancel.
+UpscaleError = aiupscale_bridge.BridgeError
+Cancelled = aiupscale_bridge.Cancelled
 
 
 # --------------------------------------------------------------------------- bridge
 
 
-def _executable(path):
-    return bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
-
-
 def find_bridge():
     """The aiupscale program: $AIUPSCALE_BRIDGE, else the path `aiupscale install krita`
     wrote next to this file, else `aiupscale` on PATH."""
-    env = os.environ.get(BRIDGE_ENV, "").strip()
-    if env:
-        if _executable(env):
-            return env
-        raise UpscaleError("%s=%s is not an executable file." % (BRIDGE_ENV, env))
-    looked = []
-    try:
-        with open(BRIDGE_FILE, encoding="utf-8") as f:
-            written = f.read().strip()
-    except OSError:
-        written = ""
-    if written:
-        if _executable(written):
-            return written
-        looked.append(written)
-    on_path = shutil.which("aiupscale")
-    if on_path:
-        return on_path
-    looked.append("aiupscale on PATH")
-    raise UpscaleError(
-        "The aiupscale program was not found (looked at: %s).\n\n"
-        "Install aiupscale and run `aiupscale install krita` again, or set %s to its path."
-        % (", ".join(looked), BRIDGE_ENV)
-    )
+    return aiupscale_bridge.find_bridge([BRIDGE_FILE], "aiupscale install krita")
 
 
-def list_models(bridge, timeout=30):
-    """The bridge's model catalog: a list of dicts with name, scale (int), content and
-    fetched (bool), from `aiupscale models list`. Empty when it cannot be read."""
-    try:
-        out = subprocess.run(
-            [bridge, "models", "list"], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    models = []
-    for line in out.stdout.decode("utf-8", "replace").splitlines()[1:]:
-        if not line.strip():
-            break
-        parts = line.split(None, 5)
-        if len(parts) < 6 or not parts[1].startswith("x"):
-            continue
-        try:
-            scale = int(parts[1][1:])
-        except ValueError:
-            continue
-        status = parts[5].strip()
-        fetched = not (status == "not fetched" or status.startswith("damaged") or status.startswith("error"))
-        models.append({"name": parts[0], "scale": scale, "content": parts[2], "fetched": fetched})
-    return models
+def list_models(bridge):
+    """The catalog (dicts: name, description, scale, content, cost, fetched, licence)."""
+    return aiupscale_bridge.list_models(bridge)
 
 
 def native_scale(bridge, model, default=2.0):
     """The catalog scale of `model`, or `default` (for .onnx paths and unknown names)."""
-    for entry in list_models(bridge):
-        if entry["name"] == model:
-            return float(entry["scale"])
-    return default
+    return aiupscale_bridge.native_scale(list_models(bridge), model, default)
 
 
 def scaled_size(size, scale):
@@ -143,100 +83,13 @@ def scaled_size(size, scale):
     return max(1, int(math.floor(size * float(scale) + 0.5)))
 
 
-def _reader(stream, sink):
-    try:
-        for line in iter(stream.readline, b""):
-            sink.put(line)
-    finally:
-        sink.put(None)
-
-
 def run_bridge(pixels, width, height, fmt, model=None, scale=None, bridge=None, progress=None, extra_args=()):
-    """Upscales packed `pixels` (width x height, bridge format `fmt`) with
-    `aiupscale upscale-raw --progress-json`; returns (bytes, out_width, out_height).
-
-    `progress(fraction)` is called about every 50 ms, with the latest fraction (0..1) or
-    None when nothing new came; it returns False to cancel (the bridge gets SIGTERM and
-    Cancelled is raised). Errors raise UpscaleError with the bridge's own message."""
-    bridge = bridge or find_bridge()
-    with tempfile.TemporaryDirectory(prefix="aiupscale-krita-") as tmp:
-        src = os.path.join(tmp, "in.raw")
-        dst = os.path.join(tmp, "out.raw")
-        with open(src, "wb") as f:
-            f.write(pixels)
-        cmd = [bridge, "upscale-raw", "--width", str(width), "--height", str(height), "--format", fmt, "--progress-json"]
-        if model:
-            cmd += ["--model", str(model)]
-        if scale is not None:
-            cmd += ["--scale", repr(float(scale))]
-        cmd += [str(a) for a in extra_args] + [src, dst]
-        try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError as e:
-            raise UpscaleError("Cannot start %s: %s" % (bridge, e.strerror or e))
-        lines = queue.Queue()
-        threads = [threading.Thread(target=_reader, args=(s, lines), daemon=True) for s in (proc.stderr, proc.stdout)]
-        for t in threads:
-            t.start()
-        open_streams = len(threads)
-        error = None
-        started = None
-        cancelled = False
-        other = []
-        while open_streams:
-            try:
-                line = lines.get(timeout=0.05)
-            except queue.Empty:
-                line = b""
-            fraction = None
-            if line is None:
-                open_streams -= 1
-            elif line:
-                try:
-                    event = json.loads(line.decode("utf-8", "replace"))
-                except ValueError:
-                    event = None
-                if not isinstance(event, dict):
-                    other.append(line.decode("utf-8", "replace").rstrip())
-                elif "error" in event:
-                    error = str(event["error"])
-                    cancelled = cancelled or bool(event.get("cancelled"))
-                elif "progress" in event:
-                    fraction = float(event["progress"])
-                elif event.get("started"):
-                    started = event
-            if progress is None:
-                continue
-            if cancelled:
-                progress(None)  # keeps the window alive while the current tile ends
-            elif not progress(fraction):
-                cancelled = True
-                try:
-                    proc.send_signal(signal.SIGTERM)
-                except OSError:
-                    pass
-        code = proc.wait()
-        if cancelled or code in (143, 130, -signal.SIGTERM, -signal.SIGINT):
-            raise Cancelled()
-        if code != 0:
-            if not error:
-                tail = "\n".join(other[-5:]) or "no message"
-                error = "aiupscale exited with code %s: %s" % (code, tail)
-            raise UpscaleError(error)
-        try:
-            with open(dst, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise UpscaleError("aiupscale wrote no output (%s)" % e)
-    if started:
-        out_w, out_h = int(started["width"]), int(started["height"])
-    elif scale is not None:
-        out_w, out_h = scaled_size(width, scale), scaled_size(height, scale)
-    else:
-        raise UpscaleError("aiupscale did not report the output size")
-    if len(data) * width * height != len(pixels) * out_w * out_h:
-        raise UpscaleError("aiupscale returned %d bytes for %dx%d pixels" % (len(data), out_w, out_h))
-    return data, out_w, out_h
+    """Upscales packed `pixels` (width x height, bridge format `fmt`); returns (bytes,
+    out_width, out_height). `progress(fraction)` as in aiupscale_bridge.upscale_raw:
+    called about every 50 ms, returns False to cancel (Cancelled is raised)."""
+    return aiupscale_bridge.upscale_raw(
+        bridge or find_bridge(), pixels, width, height, fmt, model, scale, extra_args=extra_args, progress=progress
+    )
 
 
 # --------------------------------------------------------------------------- pixels

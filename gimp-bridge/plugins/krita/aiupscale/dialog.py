@@ -22,7 +22,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from . import core, testhook
+from . import core
 
 TITLE = "AI Upscale"
 DEFAULT_MODEL = "waifu2x-photo-x2"
@@ -34,19 +34,19 @@ TARGET_LABELS = {
 
 
 def show_error(parent, text, title=TITLE):
-    """An error box (in test mode the text is recorded instead of blocking)."""
-    if testhook.record_message("error", text):
-        return
+    """An error box."""
     QMessageBox.critical(parent, title, text)
 
 
 class UpscaleDialog(QDialog):
-    """Model, scale and target; `options()` gives what was chosen."""
+    """Model, scale and target; `options()` gives what was chosen. `models_error` says
+    why the catalog is missing, when it is."""
 
-    def __init__(self, parent, models, settings, doc_info, layer_info):
+    def __init__(self, parent, models, settings, doc_info, layer_info, models_error=None):
         super().__init__(parent)
         self.setWindowTitle(TITLE)
         self.models = models
+        self.models_error = models_error
         self.doc_info = doc_info  # (width, height, colour text)
 
         self.model = QComboBox()
@@ -173,7 +173,9 @@ class UpscaleDialog(QDialog):
             "Image: %d × %d, %s → %d × %d" % (w, h, color, core.scaled_size(w, s), core.scaled_size(h, s))
         )
         entry = self._entry()
-        if entry is not None and not entry["fetched"]:
+        if self.models_error:
+            self.hint.setText("The model list is not available: %s" % self.models_error)
+        elif entry is not None and not entry["fetched"]:
             self.hint.setText("This model is not fetched yet: run `aiupscale models fetch %s` first." % entry["name"])
         elif entry is not None and abs(s - entry["scale"]) > 1e-9:
             self.hint.setText(
@@ -188,10 +190,6 @@ class UpscaleDialog(QDialog):
             if button.isChecked():
                 target = key
         return {"model": self.model_name(), "scale": self.scale.value(), "target": target}
-
-    def showEvent(self, event):
-        super().showEvent(event)
-        testhook.dialog_shown(self)
 
 
 class Progress:
@@ -222,16 +220,16 @@ class Progress:
         if self.dialog.wasCanceled():
             self.dialog.setLabelText("Cancelling…")
             return False
-        return testhook.keep_going(fraction)
+        return True
 
     def close(self):
         self.dialog.close()
         self.dialog.deleteLater()
 
 
-def ask(parent, models, settings, doc_info, layer_info):
+def ask(parent, models, settings, doc_info, layer_info, models_error=None):
     """Shows the options dialog; returns the options or None."""
-    dialog = UpscaleDialog(parent, models, settings, doc_info, layer_info)
+    dialog = UpscaleDialog(parent, models, settings, doc_info, layer_info, models_error)
     if dialog.exec_() != QDialog.Accepted:
         return None
     return dialog.options()

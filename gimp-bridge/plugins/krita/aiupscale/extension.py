@@ -4,7 +4,7 @@ import traceback
 
 from krita import Extension, Krita
 
-from . import core, dialog, testhook
+from . import core, dialog
 
 ACTION_ID = "aiupscale_upscale"
 SETTINGS_GROUP = "aiupscale"
@@ -40,27 +40,28 @@ def run_upscale(window=None):
     except core.UpscaleError as e:
         dialog.show_error(parent, str(e))
         return None
-    settings = testhook.dialog_settings() or _settings()
-    options = dialog.ask(parent, core.list_models(bridge), settings, (doc.width(), doc.height(), color), layer_info)
+    try:
+        models, models_error = core.list_models(bridge), None
+    except core.UpscaleError as e:
+        models, models_error = [], str(e)  # a typed model name or .onnx path still works
+    doc_info = (doc.width(), doc.height(), color)
+    options = dialog.ask(parent, models, _settings(), doc_info, layer_info, models_error)
     if options is None:
         return None
     _save_settings(options)
     progress = dialog.Progress(parent, "Upscaling with %s (x%g)…" % (options["model"], options["scale"]))
     result = None
-    extra = testhook.extra_args()
     try:
         if options["target"] == core.TARGET_IMAGE:
-            core.upscale_document(doc, options["model"], options["scale"], bridge, progress, extra)
+            core.upscale_document(doc, options["model"], options["scale"], bridge, progress)
             result = doc
         else:
             new_document = options["target"] == core.TARGET_LAYER_NEW
-            result = core.upscale_layer(
-                doc, node, options["model"], options["scale"], new_document, bridge, progress, extra
-            )
+            result = core.upscale_layer(doc, node, options["model"], options["scale"], new_document, bridge, progress)
             if new_document and window is not None:
                 window.addView(result)
     except core.Cancelled:
-        testhook.record_message("cancelled", "cancelled by the user")
+        pass  # the user pressed Cancel: the document is as it was
     except core.UpscaleError as e:
         progress.close()
         dialog.show_error(parent, str(e))
@@ -78,7 +79,7 @@ class AIUpscaleExtension(Extension):
         super().__init__(parent)
 
     def setup(self):
-        testhook.arm()
+        pass
 
     def createActions(self, window):
         action = window.createAction(ACTION_ID, "AI Upscale…", "tools/scripts")

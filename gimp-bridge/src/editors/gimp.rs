@@ -3,7 +3,8 @@
 //! - GIMP 2.10: the native plug-in `plugins/gimp-2.10/aiupscale-gimp.c`, compiled by
 //!   build.rs when libgimp2.0-dev is installed (without it this binary has no 2.10
 //!   plug-in and `install gimp` says how to get one);
-//! - GIMP 3.x: the Python plug-in `plugins/gimp-3/aiupscale.py`.
+//! - GIMP 3.x: the Python plug-in `plugins/gimp-3/aiupscale.py`, with
+//!   `plugins/python/aiupscale_bridge.py` (the contract's Python side) beside it.
 //!
 //! Versions are detected from `gimp --version` (also `gimp-2.10`, `gimp-3.0`, `gimp-3`)
 //! and from the config folders `GIMP/<version>` that exist; each detected version gets
@@ -21,6 +22,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+
+use super::{PYTHON_BRIDGE, PYTHON_BRIDGE_FILE};
 
 /// The GIMP 2.10 plug-in executable, when build.rs could compile it.
 #[cfg(gimp2_plugin)]
@@ -155,8 +158,8 @@ fn install_version(root: &Path, version: Version, bridge: &Path) -> Result<PathB
         match GIMP2_PLUGIN {
             Some(bytes) => (GIMP2_FILE, bytes),
             None => bail!(
-                "this aiupscale was built without the GIMP 2.10 plug-in (libgimp2.0-dev was missing): \
-                 install libgimp2.0-dev (scripts/setup does) and rebuild aiupscale"
+                "this aiupscale was built without the GIMP 2.10 plug-in (libgimp2.0-dev or libjson-glib-dev was \
+                 missing): install both (scripts/setup does) and rebuild aiupscale"
             ),
         }
     } else {
@@ -165,6 +168,9 @@ fn install_version(root: &Path, version: Version, bridge: &Path) -> Result<PathB
     let dir = root.join(version.folder()).join("plug-ins").join(PLUGIN_DIR);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join(file);
+    if version.0 != 2 {
+        write_file(&dir.join(PYTHON_BRIDGE_FILE), PYTHON_BRIDGE.as_bytes(), 0o644)?;
+    }
     write_file(&path, bytes, 0o755)?;
     write_file(&dir.join(BRIDGE_FILE), format!("{}\n", bridge.display()).as_bytes(), 0o644)?;
     Ok(path)
@@ -228,11 +234,11 @@ pub fn uninstall() -> Result<ExitCode> {
         if !dir.is_dir() {
             continue;
         }
-        for file in [GIMP2_FILE, GIMP3_FILE, BRIDGE_FILE] {
+        for file in [GIMP2_FILE, GIMP3_FILE, PYTHON_BRIDGE_FILE, BRIDGE_FILE] {
             let path = dir.join(file);
             match fs::remove_file(&path) {
                 Ok(()) => {
-                    if file != BRIDGE_FILE {
+                    if file == GIMP2_FILE || file == GIMP3_FILE {
                         println!("removed {}", path.display());
                     }
                     removed += 1;

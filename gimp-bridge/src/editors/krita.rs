@@ -4,8 +4,9 @@
 //! Install writes, under `$XDG_DATA_HOME/krita/pykrita/` (default
 //! `~/.local/share/krita/pykrita/`):
 //! - `aiupscale.desktop` (Krita's plug-in descriptor);
-//! - `aiupscale/` (the Python package, and `bridge_path.txt`: the path of this program,
-//!   which the plug-in runs as `aiupscale upscale-raw`);
+//! - `aiupscale/` (the Python package with `aiupscale_bridge.py`, the contract's Python
+//!   side shared with GIMP 3, and `bridge_path.txt`: the path of this program, which the
+//!   plug-in runs as `aiupscale upscale-raw`);
 //!
 //! and enables it in `$XDG_CONFIG_HOME/kritarc` (default `~/.config/kritarc`): the line
 //! `enable_aiupscale=true` in the `[python]` group, every other line kept as it was.
@@ -33,8 +34,8 @@ const PACKAGE: &[(&str, &str)] = &[
     ("core.py", include_str!("../../plugins/krita/aiupscale/core.py")),
     ("dialog.py", include_str!("../../plugins/krita/aiupscale/dialog.py")),
     ("extension.py", include_str!("../../plugins/krita/aiupscale/extension.py")),
-    ("testhook.py", include_str!("../../plugins/krita/aiupscale/testhook.py")),
     ("Manual.html", include_str!("../../plugins/krita/aiupscale/Manual.html")),
+    (super::PYTHON_BRIDGE_FILE, super::PYTHON_BRIDGE),
 ];
 /// Written at install time: the absolute path of the `aiupscale` the plug-in runs.
 const BRIDGE_FILE: &str = "bridge_path.txt";
@@ -340,6 +341,8 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".py") || n.ends_with(".html"))
             .collect();
+        on_disk.sort();
+        on_disk.push(super::super::PYTHON_BRIDGE_FILE.to_owned());
         on_disk.sort();
         let mut embedded: Vec<String> = PACKAGE.iter().map(|(n, _)| n.to_string()).collect();
         embedded.sort();
