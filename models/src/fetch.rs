@@ -67,6 +67,9 @@ pub(crate) type Converter<'a> = dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Conver
 
 /// Prefix of the staging folders in `ROOT/downloads/`.
 const STAGING_PREFIX: &str = ".download-";
+/// Key of the staging lock; model names cannot start with a dot, so no model's lock
+/// is this one.
+const STAGING_LOCK: &str = ".staging";
 
 impl ModelCache {
     /// Makes sure `entry` is in the cache and returns its `.onnx` path.
@@ -217,7 +220,7 @@ impl ModelCache {
     /// anywhere, so every `.download-*` folder is a leftover of a killed fetch: they
     /// are removed first, holding the lock exclusively.
     fn with_staging<T>(&self, downloads: &Path, f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
-        let (path, mut lock) = self.lock_file("staging")?;
+        let (path, mut lock) = self.lock_file(STAGING_LOCK)?;
         match lock.try_write() {
             Ok(_exclusive) => remove_stale_staging(downloads)?,
             // Another download is staging; its folder is not stale. A later fetch cleans.

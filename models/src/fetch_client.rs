@@ -89,10 +89,11 @@ fn run_client(
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) => std::thread::sleep(POLL),
-            Err(source) => {
+            Err(e) => {
                 kill_group(&mut child);
                 let _ = child.wait();
-                return Err(ModelError::ClientMissing { command: line, source });
+                let status = format!("its exit status could not be read: {e}");
+                return Err(ModelError::ClientFailed { command: line, status, stderr: String::new() });
             }
         }
     };

@@ -364,7 +364,7 @@ fn a_staging_folder_in_use_elsewhere_is_left_alone() {
     let busy = f.cache.root().join("downloads").join(".download-busy");
     fs::create_dir_all(&busy).unwrap();
     // What a download in another process holds while it stages.
-    let (_, staging_lock) = f.cache.lock_file("staging").unwrap();
+    let (_, staging_lock) = f.cache.lock_file(STAGING_LOCK).unwrap();
     let shared = staging_lock.read().unwrap();
     f.cache.fetch_with(&f.entry("tiny-a"), &f.offline, &fake_convert).unwrap();
     assert_eq!(staging_folders(&f.cache), vec![".download-busy".to_owned()]);
