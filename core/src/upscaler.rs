@@ -192,7 +192,7 @@ impl Upscaler {
         let model = match source {
             ModelSource::Catalog(name) => {
                 let entry = Catalog::builtin().require(name)?;
-                let path = cache.locate(entry)?;
+                let path = cache.locate_verified(entry)?;
                 let hint = ModelInfo {
                     name: entry.name.clone(),
                     scale: entry.scale,

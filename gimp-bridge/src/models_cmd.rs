@@ -1,13 +1,21 @@
 //! `aiupscale models list|fetch|verify|path`: the model catalog and the local cache
 //! (`AIUPSCALE_MODEL_DIR`, else `$XDG_CACHE_HOME/aiupscale/models`, else
 //! `~/.cache/aiupscale/models`), through the models crate only.
+//!
+//! `fetch` honours SIGINT/SIGTERM like the rest of the binary ([`crate::cancel`]): the
+//! registry client is killed, its staging folder removed, nothing is installed, and the
+//! exit code is 130/143.
 
 use std::{io::Write, process::ExitCode, time::Instant};
 
 use aiupscale_models::{ArchiveSource, Catalog, Content, FetchOptions, ModelCache, ModelEntry, ModelError};
 use anyhow::{Context, Result};
 
-use crate::{cli::ModelsCommand, progress::seconds};
+use crate::{
+    cancel::{self, Cancel},
+    cli::ModelsCommand,
+    progress::seconds,
+};
 
 pub fn run(command: &ModelsCommand) -> Result<ExitCode> {
     let cache = ModelCache::from_env().context("cannot find the model cache")?;
@@ -17,7 +25,7 @@ pub fn run(command: &ModelsCommand) -> Result<ExitCode> {
         ModelsCommand::Fetch { names, all, force, archives } => {
             let entries = entries(&cache, names, *all)?;
             let options = FetchOptions { force: *force, offline_archive_dir: archives.clone() };
-            fetch(&cache, &entries, &options)
+            fetch(&cache, &entries, &options, cancel::install())
         }
         ModelsCommand::Verify { names } => verify(&cache, names),
         ModelsCommand::Path { name } => {
@@ -141,12 +149,12 @@ fn list_json(cache: &ModelCache) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn fetch(cache: &ModelCache, entries: &[&ModelEntry], options: &FetchOptions) -> Result<ExitCode> {
+fn fetch(cache: &ModelCache, entries: &[&ModelEntry], options: &FetchOptions, cancel: &Cancel) -> Result<ExitCode> {
     let mut failed = Vec::new();
     for entry in entries {
         eprintln!("fetching {}...", entry.name);
         let start = Instant::now();
-        match cache.fetch_with_report(entry, options) {
+        match cache.fetch_cancellable(entry, options, cancel.flag()) {
             Ok(report) => {
                 let how = match report.archive {
                     ArchiveSource::NotNeeded => "already in the cache",
@@ -155,6 +163,14 @@ fn fetch(cache: &ModelCache, entries: &[&ModelEntry], options: &FetchOptions) ->
                     ArchiveSource::Downloaded => "downloaded",
                 };
                 println!("{}: {} ({how}, {})", entry.name, report.path.display(), seconds(start.elapsed()));
+            }
+            Err(ModelError::Cancelled) => {
+                eprintln!(
+                    "fetch of {name} cancelled by {}; {name} was not installed and no download is left running",
+                    cancel.signal_name(),
+                    name = entry.name,
+                );
+                return Ok(ExitCode::from(cancel.exit_code()));
             }
             Err(e) => {
                 eprintln!("error: {}: {:#}", entry.name, anyhow::Error::from(e));

@@ -8,6 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,8 @@ pub struct VerifyReport {
 pub(crate) enum Depth {
     /// Size always; sha256 only when the mtime differs from the manifest's.
     Quick,
+    /// Size always; sha256 unless this process already hashed the file as it is now.
+    OncePerProcess,
     /// Size and sha256.
     Full,
 }
@@ -115,9 +118,20 @@ impl ModelCache {
     /// when its mtime differs from the one recorded at write time (the file was
     /// replaced, copied or touched), so the usual load costs two `stat`s and a small
     /// read instead of hashing tens of MB. In-place damage that keeps size and mtime
-    /// (bit rot) is caught by [`ModelCache::verify`], which always hashes.
+    /// (bit rot) is caught by [`ModelCache::verify`], which always hashes, and by
+    /// [`ModelCache::locate_verified`], which hashes once per process: use that one
+    /// before building a session from the file.
     pub fn locate(&self, entry: &ModelEntry) -> Result<PathBuf, ModelError> {
         self.check(entry, Depth::Quick).map(|(path, _)| path)
+    }
+
+    /// Like [`ModelCache::locate`], and the `.onnx` is hashed in full the first time this
+    /// process asks for it (again if it changed since): call it right before building an
+    /// inference session, so damage that keeps size and mtime (one flipped bit in a
+    /// weight gives garbage output, not a load error) fails here instead. Hashing costs
+    /// a fraction of what loading the model costs.
+    pub fn locate_verified(&self, entry: &ModelEntry) -> Result<PathBuf, ModelError> {
+        self.check(entry, Depth::OncePerProcess).map(|(path, _)| path)
     }
 
     /// Like [`ModelCache::locate`], also returning the manifest (e.g. for `flops_per_pixel`).
@@ -186,7 +200,13 @@ impl ModelCache {
         }
         let mtime = mtime_ns(&meta);
         let mtime_unchanged = mtime.is_some() && mtime == manifest.onnx_mtime_ns;
-        if depth == Depth::Full || !mtime_unchanged {
+        let stamp = FileStamp::of(&meta);
+        let hash = match depth {
+            Depth::Full => true,
+            Depth::Quick => !mtime_unchanged,
+            Depth::OncePerProcess => !hashed_before(&path, &stamp, &manifest.onnx_sha256),
+        };
+        if hash {
             let actual = sha256_file(&path)?;
             if actual != manifest.onnx_sha256 {
                 return Err(corrupt(format!(
@@ -200,6 +220,7 @@ impl ModelCache {
                 // hash. Best effort: a read-only cache still works, it just hashes.
                 self.refresh_mtime(&manifest, &text, mtime);
             }
+            remember_hashed(&path, stamp, &manifest.onnx_sha256);
         }
         Ok((path, manifest))
     }
@@ -258,7 +279,7 @@ impl ModelCache {
     }
 
     pub(crate) fn create_root(&self) -> Result<(), ModelError> {
-        fs::create_dir_all(&self.root).map_err(|source| ModelError::Io { path: self.root.clone(), source })
+        fs::create_dir_all(&self.root).map_err(|source| write_err(&self.root, source))
     }
 
     /// Rewrites the manifest with the `.onnx`'s new mtime, unless a fetch holds the lock
@@ -300,16 +321,12 @@ impl ModelCache {
         out.map(Some)
     }
 
-    fn lock_file(&self, key: &str) -> Result<(PathBuf, fd_lock::RwLock<File>), ModelError> {
+    pub(crate) fn lock_file(&self, key: &str) -> Result<(PathBuf, fd_lock::RwLock<File>), ModelError> {
         let dir = self.root.join("locks");
-        fs::create_dir_all(&dir).map_err(|source| ModelError::Io { path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| write_err(&dir, source))?;
         let path = dir.join(format!("{key}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| ModelError::Io { path: path.clone(), source })?;
+        let file =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| write_err(&path, e))?;
         Ok((path, fd_lock::RwLock::new(file)))
     }
 }
@@ -379,14 +396,72 @@ fn remove_if_present(path: &Path) -> Result<bool, ModelError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(ModelError::Io { path: path.to_owned(), source }),
+        Err(source) => Err(write_err(path, source)),
     }
+}
+
+/// The error for a failed write to the cache: a read-only or foreign cache gets the
+/// fix (another `AIUPSCALE_MODEL_DIR`) instead of a bare "Read-only file system".
+pub(crate) fn write_err(path: &Path, source: io::Error) -> ModelError {
+    // `ErrorKind::ReadOnlyFilesystem` needs Rust 1.83; the workspace supports 1.80.
+    #[cfg(unix)]
+    let read_only = source.raw_os_error() == Some(libc::EROFS);
+    #[cfg(not(unix))]
+    let read_only = false;
+    if read_only || source.kind() == io::ErrorKind::PermissionDenied {
+        ModelError::CacheNotWritable { path: path.to_owned(), source }
+    } else {
+        ModelError::Io { path: path.to_owned(), source }
+    }
+}
+
+/// What identifies one version of a file without reading it. The change time cannot
+/// be set back by a writer (unlike the mtime), so in-place damage always changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    mtime_ns: Option<u64>,
+    #[cfg(unix)]
+    ctime: (i64, i64),
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            len: meta.len(),
+            mtime_ns: mtime_ns(meta),
+            #[cfg(unix)]
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+        }
+    }
+}
+
+/// Files this process hashed and found intact: path, stamp then, sha256. A handful of
+/// models per process at most, so a list.
+static HASHED: Mutex<Vec<(PathBuf, FileStamp, String)>> = Mutex::new(Vec::new());
+
+fn hashed_before(path: &Path, stamp: &FileStamp, sha256: &str) -> bool {
+    // A poisoned list is still a valid list (entries are pushed whole).
+    let hashed = HASHED.lock().unwrap_or_else(|e| e.into_inner());
+    hashed.iter().any(|(p, s, h)| p == path && s == stamp && h == sha256)
+}
+
+fn remember_hashed(path: &Path, stamp: FileStamp, sha256: &str) {
+    let mut hashed = HASHED.lock().unwrap_or_else(|e| e.into_inner());
+    hashed.retain(|(p, _, _)| p != path);
+    hashed.push((path.to_owned(), stamp, sha256.to_owned()));
 }
 
 /// Writes `bytes` to `target` through a temp file in `dir` (same file system), fsynced
 /// before the rename, so readers see the old file or the whole new one, never a part.
 pub(crate) fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io_err = |source| ModelError::Io { path: target.to_owned(), source };
+    let io_err = |source| write_err(target, source);
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io_err)?;
     // tempfile creates 0600; models and manifests are not secret and a shared cache
     // must be readable by every user of it.

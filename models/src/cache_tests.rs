@@ -58,7 +58,7 @@ fn expect_corrupt(result: Result<impl std::fmt::Debug, ModelError>, needle: &str
         Err(e @ ModelError::CorruptCacheEntry { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
-            assert!(msg.contains("aiupscale models fetch tiny-x2"), "{msg}");
+            assert!(msg.contains("aiupscale models fetch --force tiny-x2"), "{msg}");
         }
         other => panic!("expected CorruptCacheEntry, got {other:?}"),
     }
@@ -132,6 +132,53 @@ fn flipped_byte_is_caught_by_verify_even_when_mtime_is_kept() {
     cache.locate(&entry).unwrap();
     // ...and the full check finds it.
     expect_corrupt(cache.verify(&entry), "sha256");
+}
+
+#[test]
+fn flipped_bit_that_keeps_size_and_mtime_fails_locate_verified() {
+    let (_dir, cache, entry) = installed();
+    let path = cache.onnx_path("tiny-x2");
+    assert_eq!(cache.locate_verified(&entry).unwrap(), path);
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    // File times tick in jiffies: let the damage get a later ctime than the install.
+    std::thread::sleep(Duration::from_millis(30));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[5678] ^= 0x40; // an exponent bit, if this were a float
+    fs::write(&path, &bytes).unwrap();
+    set_mtime(&path, mtime);
+    // Verified once already in this process, but the file changed since (its ctime did).
+    let err = cache.locate_verified(&entry).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    expect_corrupt(Err::<(), _>(err), "sha256");
+}
+
+#[test]
+fn locate_verified_hashes_once_per_process_and_file_version() {
+    let (_dir, cache, entry) = installed();
+    let path = cache.onnx_path("tiny-x2");
+    let sha = sha256_hex(&onnx_bytes());
+    let stamp = || FileStamp::of(&fs::metadata(&path).unwrap());
+    assert!(!hashed_before(&path, &stamp(), &sha));
+    cache.locate_verified(&entry).unwrap();
+    assert!(hashed_before(&path, &stamp(), &sha), "the next load must not hash again");
+    assert!(!hashed_before(&path, &stamp(), &"0".repeat(64)), "a new manifest is checked again");
+    // A rewrite with the same bytes (a re-fetch) is a new version of the file.
+    write_atomically(cache.root(), &path, &onnx_bytes()).unwrap();
+    assert!(!hashed_before(&path, &stamp(), &sha));
+}
+
+#[test]
+fn unwritable_cache_errors_name_the_variable_and_the_path() {
+    let path = Path::new("/ro/models/locks");
+    for errno in [libc::EROFS, libc::EACCES] {
+        let err = write_err(path, io::Error::from_raw_os_error(errno));
+        assert!(matches!(err, ModelError::CacheNotWritable { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("AIUPSCALE_MODEL_DIR") && msg.contains("/ro/models/locks"), "{msg}");
+    }
+    let full = write_err(path, io::Error::from_raw_os_error(libc::ENOSPC));
+    assert!(matches!(full, ModelError::Io { .. }), "{full:?}");
 }
 
 #[test]

@@ -15,7 +15,9 @@ pub enum ModelError {
     UnknownModel { name: String, known: String },
     #[error("model {name} is not fetched yet (expected {}); run `aiupscale models fetch {name}`", path.display())]
     NotFetched { name: String, path: PathBuf },
-    #[error("model {name} in the cache is damaged ({reason}); run `aiupscale models fetch {name}` to rebuild it")]
+    #[error(
+        "model {name} in the cache is damaged ({reason}); run `aiupscale models fetch --force {name}` to rebuild it"
+    )]
     CorruptCacheEntry { name: String, reason: String },
     #[error("{what}: sha256 is {actual}, expected {expected}")]
     ChecksumMismatch { what: String, actual: String, expected: String },
@@ -39,6 +41,14 @@ pub enum ModelError {
     Ncnn { model: String, reason: String },
     #[error("Anime4K weights {model}: {reason}")]
     Anime4k { model: String, reason: String },
+    #[error("the model cache is not writable ({} could not be written); set AIUPSCALE_MODEL_DIR to a writable folder", path.display())]
+    CacheNotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cancelled; nothing was installed")]
+    Cancelled,
     #[error("I/O on {}", path.display())]
     Io {
         path: PathBuf,

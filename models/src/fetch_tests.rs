@@ -336,3 +336,82 @@ fn end_to_end_fetch_with_the_real_ncnn_converter() {
     assert_eq!(graph.input[0].name, "input");
     assert_eq!(graph.output[0].name, "output");
 }
+
+fn staging_folders(cache: &ModelCache) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(cache.root().join("downloads"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(STAGING_PREFIX))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn staging_folders_left_by_a_killed_fetch_are_removed_by_the_next() {
+    let f = fixture(|t| t);
+    let stale = f.cache.root().join("downloads").join(".download-Ab12Cd");
+    fs::create_dir_all(stale.join("sub")).unwrap();
+    fs::write(stale.join("sub/partial.whl"), vec![0u8; 100_000]).unwrap();
+    f.cache.fetch_with(&f.entry("tiny-a"), &f.offline, &fake_convert).unwrap();
+    assert_eq!(staging_folders(&f.cache), Vec::<String>::new());
+    assert!(f.cache.archive_path(&f.package("tiny-whl")).is_file(), "kept archives stay");
+}
+
+#[test]
+fn a_staging_folder_in_use_elsewhere_is_left_alone() {
+    let f = fixture(|t| t);
+    let busy = f.cache.root().join("downloads").join(".download-busy");
+    fs::create_dir_all(&busy).unwrap();
+    // What a download in another process holds while it stages.
+    let (_, staging_lock) = f.cache.lock_file(STAGING_LOCK).unwrap();
+    let shared = staging_lock.read().unwrap();
+    f.cache.fetch_with(&f.entry("tiny-a"), &f.offline, &fake_convert).unwrap();
+    assert_eq!(staging_folders(&f.cache), vec![".download-busy".to_owned()]);
+    drop(shared);
+    // Once that download is over, the next fetch that stages cleans up.
+    f.cache.fetch_with(&f.entry("tiny-json"), &f.offline, &fake_convert).unwrap();
+    assert_eq!(staging_folders(&f.cache), Vec::<String>::new());
+}
+
+#[test]
+fn fetch_without_force_repairs_a_flipped_bit_that_kept_size_and_mtime() {
+    let f = fixture(|t| t);
+    let entry = f.entry("tiny-a");
+    let path = f.cache.fetch_with(&entry, &f.offline, &fake_convert).unwrap().path;
+    let good = fs::read(&path).unwrap();
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x40;
+    fs::write(&path, &bad).unwrap();
+    fs::OpenOptions::new().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    assert!(f.cache.verify(&entry).is_err());
+    let report = f.cache.fetch_with(&entry, &f.offline, &fake_convert).unwrap();
+    assert_eq!(report.archive, ArchiveSource::Kept, "rebuilt, not reported as already in the cache");
+    assert_eq!(fs::read(&path).unwrap(), good);
+    f.cache.verify(&entry).unwrap();
+}
+
+#[test]
+fn a_cancelled_fetch_installs_nothing() {
+    let f = fixture(|t| t);
+    let cancel = std::sync::atomic::AtomicBool::new(true);
+    let err = f.cache.fetch_inner(&f.entry("tiny-a"), &f.offline, &fake_convert, &cancel).unwrap_err();
+    assert!(matches!(err, ModelError::Cancelled), "{err:?}");
+    assert!(matches!(f.cache.locate(&f.entry("tiny-a")), Err(ModelError::NotFetched { .. })));
+    // Cancel during conversion (the slow step): the previous entry stays.
+    f.cache.fetch_with(&f.entry("tiny-a"), &f.offline, &fake_convert).unwrap();
+    let before = f.cache.verify(&f.entry("tiny-a")).unwrap().manifest;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let cancelling = |e: &ModelEntry, s: &[Vec<u8>]| -> Result<Converted, ModelError> {
+        cancel.store(true, Ordering::Relaxed);
+        let mut other = fake_convert(e, s)?;
+        other.flops_per_pixel = 7.0;
+        Ok(other)
+    };
+    let forced = FetchOptions { force: true, ..f.offline.clone() };
+    let err = f.cache.fetch_inner(&f.entry("tiny-a"), &forced, &cancelling, &cancel).unwrap_err();
+    assert!(matches!(err, ModelError::Cancelled), "{err:?}");
+    assert_eq!(f.cache.verify(&f.entry("tiny-a")).unwrap().manifest, before);
+}

@@ -15,5 +15,6 @@ pub use fetch::{ArchiveSource, FetchOptions, FetchReport};
 pub mod anime4k;
 pub mod cache;
 pub mod fetch;
+mod fetch_client;
 pub mod ncnn;
 pub mod tiny;
