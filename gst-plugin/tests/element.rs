@@ -72,7 +72,7 @@ fn properties_have_documented_defaults_and_ranges() {
     let scale = el.find_property("scale").unwrap();
     let scale = scale.downcast_ref::<gst::glib::ParamSpecDouble>().unwrap();
     assert_eq!((scale.minimum(), scale.maximum()), (1.0, 16.0));
-    for name in ["scale", "model", "tile-size", "tile-overlap", "device", "threads"] {
+    for name in ["scale", "model", "tile-size", "tile-overlap", "device", "threads", "denoise", "temporal"] {
         let pspec = el.find_property(name).unwrap();
         assert!(!pspec.nick().is_empty() && pspec.blurb().is_some_and(|b| b.len() > 20), "{name}");
     }
@@ -477,4 +477,35 @@ fn impossible_output_size_is_refused_at_negotiation() {
     .unwrap();
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
     assert!(err.contains("80000x4") && err.contains("too large"), "{err}");
+}
+
+/// The element's own properties (not those of its base classes).
+fn own_properties() -> Vec<gst::glib::ParamSpec> {
+    init();
+    let el = gst::ElementFactory::make("aiupscale").build().unwrap();
+    let own = el.type_();
+    el.list_properties().iter().filter(|p| p.owner_type() == own).cloned().collect()
+}
+
+/// gst-inspect shows the blurbs as written: a string literal broken without a `\`
+/// continuation carries the next line's indentation into the text.
+#[test]
+fn blurbs_read_as_single_spaced_sentences() {
+    let properties = own_properties();
+    assert_eq!(properties.len(), 8, "{:?}", properties.iter().map(|p| p.name()).collect::<Vec<_>>());
+    for pspec in properties {
+        let blurb = pspec.blurb().unwrap_or_default();
+        for bad in ["  ", "\n", "\t"] {
+            assert!(!blurb.contains(bad), "{}: {bad:?} in {blurb:?}", pspec.name());
+        }
+        assert_eq!(blurb.trim(), blurb, "{}", pspec.name());
+    }
+}
+
+#[test]
+fn plugin_doc_lists_every_property() {
+    let doc = include_str!("../src/lib.rs");
+    for pspec in own_properties() {
+        assert!(doc.contains(&format!("`{}`", pspec.name())), "the plugin doc in src/lib.rs lacks `{}`", pspec.name());
+    }
 }

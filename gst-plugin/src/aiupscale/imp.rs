@@ -8,7 +8,7 @@ use std::sync::{
 
 use aiupscale_core::{
     models::{Catalog, Content},
-    Control, CoreError, DenoiseSettings, Device, FrameUpscaler, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
+    Control, DenoiseSettings, Device, FrameUpscaler, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
 };
 use gstreamer as gst;
 use gstreamer::{glib, prelude::*, subclass::prelude::*};
@@ -19,6 +19,7 @@ use gstreamer_video::{prelude::*, subclass::prelude::*};
 
 use super::{
     caps,
+    errors::{error_chain, load_error},
     frames::{FrameError, StreamConverter},
     DeviceChoice,
 };
@@ -122,36 +123,6 @@ impl AiUpscale {
     }
 }
 
-/// An error and its sources, for the debug part of an error message (the message
-/// itself is the core's own text).
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// The GStreamer error domain for a core error from loading a model.
-fn load_error(e: &CoreError) -> gst::ErrorMessage {
-    let (text, debug) = (e.to_string(), error_chain(e));
-    match e {
-        CoreError::RuntimeNotFound { .. } | CoreError::RuntimeLoad { .. } => {
-            gst::error_msg!(gst::LibraryError::Init, ("{}", text), ["{}", debug])
-        }
-        CoreError::DeviceUnavailable { .. } => {
-            gst::error_msg!(gst::ResourceError::Settings, ("{}", text), ["{}", debug])
-        }
-        CoreError::ModelFileMissing { .. } | CoreError::Model(_) => {
-            gst::error_msg!(gst::ResourceError::NotFound, ("{}", text), ["{}", debug])
-        }
-        _ => gst::error_msg!(gst::ResourceError::OpenRead, ("{}", text), ["{}", debug]),
-    }
-}
-
 #[glib::object_subclass]
 impl ObjectSubclass for AiUpscale {
     const NAME: &'static str = "GstAiUpscale";
@@ -221,7 +192,8 @@ impl ObjectImpl for AiUpscale {
                 glib::ParamSpecDouble::builder("denoise")
                     .nick("Denoise")
                     .blurb(
-                        "Spatial, edge-preserving denoise before upscaling, tuned to the noise measured in each frame                          (0 = off, 1 = full). Can change while playing",
+                        "Spatial, edge-preserving denoise before upscaling, tuned to the noise measured in each frame \
+                         (0 = off, 1 = full). Can change while playing",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
@@ -231,7 +203,9 @@ impl ObjectImpl for AiUpscale {
                 glib::ParamSpecDouble::builder("temporal")
                     .nick("Temporal stability")
                     .blurb(
-                        "Motion-compensated temporal denoise and stabilisation of the upscaled output (0 = off,                          1 = up to 32 frames of history); moving and uncovered areas fall back to the spatial path,                          scene cuts, flushes and seeks reset it. Holds no frames (latency 0). Can change while playing",
+                        "Motion-compensated temporal denoise and stabilisation of the upscaled output (0 = off, \
+                         1 = up to 32 frames of history); moving and uncovered areas fall back to the spatial path; \
+                         scene cuts, flushes and seeks reset it. Holds no frames (latency 0). Can change while playing",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
