@@ -455,30 +455,6 @@ fn cuda_without_cuda_is_a_clear_error() {
     }
 }
 
-#[test]
-fn interlaced_input_is_refused_with_a_deinterlace_hint() {
-    init();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,interlace-mode=interleaved ! aiupscale model={} ! fakesink",
-        tiny("nearest_x2")
-    ))
-    .unwrap();
-    let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
-    assert!(err.contains("interlaced") && err.contains("deinterlace"), "{err}");
-}
-
-#[test]
-fn impossible_output_size_is_refused_at_negotiation() {
-    init();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=1 ! video/x-raw,format=GRAY8,width=40000,height=2 ! aiupscale model={} ! fakesink",
-        tiny("nearest_x2")
-    ))
-    .unwrap();
-    let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
-    assert!(err.contains("80000x4") && err.contains("too large"), "{err}");
-}
-
 /// The element's own properties (not those of its base classes).
 fn own_properties() -> Vec<gst::glib::ParamSpec> {
     init();

@@ -17,14 +17,15 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The GStreamer error domain for a core error from loading a model.
+/// The GStreamer error domain for a core error from loading a model or checking the
+/// configuration against it.
 pub fn load_error(e: &CoreError) -> gst::ErrorMessage {
     let (text, debug) = (e.to_string(), error_chain(e));
     match e {
         CoreError::RuntimeNotFound { .. } | CoreError::RuntimeLoad { .. } => {
             gst::error_msg!(gst::LibraryError::Init, ("{}", text), ["{}", debug])
         }
-        CoreError::DeviceUnavailable { .. } => {
+        CoreError::DeviceUnavailable { .. } | CoreError::InvalidTiling { .. } => {
             gst::error_msg!(gst::ResourceError::Settings, ("{}", text), ["{}", debug])
         }
         CoreError::ModelFileMissing { .. } | CoreError::Model(_) => {
