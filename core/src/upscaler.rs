@@ -245,6 +245,23 @@ impl Upscaler {
         &self.config
     }
 
+    /// Checks what [`Upscaler::upscale`] would refuse for a `src` input and a `dst`
+    /// output (both sizes, the model's native size, the tiling), before any frame: a
+    /// stream can then be refused when it is set up rather than at its first frame.
+    pub fn check_sizes(&self, src: (u32, u32), dst: (u32, u32)) -> Result<()> {
+        for (width, height) in [src, dst] {
+            check_dimensions(u64::from(width), u64::from(height))?;
+        }
+        let model = match &self.engine {
+            Engine::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 => model,
+            // As in `upscale`: a classic filter, or no growth, only resamples.
+            _ => return Ok(()),
+        };
+        let scale = u64::from(model.info.scale);
+        check_dimensions(u64::from(src.0) * scale, u64::from(src.1) * scale)?;
+        model.tile_plan(src.0, src.1, &self.config).map(drop)
+    }
+
     /// Upscales `src` to a new image of the size `target` asks for.
     pub fn upscale_to(&mut self, src: &ImageRef<'_>, target: Target, control: &mut Control<'_>) -> Result<Image> {
         let (w, h) = target.output_size(src.width(), src.height())?;
@@ -422,14 +439,9 @@ impl OnnxModel {
         }
     }
 
-    fn run_tiled(
-        &mut self,
-        src: &ImageRef<'_>,
-        dst: &mut ImageMut<'_>,
-        config: &UpscalerConfig,
-        control: &mut Control<'_>,
-    ) -> Result<()> {
-        let info = self.info.clone();
+    /// The tiles for a `width` x `height` input with `config`'s tile size and overlap.
+    fn tile_plan(&self, width: u32, height: u32, config: &UpscalerConfig) -> Result<TilePlan> {
+        let info = &self.info;
         let overlap = config.overlap.unwrap_or(info.default_overlap);
         // A user-chosen overlap applies at the edges too, unless the model needs less.
         let edge_overlap = info.edge_overlap.min(overlap);
@@ -444,16 +456,26 @@ impl OnnxModel {
         let (tile_width, tile_height) = match config.tile_size {
             Some(t) => (t, t),
             None => auto_tile_shape(
-                src.width(),
-                src.height(),
+                width,
+                height,
                 spec.context(),
                 spec.edge_context(),
                 info.tile_multiple,
-                max_tile_pixels(&info),
+                max_tile_pixels(info),
             ),
         };
-        let spec = TileSpec { tile_width, tile_height, ..spec };
-        let plan = TilePlan::new(src.width(), src.height(), &spec)?;
+        TilePlan::new(width, height, &TileSpec { tile_width, tile_height, ..spec })
+    }
+
+    fn run_tiled(
+        &mut self,
+        src: &ImageRef<'_>,
+        dst: &mut ImageMut<'_>,
+        config: &UpscalerConfig,
+        control: &mut Control<'_>,
+    ) -> Result<()> {
+        let info = self.info.clone();
+        let plan = self.tile_plan(src.width(), src.height(), config)?;
         let (tw, th) = plan.tile_shape();
         let (tw, th) = (tw as usize, th as usize);
         let scale = info.scale as usize;

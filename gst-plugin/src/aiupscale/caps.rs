@@ -2,7 +2,8 @@
 //! pads, fixation, and the per-stream conversion picked from the negotiated info.
 
 use aiupscale_core::{
-    pixels::MAX_SIDE, Channels, ChromaSiting, Matrix, PixelFormat, Range, SampleType, YuvColor, YuvLayout,
+    pixels::{MAX_PIXELS, MAX_SIDE},
+    Channels, ChromaSiting, Matrix, PixelFormat, Range, SampleType, YuvColor, YuvLayout,
 };
 use gstreamer as gst;
 use gstreamer_video as gst_video;
@@ -72,9 +73,26 @@ pub fn frame_kind(format: gst_video::VideoFormat) -> Option<FrameKind> {
     }
 }
 
-/// Pad template caps: system memory, any size and rate, the formats above.
+/// Pad template caps: system memory, progressive, any rate, the formats above, at most
+/// `MAX_SIDE` pixels per side. Negotiation itself then refuses interlaced or oversized
+/// video, as with stock elements (gst-launch-1.0 already fails to link such a line).
 pub fn template_caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().copied()).build()
+    let side = 1..=MAX_SIDE as i32;
+    gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS.iter().copied())
+        .width_range(side.clone())
+        .height_range(side)
+        .field("interlace-mode", "progressive")
+        .build()
+}
+
+/// Whether a fixed output size stays within the core's pixel budget; the template
+/// bounds each side, but caps cannot express their product. Unfixed sizes pass.
+fn output_fits(output: &gst::StructureRef) -> bool {
+    match (output.get::<i32>("width"), output.get::<i32>("height")) {
+        (Ok(w), Ok(h)) => u64::from(w.unsigned_abs()) * u64::from(h.unsigned_abs()) <= MAX_PIXELS,
+        _ => true,
+    }
 }
 
 /// Output side for an input side: `round(side * scale)`, at least 1.
@@ -119,7 +137,8 @@ fn map_dimension(value: &gst::glib::SendValue, scale: f64, up: bool) -> Option<g
 
 /// The caps on the other pad for `caps` on the pad of `direction`: width and height
 /// multiplied by `scale` going downstream, divided going upstream; everything else
-/// (format, rates, aspect ratio, colorimetry) is the same on both pads.
+/// (format, rates, aspect ratio, colorimetry) is the same on both pads. A structure
+/// whose fixed output size exceeds the pixel budget maps to nothing.
 pub fn transform_caps(direction: gst::PadDirection, caps: &gst::Caps, scale: f64) -> gst::Caps {
     let up = direction == gst::PadDirection::Sink;
     let mut out = gst::Caps::new_empty();
@@ -132,6 +151,9 @@ pub fn transform_caps(direction: gst::PadDirection, caps: &gst::Caps, scale: f64
                     None => continue 'structures,
                 }
             }
+        }
+        if !output_fits(if up { &s } else { structure }) {
+            continue;
         }
         out.merge_structure_full(s, Some(features.to_owned()));
     }
@@ -171,7 +193,8 @@ pub fn fixate_caps(direction: gst::PadDirection, caps: &gst::Caps, mut othercaps
     othercaps
 }
 
-/// Why a negotiated stream cannot be processed; the text goes on the bus.
+/// Why a negotiated stream cannot be processed (the sizes are the core's to check); the
+/// text goes to the debug log. The template caps already exclude these.
 pub fn check_stream(in_info: &gst_video::VideoInfo, out_info: &gst_video::VideoInfo) -> Result<(), String> {
     if in_info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive {
         return Err(format!(
@@ -189,16 +212,6 @@ pub fn check_stream(in_info: &gst_video::VideoInfo, out_info: &gst_video::VideoI
     }
     if frame_kind(in_info.format()).is_none() {
         return Err(format!("format {} is not supported", in_info.format()));
-    }
-    let (w, h) = (out_info.width(), out_info.height());
-    if w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > aiupscale_core::pixels::MAX_PIXELS {
-        return Err(format!(
-            "output {w}x{h} (input {}x{}) is too large: at most {MAX_SIDE} pixels per side and {} pixels in all; \
-             lower `scale` or downscale the input",
-            in_info.width(),
-            in_info.height(),
-            aiupscale_core::pixels::MAX_PIXELS
-        ));
     }
     Ok(())
 }
@@ -310,14 +323,37 @@ mod tests {
     }
 
     #[test]
-    fn interlaced_and_oversized_streams_are_refused() {
+    fn interlaced_streams_are_refused() {
         init();
         let progressive = yuv_info("video/x-raw,format=RGB,width=64,height=48");
         let interlaced = yuv_info("video/x-raw,format=RGB,width=64,height=48,interlace-mode=mixed");
-        let big = yuv_info("video/x-raw,format=RGB,width=70000,height=2");
         assert!(check_stream(&progressive, &progressive).is_ok());
         assert!(check_stream(&interlaced, &interlaced).unwrap_err().contains("deinterlace"));
-        assert!(check_stream(&progressive, &big).unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn template_caps_exclude_interlaced_and_oversized_video() {
+        init();
+        let template = template_caps();
+        let accepts = |caps: &str| caps.parse::<gst::Caps>().unwrap().can_intersect(&template);
+        assert!(accepts("video/x-raw,format=RGB,width=64,height=48"));
+        assert!(accepts("video/x-raw,format=RGB,width=65535,height=2,interlace-mode=progressive"));
+        assert!(!accepts("video/x-raw,format=RGB,width=64,height=48,interlace-mode=interleaved"));
+        assert!(!accepts("video/x-raw,format=RGB,width=65536,height=2"));
+        assert!(!accepts("video/x-raw,format=RGB,width=2,height=70000"));
+    }
+
+    #[test]
+    fn fixed_sizes_over_the_pixel_budget_map_to_nothing() {
+        init();
+        let caps = |w: i32, h: i32| {
+            gst::Caps::builder("video/x-raw").field("format", "GRAY8").field("width", w).field("height", h).build()
+        };
+        // 2100x2100 x16 = 33600x33600, 1.13e9 pixels > 2^30; both sides fit.
+        assert!(transform_caps(gst::PadDirection::Sink, &caps(2100, 2100), 16.0).is_empty());
+        assert!(!transform_caps(gst::PadDirection::Sink, &caps(2000, 2000), 16.0).is_empty());
+        assert!(transform_caps(gst::PadDirection::Src, &caps(33_600, 33_600), 16.0).is_empty());
+        assert!(!transform_caps(gst::PadDirection::Src, &caps(32_000, 32_000), 16.0).is_empty());
     }
 
     #[test]

@@ -8,7 +8,10 @@ use gstreamer as gst;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 
-use super::caps::{frame_kind, yuv_color, FrameKind};
+use super::{
+    caps::{frame_kind, yuv_color, FrameKind},
+    errors::error_chain,
+};
 
 /// What one negotiated stream needs: how to read its frames, and scratch images for
 /// YUV (reused while the sizes stay the same).
@@ -37,7 +40,7 @@ impl From<CoreError> for FrameError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::Cancelled => FrameError::Cancelled,
-            e => FrameError::Failed { message: e.to_string(), debug: super::imp::error_chain(&e) },
+            e => FrameError::Failed { message: e.to_string(), debug: error_chain(&e) },
         }
     }
 }

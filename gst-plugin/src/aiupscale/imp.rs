@@ -8,7 +8,7 @@ use std::sync::{
 
 use aiupscale_core::{
     models::{Catalog, Content},
-    Control, CoreError, DenoiseSettings, Device, FrameUpscaler, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
+    Control, DenoiseSettings, Device, FrameUpscaler, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
 };
 use gstreamer as gst;
 use gstreamer::{glib, prelude::*, subclass::prelude::*};
@@ -19,6 +19,7 @@ use gstreamer_video::{prelude::*, subclass::prelude::*};
 
 use super::{
     caps,
+    errors::{error_chain, load_error},
     frames::{FrameError, StreamConverter},
     DeviceChoice,
 };
@@ -103,9 +104,6 @@ pub struct AiUpscale {
     state: Mutex<Option<State>>,
     /// Set on flush-start and when stopping: the frame in flight stops between tiles.
     cancel: AtomicBool,
-    /// Input caps refused last; BaseTransform retries them on every buffer and sticky
-    /// event, and one error message on the bus is enough.
-    refused: Mutex<Option<gst::Caps>>,
 }
 
 impl AiUpscale {
@@ -119,36 +117,6 @@ impl AiUpscale {
 
     fn scale(&self) -> f64 {
         self.settings().scale
-    }
-}
-
-/// An error and its sources, for the debug part of an error message (the message
-/// itself is the core's own text).
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// The GStreamer error domain for a core error from loading a model.
-fn load_error(e: &CoreError) -> gst::ErrorMessage {
-    let (text, debug) = (e.to_string(), error_chain(e));
-    match e {
-        CoreError::RuntimeNotFound { .. } | CoreError::RuntimeLoad { .. } => {
-            gst::error_msg!(gst::LibraryError::Init, ("{}", text), ["{}", debug])
-        }
-        CoreError::DeviceUnavailable { .. } => {
-            gst::error_msg!(gst::ResourceError::Settings, ("{}", text), ["{}", debug])
-        }
-        CoreError::ModelFileMissing { .. } | CoreError::Model(_) => {
-            gst::error_msg!(gst::ResourceError::NotFound, ("{}", text), ["{}", debug])
-        }
-        _ => gst::error_msg!(gst::ResourceError::OpenRead, ("{}", text), ["{}", debug]),
     }
 }
 
@@ -221,7 +189,8 @@ impl ObjectImpl for AiUpscale {
                 glib::ParamSpecDouble::builder("denoise")
                     .nick("Denoise")
                     .blurb(
-                        "Spatial, edge-preserving denoise before upscaling, tuned to the noise measured in each frame                          (0 = off, 1 = full). Can change while playing",
+                        "Spatial, edge-preserving denoise before upscaling, tuned to the noise measured in each frame \
+                         (0 = off, 1 = full). Can change while playing",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
@@ -231,7 +200,9 @@ impl ObjectImpl for AiUpscale {
                 glib::ParamSpecDouble::builder("temporal")
                     .nick("Temporal stability")
                     .blurb(
-                        "Motion-compensated temporal denoise and stabilisation of the upscaled output (0 = off,                          1 = up to 32 frames of history); moving and uncovered areas fall back to the spatial path,                          scene cuts, flushes and seeks reset it. Holds no frames (latency 0). Can change while playing",
+                        "Motion-compensated temporal denoise and stabilisation of the upscaled output (0 = off, \
+                         1 = up to 32 frames of history); moving and uncovered areas fall back to the spatial path; \
+                         scene cuts, flushes and seeks reset it. Holds no frames (latency 0). Can change while playing",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
@@ -344,13 +315,26 @@ impl BaseTransformImpl for AiUpscale {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         self.cancel.store(false, Ordering::SeqCst);
-        *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let settings = self.settings().clone();
         let source = settings.model_source();
         let config = settings.upscaler_config();
         gst::info!(CAT, imp = self, "loading model {source:?} ({config:?})");
         let upscaler = Upscaler::new(&source, config).map_err(|e| {
             gst::error!(CAT, imp = self, "cannot load model {source:?}: {}", error_chain(&e));
+            load_error(&e)
+        })?;
+        // A tile side too small for the model's context is wrong for every frame size:
+        // checked here on the smallest frame, a bad `tile-size` fails the start with its
+        // reason instead of every frame (or negotiation) failing later.
+        let native = upscaler.native_scale();
+        upscaler.check_sizes((1, 1), (native, native)).map_err(|e| {
+            gst::error!(
+                CAT,
+                imp = self,
+                "tile-size {:?} does not suit the model: {}",
+                config.tile_size,
+                error_chain(&e)
+            );
             load_error(&e)
         })?;
         match upscaler.info() {
@@ -421,38 +405,22 @@ impl VideoFilterImpl for AiUpscale {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        let refuse = |reason: String| {
-            let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-            if refused.as_ref() != Some(incaps) {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    ("{}", reason),
-                    ["input caps {incaps}, output caps {outcaps}"]
-                );
-                *refused = Some(incaps.clone());
-            }
-            gst::loggable_error!(CAT, "{}", reason)
-        };
+        // Refusing is the return value alone: the caps event fails and upstream ends the
+        // stream with not-negotiated, as with stock elements. No error message from here:
+        // it would be a second one, posted from the streaming thread during preroll, where
+        // gst-launch-1.0 can lose its quit request and hang (and it came again for every
+        // buffer, since the sticky caps are re-sent with each).
+        let refuse = |reason: String| gst::loggable_error!(CAT, "refusing {incaps} (output {outcaps}): {reason}");
         caps::check_stream(in_info, out_info).map_err(refuse)?;
         let converter = StreamConverter::new(in_info).map_err(refuse)?;
         let mut state = self.state();
         let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before start"))?;
-        // The model runs at its native scale before resampling: that size must fit too.
-        let native = u64::from(state.upscaler.upscaler().native_scale());
-        let (nw, nh) = (u64::from(in_info.width()) * native, u64::from(in_info.height()) * native);
-        let grows = out_info.width() > in_info.width() || out_info.height() > in_info.height();
-        if grows
-            && (nw > u64::from(aiupscale_core::pixels::MAX_SIDE)
-                || nh > u64::from(aiupscale_core::pixels::MAX_SIDE)
-                || nw * nh > aiupscale_core::pixels::MAX_PIXELS)
-        {
-            return Err(refuse(format!(
-                "the model's native x{native} output {nw}x{nh} for a {}x{} input is too large; downscale the input first",
-                in_info.width(),
-                in_info.height()
-            )));
-        }
+        // The same size, native-size and tiling checks the core makes per frame, made once.
+        state
+            .upscaler
+            .upscaler()
+            .check_sizes((in_info.width(), in_info.height()), (out_info.width(), out_info.height()))
+            .map_err(|e| refuse(error_chain(&e)))?;
         gst::info!(
             CAT,
             imp = self,

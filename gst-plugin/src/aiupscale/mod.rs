@@ -8,6 +8,7 @@ use gstreamer as gst;
 use gstreamer::{glib, prelude::*};
 
 mod caps;
+mod errors;
 mod frames;
 mod imp;
 
