@@ -182,7 +182,7 @@ impl ObjectImpl for AiUpscale {
                     .nick("Threads")
                     .blurb("CPU inference threads (0 = one per core). Takes effect at the next start")
                     .minimum(0)
-                    .maximum(1024)
+                    .maximum(aiupscale_core::MAX_THREADS)
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()
                     .build(),
