@@ -224,7 +224,7 @@ fn main() {
     if std::env::var_os("AIUPSCALE_BENCH_HEAVY_720").is_some() {
         cases.push((heavy, (720, 480), heavy_n));
     }
-    cases.retain(|(m, ..)| filter.as_deref().map_or(true, |f| m.contains(f)));
+    cases.retain(|(m, ..)| filter.as_deref().is_none_or(|f| m.contains(f)));
 
     let mut rows = Vec::new();
     for (model, size, n) in cases {
