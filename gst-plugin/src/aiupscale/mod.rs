@@ -12,6 +12,14 @@ mod errors;
 mod frames;
 mod imp;
 
+/// The element's caps functions and frame mapping, for the fuzz targets (fuzz/) only.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::caps::{check_stream, fixate_caps, template_caps, transform_caps};
+    pub use super::frames::{FrameError, StreamConverter};
+}
+
 glib::wrapper! {
     /// AI super-resolution of raw video (see the crate docs for the properties).
     pub struct AiUpscale(ObjectSubclass<imp::AiUpscale>)
