@@ -705,11 +705,11 @@ mod tests {
         // YUY2: Y0 U Y1 V; UYVY: U Y0 V Y1; NV12: UV interleaved.
         let src = rgb_image(2, 2, |_, _| [1.0, 0.0, 0.0]);
         let expect = LIMITED_709.to_yuv([1.0, 0.0, 0.0]).map(code);
-        let mut yuy2 = vec![0u8; 8];
+        let mut yuy2 = [0u8; 8];
         let mut out = YuvMut::new(YuvLayout::Yuy2, 2, 2, vec![&mut yuy2[..]], &[4]).unwrap();
         rgb_to_yuv(&src.as_ref(), LIMITED_709, ChromaSiting::CENTER, &mut out).unwrap();
         assert_eq!(&yuy2[..4], &[expect[0], expect[1], expect[0], expect[2]]);
-        let mut uyvy = vec![0u8; 8];
+        let mut uyvy = [0u8; 8];
         let mut out = YuvMut::new(YuvLayout::Uyvy, 2, 2, vec![&mut uyvy[..]], &[4]).unwrap();
         rgb_to_yuv(&src.as_ref(), LIMITED_709, ChromaSiting::CENTER, &mut out).unwrap();
         assert_eq!(&uyvy[..4], &[expect[1], expect[0], expect[2], expect[0]]);

@@ -523,7 +523,7 @@ mod tests {
                 let src = pattern(format, 7, 5);
                 let has_alpha = channels.alpha_offset().is_some();
                 let mut rgb = vec![0.0; 3 * 35];
-                let mut alpha = vec![0.0; 35];
+                let mut alpha = [0.0; 35];
                 read_tile(&src.as_ref(), 0, 0, 7, 5, &mut rgb, has_alpha.then_some(&mut alpha[..]));
                 let mut dst = Image::new(7, 5, format).unwrap();
                 let rect = PlaneRect { x: 0, y: 0, width: 7, height: 5 };
