@@ -59,7 +59,13 @@ impl Settings {
             width,
             height,
             config: UpscalerConfig {
-                session: SessionConfig { device: engine.device, threads: engine.threads, ..SessionConfig::default() },
+                session: SessionConfig {
+                    device: engine.device,
+                    threads: engine.threads,
+                    engine: engine.engine,
+                    precision: engine.precision,
+                    ..SessionConfig::default()
+                },
                 tile_size: engine.tile_size,
                 overlap: None,
                 resample: engine.filter,
@@ -166,6 +172,7 @@ pub struct Done {
     pub height: u32,
     pub engine: String,
     pub device: Device,
+    pub runs_on: String,
     pub warnings: Vec<String>,
 }
 
@@ -216,6 +223,7 @@ pub fn process(
     let target = settings.target(w, h, upscaler.info().map(|i| i.scale));
     let engine = engine_name(upscaler);
     let device = upscaler.device();
+    let runs_on = upscaler.runs_on();
     let (out_w, out_h) = target
         .output_size(w, h)
         .with_context(|| format!("{}: invalid output size", input.display()))
@@ -240,7 +248,7 @@ pub fn process(
         return Err(Failure::Cancelled); // `tmp` is dropped: removed.
     }
     io::commit(tmp, output).map_err(Failure::File)?;
-    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, warnings })
+    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, runs_on, warnings })
 }
 
 /// `aiupscale upscale`: one file here, a folder in [`crate::batch`].
@@ -307,7 +315,7 @@ pub fn run(args: &UpscaleArgs) -> Result<ExitCode> {
                     done.width,
                     done.height,
                     done.engine,
-                    done.device.name(),
+                    done.runs_on,
                     progress::seconds(start.elapsed())
                 );
             }

@@ -3,7 +3,8 @@
 //!
 //! Properties of the `aiupscale` element: `scale` (1..16, default 2), `model` (catalog
 //! name or `.onnx` path; unset = the catalog's video model for the scale),
-//! `tile-size`, `tile-overlap`, `device` (cpu, cuda, tensorrt, auto) and `threads`.
+//! `tile-size`, `tile-overlap`, `device` (cpu, cuda, tensorrt, auto), `engine` (auto, ort,
+//! openvino), `precision` (auto, fp32, bf16, int8) and `threads`.
 //! `gst-inspect-1.0 aiupscale` lists them with their ranges.
 //!
 //! Install with `scripts/install-gst-plugin`, or point `GST_PLUGIN_PATH` at
@@ -14,7 +15,7 @@ use gstreamer::glib;
 
 pub mod aiupscale;
 
-pub use aiupscale::{AiUpscale, DeviceChoice};
+pub use aiupscale::{AiUpscale, DeviceChoice, EngineChoice, PrecisionChoice};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     aiupscale::register(plugin)
