@@ -6,7 +6,7 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
-use aiupscale_core::{ModelSource, SessionConfig, Upscaler, UpscalerConfig};
+use aiupscale_core::{Engine, ModelSource, SessionConfig, Upscaler, UpscalerConfig};
 use aiupscale_models::tiny::tiny_model;
 
 /// Inputs whose header declares more pixels are skipped: the fuzzer should explore the
@@ -27,7 +27,9 @@ pub fn new_tiny_upscaler() -> Upscaler {
         std::fs::write(&path, tiny_model("nearest_x2").expect("a listed fixture").to_bytes()).expect("model written");
     }
     let config = UpscalerConfig {
-        session: SessionConfig { threads: 1, ..SessionConfig::default() },
+        // ONNX Runtime by name: OpenVINO's TBB is dlopen'ed with RTLD_DEEPBIND, which
+        // AddressSanitizer refuses; the targets fuzz inputs, not the engine.
+        session: SessionConfig { threads: 1, engine: Engine::Ort, ..SessionConfig::default() },
         ..UpscalerConfig::default()
     };
     Upscaler::new(&ModelSource::File(path), config).expect("the tiny model loads")
