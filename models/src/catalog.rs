@@ -16,7 +16,8 @@ pub enum Content {
     Photo,
     General,
     Animation,
-    /// Real camera footage (real-world degradations), fast enough for video.
+    /// Real camera footage (real-world degradations), fast enough for video. No entry
+    /// uses it until the fronts show it (their lists know the other four).
     Footage,
     /// Fast enough for video (real-time tier or close to it).
     Video,
