@@ -1,7 +1,7 @@
 # The two entry points of the README, plus the pieces they are made of.
 #   make demo   set up a fresh Debian 12 machine and upscale real footage and a real photo
 #   make test   set up what the tests need and run the whole test suite
-.PHONY: demo test setup models plugin clean-out
+.PHONY: demo test setup models plugin
 
 BIN := target/release/aiupscale
 

@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-use aiupscale_core::{Control, ModelSource, Target, Upscaler, UpscalerConfig};
+use aiupscale_core::{Control, ModelSource, Precision, SessionConfig, Target, Upscaler, UpscalerConfig};
 use aiupscale_models::{Catalog, ModelCache, Registry, SourceFormat};
 use aiupscale_tests::*;
 
@@ -26,7 +26,9 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     let input = to_f32(&crop(&photo(photo_name), x, y, w, h));
 
     // The conversion is under test, not the colour correction the core adds on top.
-    let config = UpscalerConfig { color_fix: Some(false), ..UpscalerConfig::default() };
+    // At fp32: reduced precisions have their own gate (tests/precision_gate.rs).
+    let session = SessionConfig { precision: Precision::Fp32, ..SessionConfig::default() };
+    let config = UpscalerConfig { color_fix: Some(false), session, ..UpscalerConfig::default() };
     let mut up = Upscaler::new(&ModelSource::Catalog(name.into()), config).unwrap();
     let ours = up.upscale_to(&input.as_ref(), Target::Factor(f64::from(entry.scale)), &mut Control::default()).unwrap();
     let ours = hwc_to_chw(&f32_samples(&ours), ours.width as usize, ours.height as usize);

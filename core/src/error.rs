@@ -9,25 +9,34 @@ pub enum CoreError {
     RuntimeNotFound { searched: String },
     #[error("ONNX Runtime library {} could not be loaded: {reason}; it must be version 1.31 or newer (`pip install onnxruntime==1.31.1`)", path.display())]
     RuntimeLoad { path: PathBuf, reason: String },
+    #[error("OpenVINO library not found (looked in: {searched}); run `scripts/setup` or set AIUPSCALE_OPENVINO_LIB to libopenvino_c.so.2641 or its folder (from the PyPI wheel openvino==2026.4.1), or use engine ort")]
+    OpenVinoNotFound { searched: String },
+    #[error("OpenVINO library {} could not be loaded: {reason}; it must be 2025.1 or newer with the CPU plugin, ONNX frontend and TBB next to it (`scripts/setup`)", path.display())]
+    OpenVinoLoad { path: PathBuf, reason: String },
+    #[error("precision {precision} is not available on engine {engine}: {reason}")]
+    PrecisionUnavailable { engine: &'static str, precision: &'static str, reason: String },
     #[error("execution provider {requested} is not available: {reason}")]
     DeviceUnavailable { requested: &'static str, reason: String },
     #[error(transparent)]
     Model(#[from] aiupscale_models::ModelError),
     #[error("model file {} not found", path.display())]
     ModelFileMissing { path: PathBuf },
-    #[error("model {model} could not be loaded by ONNX Runtime (corrupt or not an ONNX file?)")]
+    #[error("model {model} could not be loaded by {engine} (corrupt or not an ONNX file?)")]
     ModelLoad {
         model: String,
+        /// The engine's name: "ONNX Runtime" or "OpenVINO".
+        engine: &'static str,
         #[source]
-        source: ort::Error,
+        source: EngineError,
     },
     #[error("model {model} has an unexpected signature: {actual}; expected {expected}")]
     ModelShape { model: String, actual: String, expected: String },
-    #[error("inference failed in model {model}")]
+    #[error("inference failed in model {model} on {engine}")]
     Inference {
         model: String,
+        engine: &'static str,
         #[source]
-        source: ort::Error,
+        source: EngineError,
     },
     #[error("image is empty ({width}x{height}); expected at least 1x1")]
     EmptyImage { width: u32, height: u32 },
@@ -50,5 +59,8 @@ pub enum CoreError {
     #[error("resampling failed: {reason}")]
     Resample { reason: String },
 }
+
+/// An engine's own error (ONNX Runtime's or OpenVINO's), kept as the source.
+pub type EngineError = Box<dyn std::error::Error + Send + Sync>;
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -5,6 +5,7 @@
 pub mod color;
 pub mod colorfix;
 pub mod denoise;
+mod engine;
 mod error;
 pub mod pixels;
 pub mod resample;
@@ -19,6 +20,7 @@ pub use aiupscale_models as models;
 pub const MAX_THREADS: u32 = 1024;
 pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef};
 pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
+pub use engine::{auto_precision, openvino::available as openvino_available, Engine, Precision};
 pub use error::{CoreError, Result};
 pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;

@@ -15,7 +15,10 @@ use ort::{
     },
 };
 
-use crate::{CoreError, Result};
+use crate::{
+    engine::{Engine, Precision},
+    CoreError, Result,
+};
 
 /// The library file the PyPI wheel `onnxruntime==1.31.1` ships (it has no unversioned name).
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
@@ -77,7 +80,7 @@ fn choose_library() -> Result<PathBuf> {
     })
 }
 
-fn loader_finds(name: &Path) -> bool {
+pub(crate) fn loader_finds(name: &Path) -> bool {
     let mut dirs: Vec<PathBuf> =
         std::env::var_os("LD_LIBRARY_PATH").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
     dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"].map(PathBuf::from));
@@ -159,11 +162,22 @@ pub struct SessionConfig {
     /// ONNX Runtime's blocked channel layout (NCHWc, optimisation level "all"); `None`
     /// decides per model with [`prefers_blocked_layout`].
     pub blocked_layout: Option<bool>,
+    /// Which engine runs the model ([`Engine::Auto`]: OpenVINO on the CPU when it loads).
+    pub engine: Engine,
+    /// Arithmetic precision ([`Precision::Auto`]: per model, see [`crate::auto_precision`]).
+    pub precision: Precision,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { device: Device::Cpu, threads: 0, spinning: false, blocked_layout: None }
+        Self {
+            device: Device::Cpu,
+            threads: 0,
+            spinning: false,
+            blocked_layout: None,
+            engine: Engine::Auto,
+            precision: Precision::Auto,
+        }
     }
 }
 
@@ -194,7 +208,11 @@ fn provider_available<E: ExecutionProvider>() -> bool {
 /// falls back to the CPU.
 pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result<(Session, Device)> {
     let env = environment()?;
-    let load_err = |source| CoreError::ModelLoad { model: model.to_owned(), source };
+    let load_err = |source: ort::Error| CoreError::ModelLoad {
+        model: model.to_owned(),
+        engine: "ONNX Runtime",
+        source: source.into(),
+    };
     let mut builder = Session::builder(env)
         .and_then(|b| {
             let level = if config.blocked_layout.unwrap_or(true) {

@@ -6,17 +6,17 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use aiupscale_models::{anime4k::PHASES, cache::ModelCache, Catalog};
-use ort::{session::Session, value::TensorRef};
+use aiupscale_models::{cache::ModelCache, Catalog};
 
 use crate::{
     colorfix::match_colours,
+    engine::{Backend, Engine, Precision},
     pixels::{
         check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef,
         PlaneRect, SampleType,
     },
     resample::{resample, Filter},
-    runtime::{build_session, is_light_model, prefers_blocked_layout, Device, SessionConfig},
+    runtime::{is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
     CoreError, Result,
 };
@@ -124,12 +124,13 @@ impl Target {
     }
 }
 
-/// Progress reporting and cancellation, checked between tiles.
+/// Progress reporting and cancellation.
 #[derive(Default)]
 pub struct Control<'a> {
     /// Called with the fraction done (0..=1) after each tile.
     pub progress: Option<&'a mut dyn FnMut(f32)>,
-    /// When set, the run stops before the next tile with [`CoreError::Cancelled`].
+    /// When set, the run stops with [`CoreError::Cancelled`]: before the next tile, and
+    /// inside a running tile within about a second (the engines' own cancel).
     pub cancel: Option<&'a AtomicBool>,
 }
 
@@ -146,16 +147,13 @@ impl Control<'_> {
 }
 
 struct OnnxModel {
-    session: Session,
-    input: String,
-    output: String,
+    backend: Backend,
     info: ModelInfo,
-    device: Device,
     /// The output is in phase layout (`aiupscale_models::anime4k::PHASES`).
     phases: bool,
 }
 
-enum Engine {
+enum Kind {
     Onnx(Box<OnnxModel>),
     Classic,
 }
@@ -163,7 +161,7 @@ enum Engine {
 /// Upscales images with one model (or a classic filter). Not `Sync`: inference
 /// needs `&mut self`; make one per thread.
 pub struct Upscaler {
-    engine: Engine,
+    kind: Kind,
     config: UpscalerConfig,
 }
 
@@ -213,26 +211,53 @@ impl Upscaler {
             }
             ModelSource::File(path) => load_model(path, None, &config.session)?,
         };
-        Ok(Self { engine: Engine::Onnx(Box::new(model)), config })
+        Ok(Self { kind: Kind::Onnx(Box::new(model)), config })
     }
 
     /// A classic resampler behind the same API (the baseline for comparisons).
     pub fn classic(filter: Filter) -> Self {
-        Self { engine: Engine::Classic, config: UpscalerConfig { resample: filter, ..Default::default() } }
+        Self { kind: Kind::Classic, config: UpscalerConfig { resample: filter, ..Default::default() } }
     }
 
     pub fn info(&self) -> Option<&ModelInfo> {
-        match &self.engine {
-            Engine::Onnx(m) => Some(&m.info),
-            Engine::Classic => None,
+        match &self.kind {
+            Kind::Onnx(m) => Some(&m.info),
+            Kind::Classic => None,
         }
     }
 
     /// The device inference actually runs on.
     pub fn device(&self) -> Device {
-        match &self.engine {
-            Engine::Onnx(m) => m.device,
-            Engine::Classic => Device::Cpu,
+        match &self.kind {
+            Kind::Onnx(m) => m.backend.device(),
+            Kind::Classic => Device::Cpu,
+        }
+    }
+
+    /// The engine inference actually runs on (`None` for a classic filter).
+    pub fn inference_engine(&self) -> Option<Engine> {
+        match &self.kind {
+            Kind::Onnx(m) => Some(m.backend.engine()),
+            Kind::Classic => None,
+        }
+    }
+
+    /// The precision inference actually runs in (`None` for a classic filter).
+    pub fn precision(&self) -> Option<Precision> {
+        match &self.kind {
+            Kind::Onnx(m) => Some(m.backend.precision()),
+            Kind::Classic => None,
+        }
+    }
+
+    /// Where and how inference runs, for logs: "cpu (openvino, bf16)", "cuda (ort, fp32)",
+    /// "cpu" for a classic filter.
+    pub fn runs_on(&self) -> String {
+        match (self.inference_engine(), self.precision()) {
+            (Some(engine), Some(precision)) => {
+                format!("{} ({}, {})", self.device().name(), engine.name(), precision.name())
+            }
+            _ => self.device().name().to_owned(),
         }
     }
 
@@ -252,8 +277,8 @@ impl Upscaler {
         for (width, height) in [src, dst] {
             check_dimensions(u64::from(width), u64::from(height))?;
         }
-        let model = match &self.engine {
-            Engine::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 => model,
+        let model = match &self.kind {
+            Kind::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 => model,
             // As in `upscale`: a classic filter, or no growth, only resamples.
             _ => return Ok(()),
         };
@@ -277,8 +302,8 @@ impl Upscaler {
             return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
         }
         let config = self.config;
-        let model = match &mut self.engine {
-            Engine::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() => model,
+        let model = match &mut self.kind {
+            Kind::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() => model,
             // A classic filter, or a size no larger than the input: the model adds nothing.
             _ => {
                 resample(src, dst, config.resample)?;
@@ -306,33 +331,10 @@ impl Upscaler {
 
 fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> Result<OnnxModel> {
     let name = hint.as_ref().map_or_else(|| path.display().to_string(), |h| h.name.clone());
-    let (session, device) = build_session(path, &name, config)?;
-    let shape_err = |actual: String| CoreError::ModelShape {
-        model: name.clone(),
-        actual,
-        expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
-    };
-    let (Some(input), Some(output)) = (session.inputs().first(), session.outputs().first()) else {
-        return Err(shape_err(format!("{} inputs and {} outputs", session.inputs().len(), session.outputs().len())));
-    };
-    if session.inputs().len() != 1 {
-        return Err(shape_err(format!("{} inputs", session.inputs().len())));
-    }
-    if let Some(shape) = input.dtype().tensor_shape() {
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        if dims.len() != 4 || (dims[1] != 3 && dims[1] != -1) {
-            return Err(shape_err(format!("input {} has shape {dims:?}", input.name())));
-        }
-    } else {
-        return Err(shape_err(format!("input {} is not a tensor", input.name())));
-    }
-    let phases = session.metadata().ok().and_then(|m| m.custom(PHASES.0)).is_some_and(|v| v == PHASES.1);
+    let loaded = Backend::open(path, &name, config)?;
     let mut model = OnnxModel {
-        phases,
-        input: input.name().to_owned(),
-        output: output.name().to_owned(),
-        session,
-        device,
+        backend: loaded.backend,
+        phases: loaded.phases,
         info: ModelInfo {
             name: name.clone(),
             scale: 1,
@@ -349,9 +351,15 @@ fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> R
 
 impl OnnxModel {
     /// Runs the model; the output as `[1, 3, H, W]` planes whatever its layout.
-    fn infer(&mut self, tensor: &[f32], width: usize, height: usize) -> Result<(Vec<i64>, Vec<f32>)> {
+    fn infer(
+        &mut self,
+        tensor: &[f32],
+        width: usize,
+        height: usize,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<(Vec<i64>, Vec<f32>)> {
         let phases = self.phases;
-        self.infer_with(tensor, width, height, |shape, data| match phase_scale(shape).filter(|_| phases) {
+        self.infer_with(tensor, width, height, cancel, |shape, data| match phase_scale(shape).filter(|_| phases) {
             Some(s) => {
                 let (h, w) = (shape[2] as usize, shape[3] as usize);
                 (vec![1, 3, (s * h) as i64, (s * w) as i64], phases_to_planar(data, s, w, h))
@@ -360,20 +368,17 @@ impl OnnxModel {
         })
     }
 
-    /// Runs the model and hands its output (shape, data) to `use_output` while ONNX
-    /// Runtime still owns it: no copy of the (scale² times larger) output tensor.
+    /// Runs the model and hands its output (shape, data) to `use_output` while the
+    /// engine still owns it: no copy of the (scale² times larger) output tensor.
     fn infer_with<R>(
         &mut self,
         tensor: &[f32],
         width: usize,
         height: usize,
+        cancel: Option<&AtomicBool>,
         use_output: impl FnOnce(&[i64], &[f32]) -> R,
     ) -> Result<R> {
-        let infer_err = |source| CoreError::Inference { model: self.info.name.clone(), source };
-        let input = TensorRef::from_array_view(([1usize, 3, height, width], tensor)).map_err(infer_err)?;
-        let outputs = self.session.run(ort::inputs![self.input.as_str() => input]).map_err(infer_err)?;
-        let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(infer_err)?;
-        Ok(use_output(shape, data))
+        self.backend.infer_with(&self.info.name, tensor, (width, height), cancel, use_output)
     }
 
     /// Measures scale and border by running the model on small inputs: with input
@@ -386,7 +391,7 @@ impl OnnxModel {
         let mut outs = Vec::new();
         for &n in &sides {
             let n = n as usize;
-            let (shape, _) = self.infer(&vec![0.5; 3 * n * n], n, n)?;
+            let (shape, _) = self.infer(&vec![0.5; 3 * n * n], n, n, None)?;
             if shape.len() != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != shape[3] {
                 return Err(CoreError::ModelShape {
                     model: self.info.name.clone(),
@@ -512,7 +517,7 @@ impl OnnxModel {
                     [1, 3, oh as i64, ow as i64]
                 };
                 let phases = self.phases;
-                let shape_ok = self.infer_with(&rgb, tw, th, |shape, color| {
+                let shape_ok = self.infer_with(&rgb, tw, th, control.cancel, |shape, color| {
                     let ok = shape == expected;
                     if ok && phases {
                         write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, rect);
@@ -527,7 +532,7 @@ impl OnnxModel {
                 control.report((done + 1) as f32 / total);
                 continue;
             }
-            let color = self.run_tile(&rgb, tw, th, ow, oh)?;
+            let color = self.run_tile(&rgb, (tw, th), (ow, oh), control.cancel)?;
             if !transparent {
                 // Phase-layout output into a format without the fast path.
                 let alpha = has_alpha.then_some(&alpha_out[..]);
@@ -540,7 +545,7 @@ impl OnnxModel {
             for c in 0..3 {
                 alpha_rgb[c * tw * th..(c + 1) * tw * th].copy_from_slice(&alpha_in);
             }
-            let a = self.run_tile(&alpha_rgb, tw, th, ow, oh)?;
+            let a = self.run_tile(&alpha_rgb, (tw, th), (ow, oh), control.cancel)?;
             let plane = ow * oh;
             for (i, out) in alpha_out.iter_mut().enumerate() {
                 *out = (a[i] + a[plane + i] + a[2 * plane + i]) * (1.0 / 3.0);
@@ -552,8 +557,14 @@ impl OnnxModel {
         Ok(())
     }
 
-    fn run_tile(&mut self, tensor: &[f32], tw: usize, th: usize, ow: usize, oh: usize) -> Result<Vec<f32>> {
-        let (shape, data) = self.infer(tensor, tw, th)?;
+    fn run_tile(
+        &mut self,
+        tensor: &[f32],
+        (tw, th): (usize, usize),
+        (ow, oh): (usize, usize),
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Vec<f32>> {
+        let (shape, data) = self.infer(tensor, tw, th, cancel)?;
         if shape != [1, 3, oh as i64, ow as i64] {
             return Err(self.shape_error(&shape, tw, th, ow, oh));
         }

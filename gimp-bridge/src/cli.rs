@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aiupscale_core::{Device, Filter, PixelFormat, MAX_THREADS};
+use aiupscale_core::{Device, Engine, Filter, PixelFormat, Precision, MAX_THREADS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// AI super-resolution for images: upscale photos with ONNX models (or a classic
@@ -60,6 +60,13 @@ pub struct EngineArgs {
     /// Where inference runs: cpu, cuda, tensorrt or auto.
     #[arg(long, value_name = "DEVICE", default_value = "cpu")]
     pub device: Device,
+    /// Inference engine: ort (ONNX Runtime), openvino (CPU), or auto (OpenVINO on the CPU
+    /// when its libraries load, ONNX Runtime for cuda/tensorrt).
+    #[arg(long, value_name = "ENGINE", default_value = "auto")]
+    pub engine: Engine,
+    /// Arithmetic precision: auto (per model, what passed the quality gate), fp32, bf16, int8.
+    #[arg(long, value_name = "PRECISION", default_value = "auto")]
+    pub precision: Precision,
     /// Inference threads per image, up to 1024; 0 lets ONNX Runtime use every core.
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_THREADS)))]
     pub threads: u32,

@@ -77,7 +77,7 @@ pub fn run(args: &UpscaleArgs) -> Result<ExitCode> {
                     done.width,
                     done.height,
                     done.engine,
-                    done.device.name(),
+                    done.runs_on,
                     progress::seconds(start.elapsed())
                 );
             }

@@ -45,6 +45,8 @@ impl Settings {
                 session: SessionConfig {
                     device: engine.device,
                     threads: engine.threads as usize,
+                    engine: engine.engine,
+                    precision: engine.precision,
                     ..SessionConfig::default()
                 },
                 tile_size: engine.tile_size,
@@ -154,6 +156,7 @@ pub struct Done {
     pub height: u32,
     pub engine: String,
     pub device: Device,
+    pub runs_on: String,
     pub warnings: Vec<String>,
 }
 
@@ -205,6 +208,7 @@ pub fn process(
     let target = settings.target(w, h, upscaler.info().map(|i| i.scale));
     let engine = engine_name(upscaler);
     let device = upscaler.device();
+    let runs_on = upscaler.runs_on();
     let (out_w, out_h) = target
         .output_size(w, h)
         .with_context(|| format!("{}: invalid output size", input.display()))
@@ -235,5 +239,5 @@ pub fn process(
         return Err(Failure::Cancelled); // `tmp` is dropped: removed.
     }
     io::commit(tmp, output).map_err(Failure::File)?;
-    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, warnings })
+    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, runs_on, warnings })
 }

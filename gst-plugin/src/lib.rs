@@ -8,6 +8,9 @@
 //! - `tile-size` (0 = auto, else 16..4096) and `tile-overlap` (-1 = the model's default):
 //!   the tiling; a tile too small for the model's context fails the start.
 //! - `device` (cpu, cuda, tensorrt, auto) and `threads` (0 = one per core).
+//! - `engine` (auto, ort, openvino) and `precision` (auto, fp32, bf16, int8): which inference
+//!   engine runs and at which arithmetic precision; auto = OpenVINO on the CPU when its
+//!   libraries load, at the precision the model passed the quality gate with.
 //! - `denoise` (0..1): spatial denoise before upscaling; can change while playing.
 //! - `temporal` (0..1): motion-compensated temporal stabilisation of the output; flushes
 //!   and seeks reset it; can change while playing.
@@ -24,7 +27,7 @@ use gstreamer::glib;
 
 pub mod aiupscale;
 
-pub use aiupscale::{AiUpscale, DeviceChoice};
+pub use aiupscale::{AiUpscale, DeviceChoice, EngineChoice, PrecisionChoice};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     aiupscale::register(plugin)

@@ -32,10 +32,12 @@ fn unfetched_model_and_missing_runtime_say_what_to_run() {
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
     assert!(err.contains("no-such-model") && err.contains("realesrgan-x4plus"), "{err}");
 
-    // ONNX Runtime missing: the set-up script.
-    let pipeline =
-        gst::parse::launch(&format!("videotestsrc num-buffers=1 ! aiupscale model={} ! fakesink", tiny("nearest_x2")))
-            .unwrap();
+    // ONNX Runtime missing (asked for by name; `auto` would run OpenVINO): the set-up script.
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=1 ! aiupscale engine=ort model={} ! fakesink",
+        tiny("nearest_x2")
+    ))
+    .unwrap();
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
     assert!(err.contains("scripts/setup") && err.contains("AIUPSCALE_ORT_LIB"), "{err}");
 }

@@ -183,6 +183,10 @@ impl ModelCache {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(corrupt(format!("manifest {} is missing", manifest_path.display())));
             }
+            // Damaged bytes, not a failing disk: the fix is a fetch, like any damage.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(corrupt(format!("manifest {} is not UTF-8 text", manifest_path.display())));
+            }
             Err(source) => return Err(ModelError::Io { path: manifest_path, source }),
         };
         let manifest: Manifest = serde_json::from_str(&text)

@@ -219,6 +219,16 @@ fn unparseable_manifest_is_corrupt() {
 }
 
 #[test]
+fn non_utf8_manifest_is_corrupt_not_an_io_error() {
+    // Found by the catalog_manifest fuzz target: a damaged manifest that is not UTF-8
+    // came back as a bare I/O error that named no fix.
+    let (_dir, cache, entry) = installed();
+    fs::write(cache.manifest_path("tiny-x2"), b"{\"model\": \"tiny\xff\"}").unwrap();
+    expect_corrupt(cache.locate(&entry), "not UTF-8");
+    expect_corrupt(cache.verify(&entry), "not UTF-8");
+}
+
+#[test]
 fn manifest_from_another_converter_version_is_corrupt() {
     let (_dir, cache, entry) = installed();
     let (_, mut manifest) = cache.locate_with_manifest(&entry).unwrap();

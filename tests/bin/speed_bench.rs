@@ -4,7 +4,9 @@
 //!         [--rounds 3] [--reps 3] [--threads 2] [--engines core,ort,ncnn] [--classic]
 //!
 //! Engines, each timed in its own child process (so its peak memory is its own):
-//! - `core`: `Upscaler` with its defaults (tiling, context, u8 <-> float), RGB8 in and out.
+//! - `core`: `Upscaler` with its defaults (tiling, context, u8 <-> float), RGB8 in and out;
+//!   `core-ort`, `core-ov-fp32`, `core-ov-bf16`: the same with the engine and precision
+//!   fixed (ONNX Runtime; OpenVINO fp32; OpenVINO bf16), in a second table with ncnn.
 //! - `ort`: a raw ONNX Runtime session on the same ONNX with the core's session options,
 //!   the whole image as one float tensor (no tiling, no conversions).
 //! - `ncnn`: the original ncnn model through PyPI `ncnn` (models/reference/ncnn_bench.py),
@@ -27,7 +29,8 @@ use aiupscale_core::{
     models::{cache::ModelCache, Catalog, SourceFormat},
     resample::resample,
     runtime::{build_session, prefers_blocked_layout},
-    Channels, Control, Filter, Image, ModelSource, PixelFormat, SampleType, SessionConfig, Upscaler, UpscalerConfig,
+    Channels, Control, Engine, Filter, Image, ModelSource, PixelFormat, Precision, SampleType, SessionConfig, Upscaler,
+    UpscalerConfig,
 };
 use aiupscale_tests::{
     ensure_model, extract_from_wheel, f32_samples, fma, hwc_to_chw, photo, repo_root, to_f32, write_npy,
@@ -99,16 +102,24 @@ fn time_runs(reps: usize, mut run: impl FnMut() -> Result<()>) -> Result<Vec<f64
         .collect()
 }
 
+/// The raw `ort` column is ONNX Runtime whatever `auto` would pick.
 fn session_config(threads: usize) -> SessionConfig {
-    SessionConfig { threads, ..SessionConfig::default() }
+    SessionConfig { threads, engine: Engine::Ort, ..SessionConfig::default() }
 }
 
 /// One engine on one model and size, in this (child) process.
 fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize) -> Result<Sample> {
     let input = input_image(w, h)?;
     let times = match engine {
-        "core" => {
-            let config = UpscalerConfig { session: session_config(threads), ..UpscalerConfig::default() };
+        "core" | "core-ort" | "core-ov-fp32" | "core-ov-bf16" => {
+            let (engine, precision) = match engine {
+                "core-ort" => (Engine::Ort, Precision::Fp32),
+                "core-ov-fp32" => (Engine::OpenVino, Precision::Fp32),
+                "core-ov-bf16" => (Engine::OpenVino, Precision::Bf16),
+                _ => (Engine::Auto, Precision::Auto),
+            };
+            let session = SessionConfig { engine, precision, ..session_config(threads) };
+            let config = UpscalerConfig { session, ..UpscalerConfig::default() };
             let mut up = Upscaler::new(&ModelSource::Catalog(model.into()), config)?;
             let scale = up.native_scale();
             let mut out = Image::new(w * scale, h * scale, RGB8)?;
@@ -438,6 +449,7 @@ fn print_tables(o: &Options, rows: &[Row], classic_rows: &[Row], peak: f64, peak
             mb("ncnn")
         );
     }
+    print_engine_table(rows);
     if classic_rows.is_empty() {
         return;
     }
@@ -461,5 +473,35 @@ fn print_tables(o: &Options, rows: &[Row], classic_rows: &[Row], peak: f64, peak
             mb("image"),
             mb("ffmpeg")
         );
+    }
+}
+
+/// The core on each engine and precision next to ncnn (columns only for engines run).
+fn print_engine_table(rows: &[Row]) {
+    const ENGINES: [(&str, &str); 4] = [
+        ("core-ort", "ORT fp32"),
+        ("core-ov-fp32", "OpenVINO fp32"),
+        ("core-ov-bf16", "OpenVINO bf16"),
+        ("ncnn", "ncnn"),
+    ];
+    let present: Vec<(&str, &str)> =
+        ENGINES.into_iter().filter(|(k, _)| rows.iter().any(|r| r.3.contains_key(*k))).collect();
+    if present.iter().all(|(k, _)| *k == "ncnn") {
+        return;
+    }
+    let header: Vec<String> = present.iter().map(|(_, name)| format!("{name} s/MP (x ncnn, peak MB)")).collect();
+    println!("\n| model | input | {} |", header.join(" | "));
+    println!("|---|---|{}", "---|".repeat(present.len()));
+    for (model, _, (w, h), cells) in rows {
+        let mp = f64::from(w * h) / 1e6;
+        let cell = |k: &str| {
+            cells.get(k).map_or("—".to_string(), |c| {
+                let spm = median(&mut c.round_medians.clone()) / mp;
+                let speedup = cells.get("ncnn").map_or("—".to_string(), |n| format!("{:.2}x", per_round_ratio(n, c)));
+                format!("{spm:.2} ({speedup}, {})", c.peak_kb / 1024)
+            })
+        };
+        let cols: Vec<String> = present.iter().map(|(k, _)| cell(k)).collect();
+        println!("| {model} | {w}x{h} | {} |", cols.join(" | "));
     }
 }

@@ -25,7 +25,7 @@ mod motion;
 mod planes;
 mod spatial;
 
-pub use motion::{compensate, estimate as estimate_motion, MotionField, BLOCK as MOTION_BLOCK};
+pub use motion::{compensate, estimate as estimate_motion, MotionField};
 pub use planes::RgbPlanes;
 pub use spatial::{denoise as spatial_denoise, estimate_noise};
 
@@ -132,11 +132,6 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
             self.history = None;
         }
         self.settings = settings;
-    }
-
-    /// Frames held back before output: none (the temporal filter is recursive).
-    pub fn latency_frames(&self) -> u32 {
-        0
     }
 
     /// Forgets the history (flush, seek, new stream).

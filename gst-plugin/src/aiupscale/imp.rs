@@ -8,7 +8,8 @@ use std::sync::{
 
 use aiupscale_core::{
     models::{Catalog, Content},
-    Control, DenoiseSettings, Device, FrameUpscaler, ModelSource, SessionConfig, Upscaler, UpscalerConfig,
+    Control, DenoiseSettings, Device, Engine, FrameUpscaler, ModelSource, Precision, SessionConfig, Upscaler,
+    UpscalerConfig,
 };
 use gstreamer as gst;
 use gstreamer::{glib, prelude::*, subclass::prelude::*};
@@ -21,7 +22,7 @@ use super::{
     caps,
     errors::{error_chain, load_error},
     frames::{FrameError, StreamConverter},
-    DeviceChoice,
+    DeviceChoice, EngineChoice, PrecisionChoice,
 };
 
 pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -42,6 +43,8 @@ struct Settings {
     tile_size: u32,
     tile_overlap: i32,
     device: DeviceChoice,
+    engine: EngineChoice,
+    precision: PrecisionChoice,
     threads: u32,
     denoise: f64,
     temporal: f64,
@@ -55,6 +58,8 @@ impl Default for Settings {
             tile_size: DEFAULT_TILE_SIZE,
             tile_overlap: DEFAULT_TILE_OVERLAP,
             device: DeviceChoice::default(),
+            engine: EngineChoice::default(),
+            precision: PrecisionChoice::default(),
             threads: DEFAULT_THREADS,
             denoise: 0.0,
             temporal: 0.0,
@@ -84,7 +89,14 @@ impl Settings {
             DeviceChoice::Auto => Device::Auto,
         };
         UpscalerConfig {
-            session: SessionConfig { device, threads: self.threads as usize, ..SessionConfig::default() },
+            session: SessionConfig {
+                device,
+                threads: self.threads as usize,
+                engine: [Engine::Auto, Engine::Ort, Engine::OpenVino][self.engine as usize],
+                precision: [Precision::Auto, Precision::Fp32, Precision::Bf16, Precision::Int8]
+                    [self.precision as usize],
+                ..SessionConfig::default()
+            },
             tile_size: (self.tile_size > 0).then_some(self.tile_size),
             overlap: u32::try_from(self.tile_overlap).ok(),
             ..UpscalerConfig::default()
@@ -178,6 +190,22 @@ impl ObjectImpl for AiUpscale {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("engine", EngineChoice::default())
+                    .nick("Engine")
+                    .blurb(
+                        "Inference engine: ort (ONNX Runtime), openvino (CPU) or auto (OpenVINO on the CPU when its \
+                         libraries load, ONNX Runtime for cuda/tensorrt). Takes effect at the next start",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("precision", PrecisionChoice::default())
+                    .nick("Precision")
+                    .blurb(
+                        "Arithmetic precision: auto (per model, the fastest that passed the quality gate), fp32, \
+                         bf16 or int8 (OpenVINO only). Takes effect at the next start",
+                    )
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("CPU inference threads (0 = one per core). Takes effect at the next start")
@@ -244,6 +272,8 @@ impl ObjectImpl for AiUpscale {
             }
             "tile-overlap" => settings.tile_overlap = value.get().expect("type checked upstream"),
             "device" => settings.device = value.get().expect("type checked upstream"),
+            "engine" => settings.engine = value.get().expect("type checked upstream"),
+            "precision" => settings.precision = value.get().expect("type checked upstream"),
             "threads" => settings.threads = value.get().expect("type checked upstream"),
             "denoise" => settings.denoise = value.get().expect("type checked upstream"),
             "temporal" => settings.temporal = value.get().expect("type checked upstream"),
@@ -259,6 +289,8 @@ impl ObjectImpl for AiUpscale {
             "tile-size" => settings.tile_size.to_value(),
             "tile-overlap" => settings.tile_overlap.to_value(),
             "device" => settings.device.to_value(),
+            "engine" => settings.engine.to_value(),
+            "precision" => settings.precision.to_value(),
             "threads" => settings.threads.to_value(),
             "denoise" => settings.denoise.to_value(),
             "temporal" => settings.temporal.to_value(),
@@ -345,7 +377,7 @@ impl BaseTransformImpl for AiUpscale {
                 info.name,
                 info.scale,
                 info.border,
-                upscaler.device().name()
+                upscaler.runs_on()
             ),
             None => gst::info!(CAT, imp = self, "classic resampler loaded"),
         }

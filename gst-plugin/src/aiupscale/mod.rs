@@ -12,6 +12,14 @@ mod errors;
 mod frames;
 mod imp;
 
+/// The element's caps functions and frame mapping, for the fuzz targets (fuzz/) only.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::caps::{check_stream, fixate_caps, template_caps, transform_caps};
+    pub use super::frames::{FrameError, StreamConverter};
+}
+
 glib::wrapper! {
     /// AI super-resolution of raw video (see the crate docs for the properties).
     pub struct AiUpscale(ObjectSubclass<imp::AiUpscale>)
@@ -24,7 +32,7 @@ glib::wrapper! {
 #[enum_type(name = "GstAiUpscaleDevice")]
 pub enum DeviceChoice {
     #[default]
-    #[enum_value(name = "CPU (ONNX Runtime)", nick = "cpu")]
+    #[enum_value(name = "CPU (engine: see the engine property)", nick = "cpu")]
     Cpu = 0,
     #[enum_value(name = "CUDA (NVIDIA GPU; needs onnxruntime-gpu)", nick = "cuda")]
     Cuda = 1,
@@ -34,9 +42,41 @@ pub enum DeviceChoice {
     Auto = 3,
 }
 
+/// The `engine` property: which inference engine runs the model.
+#[derive(Debug, Default, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAiUpscaleEngine")]
+pub enum EngineChoice {
+    #[default]
+    #[enum_value(name = "Auto: OpenVINO on the CPU when its libraries load, else ONNX Runtime", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "ONNX Runtime (CPU, CUDA, TensorRT)", nick = "ort")]
+    Ort = 1,
+    #[enum_value(name = "OpenVINO (CPU; libraries from scripts/setup)", nick = "openvino")]
+    OpenVino = 2,
+}
+
+/// The `precision` property: arithmetic precision of inference.
+#[derive(Debug, Default, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAiUpscalePrecision")]
+pub enum PrecisionChoice {
+    #[default]
+    #[enum_value(name = "Auto: per model, the fastest that passed the quality gate", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "fp32", nick = "fp32")]
+    Fp32 = 1,
+    #[enum_value(name = "bf16 (OpenVINO on CPUs with bf16 arithmetic)", nick = "bf16")]
+    Bf16 = 2,
+    #[enum_value(name = "int8 (OpenVINO; not available yet)", nick = "int8")]
+    Int8 = 3,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     // Create the debug category now, so `--gst-debug-help` lists it.
     std::sync::LazyLock::force(&imp::CAT);
     DeviceChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    EngineChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    PrecisionChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "aiupscale", gst::Rank::NONE, AiUpscale::static_type())
 }

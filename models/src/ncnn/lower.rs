@@ -17,6 +17,12 @@ const SUPPORTED: &str = "Input, Split, Noop, Dropout, Convolution, ConvolutionDe
 DeconvolutionDepthWise, ReLU, PReLU, Sigmoid, TanH, Clip, Swish, Mish, HardSigmoid, HardSwish, Concat, \
 Eltwise, BinaryOp, Interp, PixelShuffle, MemoryData (per-channel constants)";
 
+/// Channels a blob may have. Real SR networks stay under a few hundred (256 in waifu2x
+/// CUNet); the bound keeps what the converter builds itself from the `.param` alone (a
+/// bicubic downscale kernel is up to ~6000 floats per channel) to tens of MB, whatever a
+/// malicious `.param` declares (Concat of a blob with itself doubles its channels).
+const MAX_CHANNELS: i64 = 4096;
+
 /// What we know about one ncnn blob.
 #[derive(Debug, Clone)]
 pub struct Blob {
@@ -146,6 +152,12 @@ impl<'a> Lowering<'a> {
             }
         };
         for (name, blob) in layer.outputs.iter().zip(outputs) {
+            if let Some(c) = blob.channels.filter(|&c| c > MAX_CHANNELS) {
+                return Err(format!(
+                    "{}: output has {c} channels, more than the converter's limit of {MAX_CHANNELS}",
+                    ctx(layer)
+                ));
+            }
             if self.blobs.insert(name.clone(), blob).is_some() {
                 return Err(format!("{}: output blob {name:?} is already produced by an earlier layer", ctx(layer)));
             }

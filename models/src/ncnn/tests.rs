@@ -456,3 +456,18 @@ BinaryOp         mul   1 1 s output 0=2 1=1 2=2.550000e+02
     let reason = convert_err(param, &raw_f32(&[0.4, 0.5]));
     assert!(reason.contains("needs 3 floats"), "{reason}");
 }
+
+#[test]
+fn channel_counts_from_the_param_are_bounded() {
+    // Found by the ncnn_convert fuzz target: each Concat of a blob with itself doubles
+    // its channels, so 40 lines declare 3 * 2^40 channels, and the bicubic downscale
+    // after them built a kernel of that many filters (an abort on allocation failure;
+    // 62 lines overflowed the channel sum instead).
+    let mut param = String::from("7767517\n43 43\nInput in 0 1 b0\n");
+    for i in 0..40 {
+        param += &format!("Concat c{i} 2 1 b{i} b{i} b{}\n", i + 1);
+    }
+    param += "Interp up 1 1 b40 u 0=1 1=2.0 2=2.0\nInterp down 1 1 u output 0=3 1=0.5 2=0.5\n";
+    let err = convert_err(&param, &[]);
+    assert_eq!(err, "layer c10 (Concat): output has 6144 channels, more than the converter's limit of 4096");
+}

@@ -1,0 +1,264 @@
+//! The OpenVINO backend (CPU): finding and loading its C library once per process,
+//! compiling our ONNX files directly, and inference that a cancel stops mid-run.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{atomic::AtomicBool, OnceLock},
+};
+
+use aiupscale_models::anime4k::PHASES;
+use openvino::{
+    Core, DeviceType, ElementType, InferRequest, InferenceError, InferenceErrorKind, PropertyKey, RwPropertyKey, Shape,
+    Tensor,
+};
+
+use super::{is_set, Backend, Loaded, Precision, CANCEL_POLL};
+use crate::{runtime::SessionConfig, CoreError, Result};
+
+/// The C library the PyPI wheel `openvino==2026.4.1` ships (versioned name only).
+pub const OPENVINO_LIBRARY_FILE: &str = "libopenvino_c.so.2641";
+
+/// Where `scripts/setup` installs OpenVINO in this checkout (the same build-machine
+/// path pattern as ONNX Runtime's, see `runtime::library_candidates`).
+fn project_library() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/openvino").join(OPENVINO_LIBRARY_FILE)
+}
+
+/// Candidate library paths in the order they are tried: `AIUPSCALE_OPENVINO_LIB` (the
+/// file or its folder), the project-local install, the user's data folder, then the
+/// system library path.
+pub fn library_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = env_override() {
+        candidates.push(path);
+    }
+    candidates.push(project_library());
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    if let Some(data_home) = data_home {
+        candidates.push(data_home.join("aiupscale/lib/openvino").join(OPENVINO_LIBRARY_FILE));
+    }
+    candidates.push(PathBuf::from(OPENVINO_LIBRARY_FILE));
+    candidates
+}
+
+fn env_override() -> Option<PathBuf> {
+    let value = PathBuf::from(std::env::var_os("AIUPSCALE_OPENVINO_LIB").filter(|v| !v.is_empty())?);
+    Some(if value.is_dir() { value.join(OPENVINO_LIBRARY_FILE) } else { value })
+}
+
+/// An explicitly set variable that points nowhere is an error, not a silent fallback
+/// to another copy.
+fn choose_library() -> std::result::Result<PathBuf, String> {
+    if let Some(path) = env_override() {
+        return if path.is_file() { Ok(path) } else { Err(format!("AIUPSCALE_OPENVINO_LIB={}", path.display())) };
+    }
+    let candidates = library_candidates();
+    if let Some(found) = candidates.iter().find(|c| c.is_absolute() && c.is_file()) {
+        return Ok(found.clone());
+    }
+    if let Some(bare) = candidates.iter().find(|c| !c.is_absolute() && crate::runtime::loader_finds(c)) {
+        return Ok(bare.clone());
+    }
+    Err(candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
+}
+
+enum LoadFailure {
+    NotFound { searched: String },
+    Load { path: PathBuf, reason: String },
+}
+
+/// Loads the library and checks that a core with the CPU plugin comes up; the outcome
+/// is remembered for the process (the library cannot be unloaded or swapped).
+fn load() -> Result<()> {
+    static LOADED: OnceLock<std::result::Result<(), LoadFailure>> = OnceLock::new();
+    let loaded = LOADED.get_or_init(|| {
+        let path = choose_library().map_err(|searched| LoadFailure::NotFound { searched })?;
+        let fail = |reason: String| LoadFailure::Load { path: path.clone(), reason };
+        openvino_sys::library::load_from(&path).map_err(fail)?;
+        let core = Core::new().map_err(|e| fail(e.to_string()))?;
+        let devices = core.available_devices().map_err(|e| fail(e.to_string()))?;
+        if !devices.contains(&DeviceType::CPU) {
+            return Err(fail(format!(
+                "no CPU device (found {devices:?}); libopenvino_intel_cpu_plugin.so must be next to it"
+            )));
+        }
+        Ok(())
+    });
+    match loaded {
+        Ok(()) => Ok(()),
+        Err(LoadFailure::NotFound { searched }) => Err(CoreError::OpenVinoNotFound { searched: searched.clone() }),
+        Err(LoadFailure::Load { path, reason }) => {
+            Err(CoreError::OpenVinoLoad { path: path.clone(), reason: reason.clone() })
+        }
+    }
+}
+
+/// Whether OpenVINO's libraries are here and load (what `Engine::Auto` asks).
+pub fn available() -> bool {
+    load().is_ok()
+}
+
+pub(crate) struct OvBackend {
+    request: InferRequest,
+    pub precision: Precision,
+}
+
+/// OpenVINO's error with what was being done (its messages are often empty).
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {source}")]
+struct OvError {
+    action: &'static str,
+    source: InferenceError,
+}
+
+/// A load-time failure (reading, compiling) as `CoreError::ModelLoad`.
+fn load_err<'a>(model: &'a str, action: &'static str) -> impl Fn(InferenceError) -> CoreError + 'a {
+    move |source| CoreError::ModelLoad {
+        model: model.to_owned(),
+        engine: "OpenVINO",
+        source: Box::new(OvError { action, source }),
+    }
+}
+
+/// A run-time failure as `CoreError::Inference`.
+fn run_err<'a>(model: &'a str, action: &'static str) -> impl Fn(InferenceError) -> CoreError + 'a {
+    move |source| CoreError::Inference {
+        model: model.to_owned(),
+        engine: "OpenVINO",
+        source: Box::new(OvError { action, source }),
+    }
+}
+
+impl OvBackend {
+    /// Compiles `path` for the CPU at `precision` (already resolved from `auto`).
+    pub fn open(path: &Path, model: &str, config: &SessionConfig, precision: Precision) -> Result<Loaded> {
+        load()?;
+        let hint = match precision {
+            Precision::Fp32 | Precision::Auto => "f32",
+            Precision::Bf16 => "bf16",
+            Precision::Int8 => {
+                return Err(CoreError::PrecisionUnavailable {
+                    engine: "openvino",
+                    precision: "int8",
+                    reason: "no int8 models are produced yet; use fp32 or bf16".into(),
+                })
+            }
+        };
+        let setup = |e: openvino::SetupError| CoreError::OpenVinoLoad {
+            path: PathBuf::from(OPENVINO_LIBRARY_FILE),
+            reason: e.to_string(),
+        };
+        // One core per model: compile options are core properties in this binding.
+        let mut core = Core::new().map_err(setup)?;
+        let threads = config.threads.to_string();
+        let mut properties = vec![
+            (RwPropertyKey::HintInferencePrecision, hint),
+            // One stream: a tile at a time gets every thread (latency, not throughput).
+            (RwPropertyKey::HintPerformanceMode, "LATENCY"),
+            (RwPropertyKey::NumStreams, "1"),
+            // Pinning threads to cores fights other processes on shared machines.
+            (RwPropertyKey::HintEnableCpuPinning, "NO"),
+        ];
+        if config.threads > 0 {
+            properties.push((RwPropertyKey::InferenceNumThreads, threads.as_str()));
+        }
+        core.set_properties(&DeviceType::CPU, properties).map_err(load_err(model, "configuring the CPU device"))?;
+        let path_text = path.to_str().ok_or_else(|| CoreError::ModelFileMissing { path: path.to_owned() })?;
+        let read = core.read_model_from_file(path_text, "").map_err(load_err(model, "reading the ONNX file"))?;
+        let shape_err = |actual: String| CoreError::ModelShape {
+            model: model.to_owned(),
+            actual,
+            expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
+        };
+        let inputs = read.get_inputs_len().map_err(load_err(model, "reading the inputs"))?;
+        if inputs != 1 {
+            return Err(shape_err(format!("{inputs} inputs")));
+        }
+        let shape = read
+            .get_input_by_index(0)
+            .and_then(|node| node.get_partial_shape())
+            .map_err(load_err(model, "reading the input shape"))?;
+        let rank = shape.get_rank();
+        if rank.is_dynamic() || rank.get_max() != 4 {
+            return Err(shape_err(format!("input of rank {}..{}", rank.get_min(), rank.get_max())));
+        }
+        let channels = shape.get_dimensions()[1];
+        if !channels.is_dynamic() && channels.get_max() != 3 {
+            return Err(shape_err(format!("input with {} channels", channels.get_max())));
+        }
+        let mut compiled = core.compile_model(&read, DeviceType::CPU).map_err(load_err(model, "compiling"))?;
+        let precision = match compiled.get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision)) {
+            // A CPU without bf16 arithmetic keeps f32; report what runs.
+            Ok(value) if value == "bf16" => Precision::Bf16,
+            _ => Precision::Fp32,
+        };
+        let request = compiled.create_infer_request().map_err(load_err(model, "creating an infer request"))?;
+        let phases = onnx_metadata(path, PHASES.0).is_some_and(|v| v == PHASES.1);
+        Ok(Loaded { backend: Backend::OpenVino(Box::new(OvBackend { request, precision })), phases })
+    }
+
+    /// Runs asynchronously and waits in [`CANCEL_POLL`] steps; a raised `cancel` cancels
+    /// the request (the CPU plugin stops between graph nodes).
+    pub fn infer_with<R>(
+        &mut self,
+        model: &str,
+        tensor: &[f32],
+        (width, height): (usize, usize),
+        cancel: Option<&AtomicBool>,
+        use_output: impl FnOnce(&[i64], &[f32]) -> R,
+    ) -> Result<R> {
+        if is_set(cancel) {
+            return Err(CoreError::Cancelled);
+        }
+        let err = |action| run_err(model, action);
+        let shape = Shape::new(&[1, 3, height as i64, width as i64]).map_err(err("shaping the input"))?;
+        let mut input = Tensor::new(ElementType::F32, &shape).map_err(err("allocating the input"))?;
+        input.get_data_mut::<f32>().map_err(err("writing the input"))?.copy_from_slice(tensor);
+        self.request.set_input_tensor(&input).map_err(err("setting the input"))?;
+        self.request.infer_async().map_err(err("starting inference"))?;
+        let poll = CANCEL_POLL.as_millis() as i64;
+        loop {
+            match self.request.wait(poll) {
+                Ok(()) => break,
+                Err(e) if e.kind == InferenceErrorKind::ResultNotReady => {
+                    if is_set(cancel) {
+                        let _ = self.request.cancel();
+                        // The request must be idle before its tensors are touched again.
+                        while matches!(self.request.wait(poll), Err(e) if e.kind == InferenceErrorKind::ResultNotReady)
+                        {
+                        }
+                        return Err(CoreError::Cancelled);
+                    }
+                }
+                Err(e) => return Err(err("running inference")(e)),
+            }
+        }
+        let output = self.request.get_output_tensor().map_err(err("reading the output"))?;
+        let dims = output.get_shape().map_err(err("reading the output shape"))?.get_dimensions().to_vec();
+        let data = output.get_data::<f32>().map_err(err("reading the output"))?;
+        Ok(use_output(&dims, data))
+    }
+}
+
+/// One `metadata_props` value of an ONNX file (OpenVINO's C API does not expose them).
+fn onnx_metadata(path: &Path, key: &str) -> Option<String> {
+    use prost::Message;
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Entry {
+        #[prost(string, tag = "1")]
+        key: String,
+        #[prost(string, tag = "2")]
+        value: String,
+    }
+    /// Only field 14 of `ModelProto`; prost skips the rest, weights included.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct MetadataOnly {
+        #[prost(message, repeated, tag = "14")]
+        metadata_props: Vec<Entry>,
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let model = MetadataOnly::decode(bytes.as_slice()).ok()?;
+    model.metadata_props.into_iter().find(|e| e.key == key).map(|e| e.value)
+}
