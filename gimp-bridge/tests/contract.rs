@@ -70,7 +70,10 @@ fn models_list_json_is_the_documented_document() {
         assert_eq!(model["scale"], entry.scale);
         assert_eq!(model["cost"].as_f64(), Some(entry.flops_per_pixel));
         assert_eq!(model["licence"], catalog.package_of(entry).licence.as_str());
-        assert!(["photo", "general", "animation", "video"].contains(&model["content"].as_str().unwrap()), "{model}");
+        assert!(
+            ["photo", "general", "animation", "footage", "video"].contains(&model["content"].as_str().unwrap()),
+            "{model}"
+        );
         assert_eq!(model["fetched"], false, "the cache is empty: {model}");
     }
     assert_eq!(shape(&doc), shape(&documented));

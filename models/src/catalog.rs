@@ -16,8 +16,24 @@ pub enum Content {
     Photo,
     General,
     Animation,
+    /// Real camera footage (real-world degradations), fast enough for video. No entry
+    /// uses it until the fronts show it (their lists know the other four).
+    Footage,
     /// Fast enough for video (real-time tier or close to it).
     Video,
+}
+
+impl Content {
+    /// The name catalog.toml uses (and fronts show).
+    pub fn name(self) -> &'static str {
+        match self {
+            Content::Photo => "photo",
+            Content::General => "general",
+            Content::Animation => "animation",
+            Content::Footage => "footage",
+            Content::Video => "video",
+        }
+    }
 }
 
 /// The format of the upstream weights, i.e. which converter turns them into ONNX.
@@ -177,7 +193,10 @@ impl Catalog {
     /// falling back to the largest one when `scale` exceeds every model.
     pub fn default_for(&self, scale: f64, content: Content) -> &ModelEntry {
         let preferred: &[&str] = match content {
-            Content::Video => &["realesr-animevideov3-x2", "realesr-animevideov3-x3", "realesr-animevideov3-x4"],
+            // Footage keeps today's video default until the per-content defaults are measured.
+            Content::Video | Content::Footage => {
+                &["realesr-animevideov3-x2", "realesr-animevideov3-x3", "realesr-animevideov3-x4"]
+            }
             Content::Animation => &["realesrgan-x4plus-anime"],
             Content::Photo | Content::General => &["waifu2x-photo-x2", "realesrgan-x4plus"],
         };

@@ -140,6 +140,8 @@ pub fn extract_from_tgz(archive: &Path, names: &[&str], dest: &Path) -> Vec<Path
         }
     }
     assert_eq!(found.len(), names.len(), "{} lacks some of {names:?}", archive.display());
+    // In the order asked for (a .param before its .bin), not the archive's order.
+    found.sort_by_key(|p| names.iter().position(|n| Path::new(n).file_name() == p.file_name()));
     found
 }
 

@@ -24,7 +24,7 @@ import threading
 
 VERSION = 1
 BRIDGE_ENV = "AIUPSCALE_BRIDGE"
-CONTENTS = ("photo", "general", "animation", "video", "other")
+CONTENTS = ("photo", "general", "animation", "footage", "video")
 # The keys of one model in `models list --json`, and their JSON types.
 MODEL_FIELDS = {
     "name": str,

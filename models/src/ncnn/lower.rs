@@ -15,7 +15,7 @@ pub const INPUT: &str = "input";
 
 const SUPPORTED: &str = "Input, Split, Noop, Dropout, Convolution, ConvolutionDepthWise, Deconvolution, \
 DeconvolutionDepthWise, ReLU, PReLU, Sigmoid, TanH, Clip, Swish, Mish, HardSigmoid, HardSwish, Concat, \
-Eltwise, BinaryOp, Interp, PixelShuffle";
+Eltwise, BinaryOp, Interp, PixelShuffle, MemoryData (per-channel constants)";
 
 /// Channels a blob may have. Real SR networks stay under a few hundred (256 in waifu2x
 /// CUNet); the bound keeps what the converter builds itself from the `.param` alone (a
@@ -92,6 +92,10 @@ impl<'a> Lowering<'a> {
         let e = |m: String| format!("{}: {m}", ctx(layer));
         let outputs = match layer.kind.as_str() {
             "Input" => vec![self.input(layer)?],
+            "MemoryData" => {
+                arity(layer, 0, 1)?;
+                vec![self.memory_data(layer)?]
+            }
             "Split" => {
                 if inputs.len() != 1 || layer.outputs.is_empty() {
                     return Err(format!(
@@ -180,6 +184,26 @@ impl<'a> Lowering<'a> {
             return Err(format!("{}: declares {c} channels, expected 3 (RGB)", ctx(layer)));
         }
         Ok(Blob { value: INPUT.into(), channels: Some(3), scale: (1.0, 1.0) })
+    }
+
+    /// A constant blob. Only per-channel constants (w = h = 1, SPAN's RGB mean): a
+    /// constant with a fixed spatial size could not meet an image of any size.
+    fn memory_data(&mut self, layer: &Layer) -> Res<Blob> {
+        let e = |m: String| format!("{}: {m}", ctx(layer));
+        let p = &layer.params;
+        let (w, h, d, c) =
+            (p.int(0, 0).map_err(e)?, p.int(1, 0).map_err(e)?, p.int(11, 0).map_err(e)?, p.int(2, 0).map_err(e)?);
+        if (w, h, d) != (1, 1, 0) || c < 1 {
+            return Err(format!(
+                "{}: shape w={w} h={h} d={d} c={c}; only per-channel constants (w=1, h=1, d=0, c>=1) are supported",
+                ctx(layer)
+            ));
+        }
+        // ncnn loads MemoryData as raw float32 (no type tag), c planes of h x w.
+        let values = self.weights.raw_f32(c as usize, &format!("{}: data", ctx(layer)))?;
+        let c = i64::from(c);
+        let value = self.g.constant_f32("memory_data", &[1, c, 1, 1], &values);
+        Ok(Blob { value, channels: Some(c), scale: (1.0, 1.0) })
     }
 
     /// ncnn's fused activations (Convolution param 9, params in 10).

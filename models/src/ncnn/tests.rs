@@ -434,6 +434,30 @@ Interp           down  1 1 u output 0=3 1=7.500000e-01 2=7.500000e-01
 }
 
 #[test]
+fn memory_data_is_a_per_channel_constant_that_broadcasts() {
+    // SPAN's front: (x - mean) * 255, the mean a MemoryData blob read as raw fp32.
+    let param = "7767517
+4 4
+Input            in0   0 1 data
+MemoryData       mean  0 1 m 0=1 1=1 2=3
+BinaryOp         sub   2 1 data m s 0=1
+BinaryOp         mul   1 1 s output 0=2 1=1 2=2.550000e+02
+";
+    let (model, _) = convert_ok(param, &raw_f32(&[0.4, 0.5, 0.6]));
+    let sub = node(&model, "Sub");
+    let mean = init(&model, &sub.input[1]);
+    assert_eq!(mean.dims, [1, 3, 1, 1]);
+    assert_eq!(floats(mean), [0.4, 0.5, 0.6]);
+
+    let spatial = param.replace("0=1 1=1 2=3", "0=4 1=4 2=3");
+    let reason = convert_err(&spatial, &raw_f32(&[0.0; 48]));
+    assert!(reason.contains("w=4 h=4 d=0 c=3") && reason.contains("per-channel"), "{reason}");
+    // Too short a .bin is refused, not read past.
+    let reason = convert_err(param, &raw_f32(&[0.4, 0.5]));
+    assert!(reason.contains("needs 3 floats"), "{reason}");
+}
+
+#[test]
 fn channel_counts_from_the_param_are_bounded() {
     // Found by the ncnn_convert fuzz target: each Concat of a blob with itself doubles
     // its channels, so 40 lines declare 3 * 2^40 channels, and the bicubic downscale
