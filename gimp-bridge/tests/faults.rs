@@ -277,3 +277,78 @@ fn concurrent_batches_into_one_folder_write_every_image_once_and_whole() {
     }
     assert!(temp_files(&output).is_empty(), "{:?}", temp_files(&output));
 }
+
+#[test]
+fn sigterm_stops_inside_a_heavy_tile_within_a_second() {
+    // Real-ESRGAN x4plus: one 200x200 tile takes 10-40 s on 2 cores, so only a cancel
+    // inside the engine's run can meet the second. The user's cache, fetched if missing.
+    const MODEL: &str = "realesrgan-x4plus";
+    let fetch = Command::new(env!("CARGO_BIN_EXE_aiupscale")).args(["models", "fetch", MODEL]).output().unwrap();
+    assert_ok(&fetch);
+    let env = Env::new();
+    let rgb = crop("astronaut.png", 150, 60, 200, 200).to_rgb8();
+    let (input, out) = (env.path("tile.raw"), env.path("tile_x4.raw"));
+    std::fs::write(&input, rgb.as_raw()).unwrap();
+    for engine in ["ort", "openvino"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aiupscale"))
+            .args(["upscale-raw", "--width", "200", "--height", "200", "--format", "rgb8", "--model", MODEL])
+            .args(["--engine", engine, "--precision", "fp32", "--progress-json"])
+            .arg(&input)
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let started = lines.next().expect("a started line").unwrap();
+        assert!(started.contains("\"started\":true"), "{engine}: {started}");
+        std::thread::sleep(Duration::from_millis(1500)); // well inside the first tile
+        assert!(child.try_wait().unwrap().is_none(), "{engine}: finished before the signal");
+        let signalled = Instant::now();
+        // SAFETY: signalling our own child process.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+        let status = child.wait().unwrap();
+        let latency = signalled.elapsed();
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        assert_eq!(status.code(), Some(143), "{engine}: {rest:?}");
+        assert!(latency < Duration::from_secs(1), "{engine}: stopped {latency:?} after SIGTERM");
+        assert!(rest.last().is_some_and(|l| l.contains("\"cancelled\":true")), "{engine}: {rest:?}");
+        assert!(!out.exists(), "{engine}");
+        assert!(temp_files(env.dir.path()).is_empty(), "{engine}: {:?}", temp_files(env.dir.path()));
+    }
+}
+
+#[test]
+fn a_run_killed_during_inference_writes_nothing() {
+    let env = Env::new();
+    let input = env.path("big.png");
+    write_png(&input, &crop("coffee.png", 0, 0, 400, 300), None);
+    let before = std::fs::read(&input).unwrap();
+    let out_dir = env.path("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("big.png");
+    // 10-pixel tiles with the default overlap: thousands of tiles, seconds of inference.
+    let mut child = env
+        .cmd()
+        .args(["upscale", input.to_str().unwrap(), out.to_str().unwrap(), "--model", &env.nearest()])
+        .args(["--tile-size", "34", "--progress-json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let mut seen = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        let inferring = line.contains("\"progress\"");
+        seen.push(line);
+        if inferring {
+            break;
+        }
+    }
+    assert!(seen.last().is_some_and(|l| l.contains("\"progress\"")), "{seen:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists());
+    assert!(temp_files(&out_dir).is_empty(), "no temp file exists during inference: {:?}", temp_files(&out_dir));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
