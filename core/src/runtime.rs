@@ -39,15 +39,21 @@ pub fn library_candidates() -> Vec<PathBuf> {
         }
     }
     candidates.push(project_library());
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    if let Some(data_home) = data_home {
-        candidates.push(data_home.join("aiupscale/lib").join(ORT_LIBRARY_FILE));
+    if let Some(dir) = user_library_dir() {
+        candidates.push(dir.join(ORT_LIBRARY_FILE));
     }
     candidates.push(PathBuf::from(ORT_LIBRARY_FILE));
     candidates.push(PathBuf::from("libonnxruntime.so"));
     candidates
+}
+
+/// The user's folder for runtime libraries: `$XDG_DATA_HOME/aiupscale/lib`, else
+/// `~/.local/share/aiupscale/lib` (ONNX Runtime there, OpenVINO in `openvino/`).
+pub(crate) fn user_library_dir() -> Option<PathBuf> {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data_home.join("aiupscale/lib"))
 }
 
 /// Picks the first candidate that exists; bare names are left to the loader. An

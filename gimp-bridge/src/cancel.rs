@@ -34,6 +34,20 @@ impl Cancel {
         }
     }
 
+    /// Says that the run was cancelled (a JSON line with `json`, else plain text on
+    /// stderr) and returns the exit code for it.
+    pub fn report(&self, json: bool) -> std::process::ExitCode {
+        let message = format!("cancelled by {}; no output written", self.signal_name());
+        if json {
+            crate::progress::json_line(
+                &serde_json::json!({ "error": message, "cancelled": true, "signal": self.signal_name() }),
+            );
+        } else {
+            eprintln!("aiupscale: {message}");
+        }
+        std::process::ExitCode::from(self.exit_code())
+    }
+
     /// 130 after SIGINT, 143 after SIGTERM (the shell's 128 + signal).
     pub fn exit_code(&self) -> u8 {
         let signal = self.signal.load(Ordering::Relaxed);

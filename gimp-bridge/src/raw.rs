@@ -65,15 +65,7 @@ pub fn run(args: &RawArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Ok(Outcome::Cancelled) => {
-            let message = format!("cancelled by {}; no output written", cancel.signal_name());
-            if json {
-                json_line(&json!({ "error": message, "cancelled": true, "signal": cancel.signal_name() }));
-            } else {
-                eprintln!("aiupscale: {message}");
-            }
-            ExitCode::from(cancel.exit_code())
-        }
+        Ok(Outcome::Cancelled) => cancel.report(json),
         Err(e) => {
             if json {
                 json_line(&json!({ "error": format!("{e:#}") }));

@@ -83,15 +83,7 @@ pub fn run(args: &UpscaleArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(Failure::Cancelled) => {
-            let message = format!("cancelled by {}; no output written", cancel.signal_name());
-            if json {
-                json_line(&json!({ "error": message, "cancelled": true, "signal": cancel.signal_name() }));
-            } else {
-                eprintln!("aiupscale: {message}");
-            }
-            Ok(ExitCode::from(cancel.exit_code()))
-        }
+        Err(Failure::Cancelled) => Ok(cancel.report(json)),
         Err(Failure::File(e) | Failure::Fatal(e)) if json => {
             json_line(&json!({ "error": format!("{e:#}") }));
             Ok(ExitCode::FAILURE)

@@ -33,11 +33,8 @@ pub fn library_candidates() -> Vec<PathBuf> {
         candidates.push(path);
     }
     candidates.push(project_library());
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
-    if let Some(data_home) = data_home {
-        candidates.push(data_home.join("aiupscale/lib/openvino").join(OPENVINO_LIBRARY_FILE));
+    if let Some(dir) = crate::runtime::user_library_dir() {
+        candidates.push(dir.join("openvino").join(OPENVINO_LIBRARY_FILE));
     }
     candidates.push(PathBuf::from(OPENVINO_LIBRARY_FILE));
     candidates
