@@ -468,7 +468,7 @@ fn own_properties() -> Vec<gst::glib::ParamSpec> {
 #[test]
 fn blurbs_read_as_single_spaced_sentences() {
     let properties = own_properties();
-    assert_eq!(properties.len(), 8, "{:?}", properties.iter().map(|p| p.name()).collect::<Vec<_>>());
+    assert_eq!(properties.len(), 10, "{:?}", properties.iter().map(|p| p.name()).collect::<Vec<_>>());
     for pspec in properties {
         let blurb = pspec.blurb().unwrap_or_default();
         for bad in ["  ", "\n", "\t"] {
