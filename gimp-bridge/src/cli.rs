@@ -38,6 +38,9 @@ pub enum Command {
     Install(PluginArgs),
     /// Remove the GIMP or Krita plug-in.
     Uninstall(PluginArgs),
+    /// Upscale a video file, resumably: `video IN OUT`, or its three steps
+    /// `video plan|segment|merge` for running segments on many machines.
+    Video(crate::video::cli::VideoCommand),
 }
 
 /// How images are upscaled: shared by `upscale` and `upscale-raw`.
@@ -248,7 +251,7 @@ impl PluginHost {
     }
 }
 
-fn parse_strength(text: &str) -> Result<f32, String> {
+pub(crate) fn parse_strength(text: &str) -> Result<f32, String> {
     let value: f32 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
     if (0.0..=1.0).contains(&value) {
         Ok(value)

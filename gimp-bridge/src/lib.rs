@@ -4,6 +4,8 @@
 //!   on [`upscale`]; [`io`] for what metadata is kept, [`budget`] for the memory check);
 //! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
 //! - `models list|fetch|verify|path` ([`models_cmd`]);
+//! - `video IN OUT` and `video plan|segment|merge`: long, resumable video jobs on the
+//!   GStreamer element ([`video`]);
 //!
 //! and the editor glue, kept apart in [`editors`]: `install|uninstall gimp|krita`, which
 //! write the plug-ins of `plugins/` (they talk to this binary only through the
@@ -28,3 +30,4 @@ pub mod raw;
 pub mod single;
 pub mod transform;
 pub mod upscale;
+pub mod video;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use aiupscale_bridge::{
     cli::{self, Cli, Command},
-    editors, models_cmd, progress, raw, single,
+    editors, models_cmd, progress, raw, single, video,
 };
 use clap::Parser;
 
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Models(command) => models_cmd::run(command),
         Command::Install(args) => editors::install(args),
         Command::Uninstall(args) => editors::uninstall(args),
+        Command::Video(command) => video::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,235 @@
+//! `video merge PARTS OUT`: the verified segments' video, every other stream of the
+//! source copied as it is (no re-encoding: bit-identical audio), into OUT's container,
+//! written to a temp name and renamed when complete.
+
+use std::{
+    path::Path,
+    sync::{atomic::AtomicBool, Arc, Mutex},
+};
+
+use anyhow::{bail, Context, Result};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::{
+    encode::Container,
+    files,
+    gst::{self as g, Running},
+    plan::{Plan, Stream},
+    segment::{demux, segment_path},
+};
+
+/// Refuses to merge while a segment is missing, listing them.
+pub fn check_complete(parts: &Path, plan: &Plan) -> Result<()> {
+    let missing: Vec<String> =
+        plan.segments.iter().filter(|s| !segment_path(parts, s.index).exists()).map(|s| s.index.to_string()).collect();
+    if !missing.is_empty() {
+        bail!(
+            "cannot merge {}: {} of {} segments are missing ({}); run `aiupscale video segment {} N` for each",
+            parts.display(),
+            missing.len(),
+            plan.segments.len(),
+            missing.join(", "),
+            parts.display()
+        );
+    }
+    Ok(())
+}
+
+/// The MP4/QuickTime track timescale that holds every pts exactly (qtmux rounds to
+/// units, qtdemux scales back down), else 0 (the muxer's choice).
+fn exact_timescale(pts: &[u64]) -> u32 {
+    let exact = |scale: u64| {
+        pts.iter().all(|&p| {
+            let units = (u128::from(p) * u128::from(scale) + 500_000_000) / 1_000_000_000;
+            units * 1_000_000_000 / u128::from(scale) == u128::from(p)
+        })
+    };
+    let common = [1000u64, 12800, 15360, 24000, 25000, 30000, 48000, 60000, 90000, 120000, 1_000_000];
+    common.into_iter().chain(std::iter::once(1_000_000_000)).find(|&s| exact(s)).map_or(0, |s| s as u32)
+}
+
+/// The Matroska timestamp scale (ns per tick) that holds every pts exactly: the
+/// default millisecond when it does.
+fn matroska_scale(pts: &[u64]) -> i64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    pts.iter().fold(1_000_000, |g, &p| gcd(g, p)).max(1) as i64
+}
+
+fn mux_pad_template(kind: &str) -> &'static str {
+    match kind {
+        "audio" => "audio_%u",
+        "subtitle" => "subtitle_%u",
+        _ => "video_%u",
+    }
+}
+
+pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
+    g::init()?;
+    let plan = Plan::load(parts)?;
+    let container = Container::of(output)?;
+    container.check(plan.settings.codec())?;
+    check_complete(parts, &plan)?;
+    let first = segment_path(parts, 0);
+    let mut video_caps = None;
+    // The caps only: the first frame is enough.
+    let _ = demux(&first, cancel, |sample| {
+        video_caps = sample.caps_owned();
+        bail!(FirstFrame)
+    });
+    let video_caps = video_caps.with_context(|| format!("cannot read {}", first.display()))?;
+
+    let temp = files::TempGuard(files::temp_path(output));
+    let pipeline = Running(gst::Pipeline::new());
+    let mux = container.muxer()?;
+    if container == Container::Matroska {
+        mux.set_property("timecodescale", matroska_scale(&plan.pts));
+    }
+    tag(&mux, &plan);
+    let filesink = g::make("filesink")?;
+    filesink.set_property("location", &temp.0);
+    let appsrc = g::app_src(&video_caps)?;
+    let video_queue = g::make("queue")?;
+    pipeline.add_many([&mux, &filesink, &appsrc, &video_queue])?;
+    gst::Element::link_many([&appsrc, &video_queue])?;
+    mux.link(&filesink)?;
+    let video_pad = link_request(&mux, &video_queue, "video", &video_caps, container)?;
+    if container != Container::Matroska {
+        // The video track only: the audio keeps its own (sample-rate) timescale.
+        video_pad.set_property("trak-timescale", exact_timescale(&plan.pts));
+    }
+
+    // The source's other streams, each into a queue and a muxer pad requested now
+    // (muxers take no new pads once data flows).
+    let filesrc = g::make("filesrc")?;
+    filesrc.set_property("location", &plan.source.path);
+    let parsebin = g::make("parsebin")?;
+    pipeline.add_many([&filesrc, &parsebin])?;
+    filesrc.link(&parsebin)?;
+    let mut queues = Vec::new();
+    for stream in &plan.streams {
+        let queue = g::make("queue")?;
+        queue.set_property("max-size-buffers", 0u32);
+        queue.set_property("max-size-time", 0u64);
+        queue.set_property("max-size-bytes", 64u32 << 20);
+        pipeline.add(&queue)?;
+        let caps = stream.caps.parse::<gst::Caps>().unwrap_or_else(|_| gst::Caps::new_any());
+        link_request(&mux, &queue, &stream.kind, &caps, container)?;
+        queues.push((stream.clone(), queue));
+    }
+    let pending: Arc<Mutex<Vec<(Stream, gst::Element)>>> = Arc::new(Mutex::new(queues));
+    let video_taken = Arc::new(AtomicBool::new(false));
+    let weak = pipeline.0.downgrade();
+    parsebin.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let is_video =
+            caps.structure(0).is_some_and(|s| s.name().starts_with("video/") || s.name().starts_with("image/"));
+        if is_video && !video_taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // The source's own video: replaced by the upscaled segments.
+            if let Ok(discard) = g::discard() {
+                let _ = pipeline.add(&discard);
+                let _ = discard.sync_state_with_parent();
+                let _ = pad.link(&discard.static_pad("sink").expect("fakesink has a sink pad"));
+            }
+            return;
+        }
+        let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+        let caps_text = caps.to_string();
+        let index = pending.iter().position(|(s, _)| s.caps == caps_text).unwrap_or(0);
+        if index < pending.len() {
+            let (_, queue) = pending.remove(index);
+            let _ = pad.link(&queue.static_pad("sink").expect("queue has a sink pad"));
+        }
+    });
+
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        g::bus_error(&pipeline)?;
+        bail!("the merge pipeline did not start");
+    }
+    for segment in &plan.segments {
+        let path = segment_path(parts, segment.index);
+        let expected = plan.segment_pts(segment);
+        let mut index = 0;
+        let caps = demux(&path, cancel, |sample| {
+            let buffer = sample.buffer_owned().context("a sample without a buffer")?;
+            let pts = buffer.pts().map_or(u64::MAX, |t| t.nseconds());
+            let Some(&want) = expected.get(index) else {
+                bail!("{} holds more frames than planned ({})", path.display(), expected.len());
+            };
+            if pts != want {
+                bail!("frame {index} of {} has pts {pts} ns; the plan says {want} ns", path.display());
+            }
+            let next = plan.pts.get(segment.first_frame + index + 1).copied();
+            let mut buffer = buffer;
+            {
+                let buffer = buffer.make_mut();
+                // No B-frames: decode order is presentation order.
+                buffer.set_dts(buffer.pts());
+                buffer.set_duration(gst::ClockTime::from_nseconds(next.map_or(plan.last_duration, |n| n - pts)));
+            }
+            index += 1;
+            g::push(&pipeline, &appsrc, buffer, cancel)
+        })
+        .with_context(|| format!("cannot merge {}", path.display()))?;
+        if index != expected.len() {
+            bail!("{} holds {index} frames; the plan has {}", path.display(), expected.len());
+        }
+        if caps != video_caps {
+            bail!("{} was encoded differently from segment 0 ({caps} vs {video_caps}); delete it and run its segment again", path.display());
+        }
+    }
+    let _ = appsrc.emit_by_name::<gst::FlowReturn>("end-of-stream", &[]);
+    g::wait_eos(&pipeline, cancel)?;
+    drop(pipeline);
+    // The guard then finds nothing to remove.
+    files::commit(&temp.0, output)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("first frame read")]
+struct FirstFrame;
+
+/// Requests a muxer pad for a stream and links `from` to it, refusing (before any
+/// work) a stream the container cannot hold.
+fn link_request(
+    mux: &gst::Element,
+    from: &gst::Element,
+    kind: &str,
+    caps: &gst::Caps,
+    container: Container,
+) -> Result<gst::Pad> {
+    let cannot =
+        || anyhow::anyhow!("a .{} file cannot hold the source's {kind} stream ({caps}); use .mkv", container.name());
+    let template = mux.pad_template(mux_pad_template(kind)).ok_or_else(cannot)?;
+    if !template.caps().can_intersect(caps) {
+        return Err(cannot());
+    }
+    let pad = mux.request_pad(&template, None, None).ok_or_else(cannot)?;
+    from.static_pad("src")
+        .expect("queue has a src pad")
+        .link(&pad)
+        .map_err(|e| anyhow::anyhow!("{e:?}: {}", cannot()))?;
+    Ok(pad)
+}
+
+/// Container tags that say the video was upscaled, and with what.
+fn tag(mux: &gst::Element, plan: &Plan) {
+    let Some(setter) = mux.dynamic_cast_ref::<gst::TagSetter>() else { return };
+    let s = &plan.settings;
+    let comment = format!(
+        "AI-upscaled x{} by aiupscale {} with model {}{}",
+        s.scale,
+        env!("CARGO_PKG_VERSION"),
+        s.model_name(),
+        if s.temporal > 0.0 { format!(", temporal {}", s.temporal) } else { String::new() }
+    );
+    setter.add_tag::<gst::tags::Comment>(&comment.as_str(), gst::TagMergeMode::Replace);
+    setter.add_tag::<gst::tags::Encoder>(&"aiupscale", gst::TagMergeMode::Replace);
+}

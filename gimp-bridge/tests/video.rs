@@ -1,0 +1,420 @@
+//! `aiupscale video` end to end on real clips (.deps/media/video) with the tiny fixture
+//! model: exact frame count and timestamps (VFR too), bit-identical audio, aspect
+//! ratio, tags, the plan/segment/merge contract, resume after kill -9, SIGINT,
+//! interlaced sources. Media is inspected with GStreamer here, independently of the
+//! binary's own checks.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{assert_ok, stderr, stdout, Env};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+fn media(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/video").join(name)
+}
+
+/// Every sample of the appsink named `sink` in a gst-launch style description.
+fn pull_all(desc: &str) -> Vec<gst::Sample> {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap();
+    sink.set_property("sync", false);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut samples = Vec::new();
+    while let Some(sample) = sink.emit_by_name::<Option<gst::Sample>>("pull-sample", &[]) {
+        samples.push(sample);
+    }
+    let bus = pipeline.bus().unwrap();
+    if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        panic!("{desc}: {msg:?}");
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    samples
+}
+
+/// Runs a pipeline that ends in a filesink to EOS (fixtures).
+fn make_clip(desc: &str) {
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error])
+        .unwrap();
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{desc}: {msg:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+fn demuxer(path: &Path) -> &'static str {
+    match path.extension().unwrap().to_str().unwrap() {
+        "mkv" => "matroskademux",
+        _ => "qtdemux",
+    }
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    // FNV-1a: enough to tell buffers apart.
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn data_hash(sample: &gst::Sample) -> u64 {
+    hash(&sample.buffer().unwrap().map_readable().unwrap())
+}
+
+/// Sorted pts of the video stream, without decoding.
+fn video_pts(path: &Path) -> Vec<u64> {
+    let desc = format!("filesrc location={} ! {} name=d d.video_0 ! appsink name=sink", path.display(), demuxer(path));
+    let mut pts: Vec<u64> = pull_all(&desc).iter().map(|s| s.buffer().unwrap().pts().unwrap().nseconds()).collect();
+    pts.sort_unstable();
+    pts
+}
+
+/// Checksums of the demuxed audio packets.
+fn audio_hashes(path: &Path) -> Vec<u64> {
+    let desc = format!("filesrc location={} ! {} name=d d.audio_0 ! appsink name=sink", path.display(), demuxer(path));
+    pull_all(&desc).iter().map(data_hash).collect()
+}
+
+/// (pts, checksum) of every decoded frame, I420, and the caps.
+fn decoded(path: &Path) -> (Vec<(u64, u64)>, gst::Caps) {
+    let desc = format!(
+        "filesrc location={} ! {} name=d d.video_0 ! decodebin ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink",
+        path.display(),
+        demuxer(path)
+    );
+    let samples = pull_all(&desc);
+    let caps = samples[0].caps().unwrap().to_owned();
+    (samples.iter().map(|s| (s.buffer().unwrap().pts().unwrap().nseconds(), data_hash(s))).collect(), caps)
+}
+
+fn caps_int(caps: &gst::Caps, field: &str) -> i32 {
+    caps.structure(0).unwrap().get::<i32>(field).unwrap()
+}
+
+fn par(caps: &gst::Caps) -> gst::Fraction {
+    caps.structure(0).unwrap().get::<gst::Fraction>("pixel-aspect-ratio").unwrap_or(gst::Fraction::new(1, 1))
+}
+
+impl Env {
+    fn video(&self, args: &[&str]) -> Output {
+        let mut all = vec!["video"];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+}
+
+/// carphone (real, 176x144 at 29.97 fps) re-encoded with a keyframe every 10 frames and
+/// about a quarter of the frames dropped at random: a variable-frame-rate source.
+fn vfr_clip(env: &Env) -> PathBuf {
+    let out = env.path("carphone_vfr.mp4");
+    make_clip(&format!(
+        "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! identity drop-probability=0.25 ! \
+         x264enc key-int-max=10 speed-preset=ultrafast ! mp4mux ! filesink location={}",
+        media("carphone_pristine.mp4").display(),
+        out.display()
+    ));
+    out
+}
+
+#[test]
+fn a_real_clip_keeps_its_audio_timing_aspect_and_says_it_was_upscaled() {
+    let env = Env::new();
+    let input = media("bigbuckbunny.mp4");
+    let out = env.path("bbb.mp4");
+    let o = env.video(&[
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        &env.nearest(),
+        "--scale",
+        "1",
+        "--preset",
+        "ultrafast",
+    ]);
+    assert_ok(&o);
+    assert!(!env.path("bbb.mp4.parts").exists(), "the work folder is removed after success");
+    assert_eq!(video_pts(&out), video_pts(&input), "frame count and every pts");
+    let audio = audio_hashes(&input);
+    assert_eq!(audio.len(), 249);
+    assert_eq!(audio_hashes(&out), audio, "audio packets bit-identical");
+    let tags = Command::new("ffprobe").args(["-v", "error", "-show_format", "-of", "json"]).arg(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&tags.stdout);
+    assert!(text.contains("AI-upscaled x1 by aiupscale") && text.contains("nearest_x2"), "{text}");
+    let duration = |p: &Path| {
+        let o = Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+            .arg(p)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().unwrap()
+    };
+    assert!((duration(&out) - duration(&input)).abs() < 0.001, "{} vs {}", duration(&out), duration(&input));
+
+    // Non-square pixels (carphone: 128:117) keep their display aspect ratio in Matroska.
+    let small = env.path("carphone.mkv");
+    let o = env.video(&[
+        media("carphone_pristine.mp4").to_str().unwrap(),
+        small.to_str().unwrap(),
+        "--model",
+        &env.nearest(),
+        "--preset",
+        "ultrafast",
+    ]);
+    assert_ok(&o);
+    let (frames, caps) = decoded(&small);
+    let (src_frames, src_caps) = decoded(&media("carphone_pristine.mp4"));
+    assert_eq!((caps_int(&caps, "width"), caps_int(&caps, "height")), (352, 288));
+    assert_eq!(par(&caps), par(&src_caps));
+    assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), src_frames.iter().map(|f| f.0).collect::<Vec<_>>());
+}
+
+#[test]
+fn plan_segment_merge_is_a_contract() {
+    let env = Env::new();
+    let input = vfr_clip(&env);
+    let parts = env.path("job.parts");
+    let out = env.path("out.mkv");
+    let nearest = env.nearest();
+    let common = ["--model", nearest.as_str(), "--segment-frames", "20", "--preset", "ultrafast"];
+    let mut plan_args = vec!["plan", input.to_str().unwrap(), parts.to_str().unwrap(), "--json"];
+    plan_args.extend(common);
+    let o = env.video(&plan_args);
+    assert_ok(&o);
+    let summary: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let segments = summary["segments"].as_u64().unwrap() as usize;
+    let frames = summary["frames"].as_u64().unwrap() as usize;
+    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["parts"], std::fs::canonicalize(&parts).unwrap().to_str().unwrap());
+    assert_eq!(frames, video_pts(&input).len());
+    assert!(segments >= 3, "{summary}");
+    let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(parts.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["segments"].as_array().unwrap().len(), segments);
+    // Planning again with the same settings reuses the plan.
+    assert_ok(&env.video(&plan_args));
+
+    let merge = env.video(&["merge", parts.to_str().unwrap(), out.to_str().unwrap()]);
+    assert_eq!(merge.status.code(), Some(1), "{}", stderr(&merge));
+    assert!(stderr(&merge).contains(&format!("{segments} of {segments} segments are missing")), "{}", stderr(&merge));
+    assert!(!out.exists());
+
+    for n in 0..segments {
+        assert_ok(&env.video(&["segment", parts.to_str().unwrap(), &n.to_string()]));
+    }
+    let first = parts.join("seg-00000.mkv");
+    let written = std::fs::metadata(&first).unwrap().modified().unwrap();
+    let again = env.video(&["segment", parts.to_str().unwrap(), "0"]);
+    assert_ok(&again);
+    assert!(stderr(&again).contains("already done"), "{}", stderr(&again));
+    assert_eq!(std::fs::metadata(&first).unwrap().modified().unwrap(), written, "a verified segment is not redone");
+    let bad = env.video(&["segment", parts.to_str().unwrap(), &segments.to_string()]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+
+    assert_ok(&env.video(&["merge", parts.to_str().unwrap(), out.to_str().unwrap()]));
+    assert_eq!(video_pts(&out), video_pts(&input), "VFR: every pts kept");
+    assert!(common::temp_files(env.dir.path()).is_empty());
+
+    // Changed settings: a clear refusal naming the change and how to start over.
+    let o = env.video(&[
+        "plan",
+        input.to_str().unwrap(),
+        parts.to_str().unwrap(),
+        "--model",
+        &nearest,
+        "--segment-frames",
+        "20",
+        "--crf",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let message = stderr(&o);
+    assert!(message.contains("crf 16 -> 20") && message.contains("delete"), "{message}");
+    // Usage errors exit 2.
+    for args in [
+        vec![input.to_str().unwrap(), "out.avi", "--model", &nearest],
+        vec![input.to_str().unwrap(), "out.mp4", "--model", &nearest, "--codec", "ffv1"],
+        vec![input.to_str().unwrap(), "out.mkv", "--model", &nearest, "--codec", "ffv1", "--crf", "3"],
+        vec![input.to_str().unwrap(), "out.mkv", "--classic", "lanczos"],
+    ] {
+        let o = env.video(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Frames processed according to the last JSON progress line of a run.
+fn processed(o: &Output) -> u64 {
+    stderr(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["frames_processed"].as_u64())
+        .last()
+        .unwrap_or_else(|| panic!("no progress: {}", stderr(o)))
+}
+
+#[test]
+fn a_job_killed_with_sigkill_resumes_and_gives_the_same_frames() {
+    let env = Env::new();
+    let input = vfr_clip(&env);
+    let nearest = env.nearest();
+    let args = |out: &Path| {
+        let mut a: Vec<String> = vec!["video".into(), input.display().to_string(), out.display().to_string()];
+        a.extend(
+            [
+                "--model",
+                &nearest,
+                "--segment-frames",
+                "10",
+                "--temporal",
+                "0.5",
+                "--preset",
+                "ultrafast",
+                "--progress",
+                "json",
+                "--threads",
+                "1",
+            ]
+            .map(String::from),
+        );
+        a
+    };
+    let whole = env.path("whole.mkv");
+    let o = env.cmd().args(args(&whole)).output().unwrap();
+    assert_ok(&o);
+    let total = video_pts(&input).len() as u64;
+    assert_eq!(processed(&o), total);
+
+    let out = env.path("resumed.mkv");
+    let parts = env.path("resumed.mkv.parts");
+    let mut child = env.cmd().args(args(&out)).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while segments_done(&parts).len() < 2 {
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "no segment finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!out.exists());
+    let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(parts.join("plan.json")).unwrap()).unwrap();
+    let kept: u64 = segments_done(&parts).iter().map(|&n| plan["segments"][n]["frames"].as_u64().unwrap()).sum();
+    let o = env.cmd().args(args(&out)).output().unwrap();
+    assert_ok(&o);
+    // Only the segment in flight at the kill is done again: less than one segment.
+    assert_eq!(processed(&o), total - kept, "kept {kept} of {total}");
+    assert_eq!(decoded(&out).0, decoded(&whole).0, "per-frame checksums equal to the uninterrupted run");
+}
+
+fn segments_done(parts: &Path) -> Vec<usize> {
+    let Ok(dir) = std::fs::read_dir(parts) else { return Vec::new() };
+    dir.filter_map(|e| {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        name.strip_prefix("seg-")?.strip_suffix(".mkv")?.parse().ok()
+    })
+    .collect()
+}
+
+#[test]
+fn sigint_stops_cleanly_without_an_output() {
+    let env = Env::new();
+    let input = vfr_clip(&env);
+    let out = env.path("cut.mp4");
+    let mut child = env
+        .cmd()
+        .args([
+            "video",
+            input.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--model",
+            &env.nearest(),
+            "--segment-frames",
+            "10",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parts = env.path("cut.mp4.parts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while segments_done(&parts).is_empty() {
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "no segment finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing partial as OUT");
+    assert!(common::temp_files(&parts).is_empty(), "no temp segment left");
+    assert!(!segments_done(&parts).is_empty(), "finished segments are kept for the next run");
+}
+
+/// Mean |row y - row y+1| over mean |row y - row y+2| of the luma: above 1 when
+/// alternate lines come from different moments (combing), below on progressive frames.
+fn comb(frame: &[u8], width: usize, height: usize) -> f64 {
+    let row = |y: usize| &frame[y * width..(y + 1) * width];
+    let diff = |a: &[u8], b: &[u8]| {
+        a.iter().zip(b).map(|(&x, &y)| (i32::from(x) - i32::from(y)).unsigned_abs() as u64).sum::<u64>()
+    };
+    let (mut adjacent, mut same_field) = (0u64, 0u64);
+    for y in 0..height - 2 {
+        adjacent += diff(row(y), row(y + 1));
+        same_field += diff(row(y), row(y + 2));
+    }
+    adjacent as f64 / same_field.max(1) as f64
+}
+
+fn combing(path: &Path, interlaced: bool) -> Vec<f64> {
+    let desc = format!(
+        "filesrc location={} ! {} name=d d.video_0 ! decodebin ! {} videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink",
+        path.display(),
+        demuxer(path),
+        // Shown as stored (woven fields), not deinterlaced by the reader.
+        if interlaced { "capssetter caps=video/x-raw,interlace-mode=progressive !" } else { "" }
+    );
+    pull_all(&desc)
+        .iter()
+        .map(|s| {
+            let caps = s.caps().unwrap();
+            let (w, h) = (caps_int(&caps.to_owned(), "width") as usize, caps_int(&caps.to_owned(), "height") as usize);
+            let map = s.buffer().unwrap().map_readable().unwrap();
+            comb(&map[..w * h], w, h)
+        })
+        .collect()
+}
+
+#[test]
+fn an_interlaced_source_comes_out_progressive_without_combing() {
+    let env = Env::new();
+    // bikes (real, 640x272 at 25p, fast motion): 1:1 interlacing puts consecutive frames
+    // into the two fields of one frame, as a 50i camera would.
+    let interlaced = env.path("bikes_i.mkv");
+    make_clip(&format!(
+        "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! \
+         interlace field-pattern=1:1 top-field-first=true ! avenc_ffv1 ! matroskamux ! filesink location={}",
+        media("bikes.mp4").display(),
+        interlaced.display()
+    ));
+    let before = combing(&interlaced, true);
+    let out = env.path("bikes_p.mkv");
+    let o = env.video(&[
+        interlaced.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        &env.nearest(),
+        "--scale",
+        "1",
+        "--preset",
+        "ultrafast",
+    ]);
+    assert_ok(&o);
+    let after = combing(&out, false);
+    assert_eq!(after.len(), before.len(), "frame rate: one frame per frame");
+    assert_eq!(video_pts(&out), video_pts(&interlaced));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(mean(&before) > 1.0, "the fixture is combed: {}", mean(&before));
+    assert!(mean(&after) < 0.8, "combing left: {} (source {})", mean(&after), mean(&before));
+}
