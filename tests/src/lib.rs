@@ -4,6 +4,7 @@
 //! the no-reference metrics NIQE and BRISQUE and the full-reference MS-SSIM and GMSD.
 
 pub mod brisque;
+pub mod defaults;
 pub mod fma;
 pub mod footage;
 pub mod gmsd;
@@ -13,8 +14,10 @@ pub mod msssim;
 pub mod niqe;
 pub mod nss;
 pub mod quality;
+pub mod realworld;
 pub mod recorded;
 pub mod report;
+pub mod report_realworld;
 pub mod report_text;
 
 use std::path::{Path, PathBuf};
