@@ -14,10 +14,13 @@
 
 use std::{process::ExitCode, time::Instant};
 
+use aiupscale_core::{Filter, Image};
 use aiupscale_tests::{
-    footage,
-    quality::{self, Config, Evaluation, Margins, Recorded},
+    crop, defaults, footage, media,
+    quality::{self, Config, Evaluation, ExtraModels, Margins, Recorded},
+    realworld::{self, Kind},
     repo_root, report,
+    report_realworld::{self, FootageCandidate},
 };
 use anyhow::{bail, Context, Result};
 
@@ -116,9 +119,91 @@ fn write_report(eval: &Evaluation, machine: &report::Machine, started: Instant) 
             r.clip, r.method, r.mean_psnr, r.worst_psnr, r.mean_ssim, r.temporal_error
         );
     }
-    let md = report::markdown(eval, machine, started.elapsed().as_secs_f64(), &scenes, &rows, &frames);
+    let extra = ExtraModels::load()?;
+    let (real_rows, real_md) = real_world(&extra, &docs)?;
+    let defaults_md = default_figures(eval, &extra, &real_rows)?;
+    let mut md = report::markdown(eval, machine, started.elapsed().as_secs_f64(), &scenes, &rows, &frames);
+    md += &real_md;
+    md += &defaults_md;
     let path = docs.join("QUALITY.md");
     std::fs::write(&path, md).with_context(|| format!("writing {}", path.display()))?;
     println!("report: {}", shown(&path));
     Ok(())
+}
+
+/// The real degraded inputs (no ground truth) through Lanczos and every photo, footage and
+/// video model: the rows and the report section with its crops.
+fn real_world(extra: &ExtraModels, docs: &std::path::Path) -> Result<(Vec<realworld::Row>, String)> {
+    let dir = docs.join("quality/realworld");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    let inputs = realworld::inputs()?;
+    // Side-by-side scenes: a carphone_distorted frame and a realesrgan photo.
+    let picks = ["carphone_distorted #60", "0030.jpg"];
+    let mut scenes: Vec<(String, Vec<(String, Image)>)> = Vec::new();
+    let centre = |img: &Image| crop(img, (img.width - 128) / 2, (img.height - 128) / 2, 128, 128);
+    for name in picks {
+        let input = inputs.iter().find(|i| i.name == name).context("a scene's input is missing")?;
+        let nearest = media::resize(&input.image, input.image.width * 2, input.image.height * 2, Filter::Nearest)?;
+        scenes.push((name.to_string(), vec![("input (nearest)".into(), centre(&nearest))]));
+    }
+    let mut rows = Vec::new();
+    for method in realworld::methods() {
+        let t0 = Instant::now();
+        let (row, outputs) = realworld::run(&method, 0.0, &inputs, extra)?;
+        for (k, name) in picks.iter().enumerate() {
+            let i = inputs.iter().position(|x| x.name == *name).context("a scene's input is missing")?;
+            scenes[k].1.push((method.name.clone(), centre(&outputs[i])));
+        }
+        eprintln!(
+            "[quality-eval] real {:<28} NIQE {:.2} / {:.2} {:6.1} s",
+            method.name,
+            row.niqe[0],
+            row.niqe[1],
+            t0.elapsed().as_secs_f64()
+        );
+        rows.push(row);
+    }
+    let mut files = Vec::new();
+    for (name, crops) in &scenes {
+        files.push((name.clone(), report_realworld::write_crops(name, crops, docs)?));
+    }
+    let md = report_realworld::realworld_section(&rows, &files);
+    Ok((rows, md))
+}
+
+/// The footage candidates with and without denoise on the camcorder-like set and the real
+/// frames, and the photo ranking: the defaults section.
+fn default_figures(eval: &Evaluation, extra: &ExtraModels, real_rows: &[realworld::Row]) -> Result<String> {
+    let prepared = quality::prepare(&eval.config)?;
+    let task = eval.config.tasks.iter().position(|t| t.key() == "x2-camcorder").context("no x2-camcorder task")?;
+    let camcorder = &prepared[task];
+    let methods = quality::methods();
+    let lanczos = methods.iter().find(|m| m.name == "lanczos").context("no lanczos")?;
+    let lanczos_camcorder = defaults::camcorder(lanczos, 0.0, camcorder, 2, extra)?;
+    let lanczos_real = real_rows.iter().find(|r| r.method == "lanczos").context("no lanczos row")?.niqe[0];
+    let frames: Vec<realworld::Input> = realworld::inputs()?.into_iter().filter(|i| i.kind == Kind::Footage).collect();
+    let mut candidates = Vec::new();
+    for method in defaults::footage_candidates(&methods) {
+        for denoise in defaults::DENOISE {
+            let t0 = Instant::now();
+            let score = defaults::camcorder(&method, denoise, camcorder, 2, extra)?;
+            let (real_niqe, real_shift) = if denoise == 0.0 {
+                let row = real_rows.iter().find(|r| r.method == method.name).context("no real-world row")?;
+                (row.niqe[0], row.colour_shift)
+            } else {
+                let (row, _) = realworld::run(&method, denoise, &frames, extra)?;
+                (row.niqe[0], row.colour_shift)
+            };
+            eprintln!(
+                "[quality-eval] default {:<28} denoise {denoise:.1}: {:.2} dB, real NIQE {real_niqe:.2} {:5.1} s",
+                method.name,
+                score.psnr,
+                t0.elapsed().as_secs_f64()
+            );
+            candidates.push(FootageCandidate { flops: method.flops, camcorder: score, real_niqe, real_shift });
+        }
+    }
+    Ok(report_realworld::defaults_section(eval, &candidates, lanczos_camcorder, lanczos_real))
 }

@@ -1,14 +1,23 @@
 //! Shared helpers for the end-to-end tests: real media from `.deps/media` (filled by
 //! `scripts/setup`), float images, PSNR, `.npy` files for the Python references; the
-//! image-quality evaluation of `quality-eval` (metrics, media, quality, footage, report).
+//! image-quality evaluation of `quality-eval` (metrics, media, quality, footage, report), with
+//! the no-reference metrics NIQE and BRISQUE and the full-reference MS-SSIM and GMSD.
 
+pub mod brisque;
+pub mod defaults;
 pub mod fma;
 pub mod footage;
+pub mod gmsd;
 pub mod media;
 pub mod metrics;
+pub mod msssim;
+pub mod niqe;
+pub mod nss;
 pub mod quality;
+pub mod realworld;
 pub mod recorded;
 pub mod report;
+pub mod report_realworld;
 pub mod report_text;
 
 use std::path::{Path, PathBuf};

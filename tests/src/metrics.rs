@@ -96,6 +96,12 @@ fn filter_valid(data: &[f64], width: usize, height: usize, window: &[f64; 11]) -
 /// window lies inside the image. Equals scikit-image's `structural_similarity(a, b,
 /// gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)`.
 pub fn ssim(a: &Plane, b: &Plane) -> f64 {
+    ssim_parts(a, b).0
+}
+
+/// Mean SSIM and the mean of its contrast-structure term alone (the per-scale factor of
+/// MS-SSIM), over the same window positions as [`ssim`].
+pub fn ssim_parts(a: &Plane, b: &Plane) -> (f64, f64) {
     assert_eq!((a.width, a.height), (b.width, b.height), "compared planes differ in size");
     assert!(a.width >= 11 && a.height >= 11, "SSIM needs at least 11x11 pixels");
     let window = gaussian_window();
@@ -107,14 +113,15 @@ pub fn ssim(a: &Plane, b: &Plane) -> f64 {
     let (mx, my) = (filter_valid(&a.data, w, h, &window), filter_valid(&b.data, w, h, &window));
     let (mxx, myy, mxy) = (filt(&|x, _| x * x), filt(&|_, y| y * y), filt(&|x, y| x * y));
     let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
-    let total: f64 = (0..mx.len())
-        .map(|i| {
-            let (ux, uy) = (mx[i], my[i]);
-            let (vx, vy, vxy) = (mxx[i] - ux * ux, myy[i] - uy * uy, mxy[i] - ux * uy);
-            ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-        })
-        .sum();
-    total / mx.len() as f64
+    let (mut total, mut total_cs) = (0.0, 0.0);
+    for i in 0..mx.len() {
+        let (ux, uy) = (mx[i], my[i]);
+        let (vx, vy, vxy) = (mxx[i] - ux * ux, myy[i] - uy * uy, mxy[i] - ux * uy);
+        let cs = (2.0 * vxy + c2) / (vx + vy + c2);
+        total += (2.0 * ux * uy + c1) / (ux * ux + uy * uy + c1) * cs;
+        total_cs += cs;
+    }
+    (total / mx.len() as f64, total_cs / mx.len() as f64)
 }
 
 /// PSNR and SSIM on Y with `border` pixels cropped on each side.

@@ -9,8 +9,8 @@ use aiupscale_core::{Control, Filter, Image, ModelSource, Target, Upscaler, Upsc
 use aiupscale_models::Catalog;
 use anyhow::{Context, Result};
 
-pub use crate::recorded::{check, Margins, MethodScores, PhotoScore, Recorded, TaskScores};
-use crate::{media, metrics};
+pub use crate::recorded::{check, Extra, Margins, MethodScores, PhotoScore, Recorded, TaskScores};
+use crate::{brisque::BrisqueModel, gmsd, media, metrics, msssim, niqe::NiqeModel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Degradation {
@@ -57,6 +57,10 @@ pub struct Config {
     /// Timed runs per method for the speed figure (0 = no speed measurement).
     pub speed_runs: usize,
     pub scenes: Vec<SceneSpec>,
+    /// MS-SSIM, GMSD, NIQE and BRISQUE next to PSNR/SSIM.
+    pub extra_metrics: bool,
+    /// Catalog models left out of this form.
+    pub skip: Vec<String>,
 }
 
 fn skimage(name: &str) -> (String, String) {
@@ -91,6 +95,8 @@ impl Config {
                 scene(CAMCORDER_X2, "motorcycle_left", 154, 40),
                 scene(CAMCORDER_X4, "coffee", 158, 126),
             ],
+            extra_metrics: true,
+            skip: Vec::new(),
         }
     }
 
@@ -103,6 +109,10 @@ impl Config {
             tasks: vec![BICUBIC_X2, BICUBIC_X4],
             speed_runs: 0,
             scenes: Vec::new(),
+            extra_metrics: false,
+            // RealSR is Real-ESRGAN x4plus's network with other weights: it would add as much
+            // time as x4plus to the suite, and its parity and seam tests cover its conversion.
+            skip: vec!["realsr-df2k-x4".into()],
         }
     }
 
@@ -122,6 +132,8 @@ pub struct Method {
     /// The model's native scale (1 for a filter).
     pub native_scale: u32,
     pub content: String,
+    /// Multiply-adds x 2 per input pixel (0 for a filter).
+    pub flops: f64,
 }
 
 impl Method {
@@ -140,14 +152,20 @@ impl Method {
 
 /// Bicubic, Lanczos, then every catalog model in catalog order.
 pub fn methods() -> Vec<Method> {
-    let classic =
-        |f: Filter| Method { name: f.name().into(), filter: Some(f), native_scale: 1, content: "classic".into() };
+    let classic = |f: Filter| Method {
+        name: f.name().into(),
+        filter: Some(f),
+        native_scale: 1,
+        content: "classic".into(),
+        flops: 0.0,
+    };
     let mut all = vec![classic(Filter::Bicubic), classic(Filter::Lanczos3)];
     all.extend(Catalog::builtin().models().iter().map(|m| Method {
         name: m.name.clone(),
         filter: None,
         native_scale: m.scale,
         content: format!("{:?}", m.content).to_lowercase(),
+        flops: m.flops_per_pixel,
     }));
     all
 }
@@ -173,14 +191,14 @@ fn round(v: f64, digits: i32) -> f64 {
     (v * f).round() / f
 }
 
-struct Prepared {
-    hr: Image,
-    lr: Image,
+/// One photo of one task: the original crop and the degraded low-resolution input.
+pub struct Prepared {
+    pub hr: Image,
+    pub lr: Image,
 }
 
-/// Runs the evaluation; progress on stderr.
-pub fn evaluate(config: &Config) -> Result<Evaluation> {
-    let started = Instant::now();
+/// The inputs of every task (outer) and photo (inner).
+pub fn prepare(config: &Config) -> Result<Vec<Vec<Prepared>>> {
     let root = crate::repo_root();
     let (cw, ch) = config.crop;
     let mut inputs: Vec<Vec<Prepared>> = Vec::new();
@@ -197,7 +215,41 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
         }
         inputs.push(row);
     }
-    let methods = methods();
+    Ok(inputs)
+}
+
+/// The models of the further metrics, loaded once.
+pub struct ExtraModels {
+    pub niqe: NiqeModel,
+    pub brisque: BrisqueModel,
+}
+
+impl ExtraModels {
+    pub fn load() -> Result<Self> {
+        Ok(Self { niqe: NiqeModel::load_default()?, brisque: BrisqueModel::load_default()? })
+    }
+
+    /// MS-SSIM and GMSD on Y with `border` pixels cropped; NIQE and BRISQUE of the whole output.
+    pub fn measure(&self, out: &Image, reference: &Image, border: u32) -> Result<Extra> {
+        let (a, b) =
+            (metrics::luma_601(out).shave(border as usize), metrics::luma_601(reference).shave(border as usize));
+        Ok(Extra {
+            ms_ssim: msssim::ms_ssim(&a, &b)?,
+            gmsd: gmsd::gmsd(&a, &b)?,
+            niqe: crate::niqe::niqe_rgb(out, &self.niqe)?,
+            brisque: crate::brisque::brisque_rgb(out, &self.brisque)?,
+        }
+        .rounded())
+    }
+}
+
+/// Runs the evaluation; progress on stderr.
+pub fn evaluate(config: &Config) -> Result<Evaluation> {
+    let started = Instant::now();
+    let (cw, ch) = config.crop;
+    let inputs = prepare(config)?;
+    let extra_models = if config.extra_metrics { Some(ExtraModels::load()?) } else { None };
+    let methods: Vec<Method> = methods().into_iter().filter(|m| !config.skip.contains(&m.name)).collect();
     let mut tasks: Vec<TaskScores> =
         config.tasks.iter().map(|t| TaskScores { task: t.key(), methods: Vec::new() }).collect();
     let mut colour_shift = Vec::new();
@@ -230,7 +282,11 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
                         *worst = (round(shift, 3), format!("{} {photo} {}", task.key(), ["R", "G", "B"][c]));
                     }
                 }
-                photos.push(PhotoScore { photo: photo.clone(), psnr: round(psnr, 4), ssim: round(ssim, 5) });
+                let extra = match &extra_models {
+                    Some(x) => Some(x.measure(&out, &p.hr, task.scale)?),
+                    None => None,
+                };
+                photos.push(PhotoScore { photo: photo.clone(), psnr: round(psnr, 4), ssim: round(ssim, 5), extra });
                 for (k, s) in config.scenes.iter().enumerate() {
                     if s.task == *task && s.photo == *photo {
                         scenes[k].push((method.name.clone(), scene_crop(s, &out)));
@@ -240,11 +296,13 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
             let n = photos.len() as f64;
             let (psnr, ssim) =
                 (photos.iter().map(|p| p.psnr).sum::<f64>() / n, photos.iter().map(|p| p.ssim).sum::<f64>() / n);
+            let extras: Vec<Extra> = photos.iter().filter_map(|p| p.extra).collect();
             tasks[ti].methods.push(MethodScores {
                 method: method.name.clone(),
                 native_scale: method.native_scale,
                 psnr: round(psnr, 4),
                 ssim: round(ssim, 5),
+                extra: Extra::mean(&extras).map(Extra::rounded),
                 photos,
             });
         }

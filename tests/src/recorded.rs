@@ -27,7 +27,36 @@ pub struct MethodScores {
     pub native_scale: u32,
     pub psnr: f64,
     pub ssim: f64,
+    /// Means of the further metrics (the full form only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Extra>,
     pub photos: Vec<PhotoScore>,
+}
+
+/// MS-SSIM and GMSD against the original; NIQE and BRISQUE of the output alone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Extra {
+    pub ms_ssim: f64,
+    pub gmsd: f64,
+    pub niqe: f64,
+    pub brisque: f64,
+}
+
+impl Extra {
+    /// The mean of each metric.
+    pub fn mean(all: &[Extra]) -> Option<Extra> {
+        if all.is_empty() {
+            return None;
+        }
+        let n = all.len() as f64;
+        let m = |f: fn(&Extra) -> f64| all.iter().map(f).sum::<f64>() / n;
+        Some(Extra { ms_ssim: m(|e| e.ms_ssim), gmsd: m(|e| e.gmsd), niqe: m(|e| e.niqe), brisque: m(|e| e.brisque) })
+    }
+
+    pub fn rounded(self) -> Extra {
+        let r = |v: f64, d: i32| (v * 10f64.powi(d)).round() / 10f64.powi(d);
+        Extra { ms_ssim: r(self.ms_ssim, 5), gmsd: r(self.gmsd, 5), niqe: r(self.niqe, 4), brisque: r(self.brisque, 3) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +64,8 @@ pub struct PhotoScore {
     pub photo: String,
     pub psnr: f64,
     pub ssim: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Extra>,
 }
 
 impl Recorded {
@@ -112,7 +143,14 @@ mod tests {
     use super::*;
 
     fn sample() -> Recorded {
-        let scores = |psnr, ssim| MethodScores { method: "m".into(), native_scale: 2, psnr, ssim, photos: Vec::new() };
+        let scores = |psnr, ssim| MethodScores {
+            method: "m".into(),
+            native_scale: 2,
+            psnr,
+            ssim,
+            extra: None,
+            photos: Vec::new(),
+        };
         let mut lanczos = scores(30.0, 0.9);
         lanczos.method = "lanczos".into();
         Recorded {

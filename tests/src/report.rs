@@ -42,7 +42,7 @@ impl Machine {
     }
 }
 
-fn save_png(img: &Image, path: &Path) -> Result<()> {
+pub(crate) fn save_png(img: &Image, path: &Path) -> Result<()> {
     let buf = image::RgbImage::from_raw(img.width, img.height, img.data.clone()).context("RGB8 image")?;
     buf.save(path).with_context(|| format!("writing {}", path.display()))
 }
@@ -63,7 +63,7 @@ pub fn side_by_side(panels: &[Image]) -> Image {
     Image { width: w, height: h, data: canvas.into_raw(), format: crate::media::RGB8 }
 }
 
-fn slug(text: &str) -> String {
+pub(crate) fn slug(text: &str) -> String {
     let s: String =
         text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { ' ' }).collect();
     s.split_whitespace().collect::<Vec<_>>().join("-")

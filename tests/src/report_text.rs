@@ -48,7 +48,17 @@ pub fn method_section(eval: &Evaluation) -> String {
          24.966 B for R, G, B in 0..1, on the 0..255 scale, not rounded), with `scale` pixels cropped at each border, as in \
          SR papers. SSIM is Wang et al.'s: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03, L 255, population \
          covariances, mean over the positions where the window is inside the image (`tests/src/metrics.rs`; a unit test \
-         checks it against scikit-image's `structural_similarity` to 1e-9). Means are over the {} photos.",
+         checks it against scikit-image's `structural_similarity` to 1e-9). Means are over the {} photos. \
+         **MS-SSIM** (Wang, Simoncelli, Bovik 2003: five scales, the paper's exponents, 2x2 mean between scales; higher \
+         is better) and **GMSD** (Xue et al. 2014: gradient-magnitude similarity deviation, Prewitt on the 2x2-mean \
+         half-size Y, c = 170; lower is better) on the same cropped Y. **NIQE** (basicsr 1.4.2's MATLAB-compatible \
+         NIQE with the official pristine model, 96x96 blocks on Y; lower is more natural) and **BRISQUE** (OpenCV \
+         contrib's, LIVE model of Debian's opencv-data; 0..100, lower is better) of the output alone: they need no \
+         ground truth. The four are in Rust (`tests/src/{{msssim,gmsd,niqe,brisque}}.rs`) and `tests/metrics_reference.rs` \
+         checks them against an independent Python evaluation (basicsr's own `niqe.py`, OpenCV's \
+         `QualityBRISQUE`, numpy written from the papers) on real photos and frames: NIQE, MS-SSIM and GMSD to 1e-3, \
+         BRISQUE to 0.25 (its full-size features agree exactly; OpenCV's single-precision bicubic halving rounds \
+         differently in the last bit, which its SVR amplifies).",
         c.photos.len()
     );
     let _ = writeln!(
@@ -142,7 +152,8 @@ pub fn task_section(eval: &Evaluation, ti: usize, task: Task) -> String {
     let scores = &eval.recorded.tasks[ti];
     let lanczos = score(eval, &scores.task, "lanczos").map_or(f64::NAN, |s| s.0);
     let mut md = format!("## {}\n\n", scores.task);
-    md += "| method | content | scale | PSNR dB | Δ Lanczos dB | SSIM | s/MP |\n|---|---|---|---|---|---|---|\n";
+    md += "| method | content | scale | PSNR dB | Δ Lanczos dB | SSIM | MS-SSIM | GMSD | NIQE | BRISQUE | s/MP |\n\
+           |---|---|---|---|---|---|---|---|---|---|---|\n";
     let mut order: Vec<usize> = (0..scores.methods.len()).collect();
     order.sort_by(|&a, &b| scores.methods[b].psnr.total_cmp(&scores.methods[a].psnr));
     for &i in &order {
@@ -151,9 +162,12 @@ pub fn task_section(eval: &Evaluation, ti: usize, task: Task) -> String {
         let content = method.map_or("?", |k| eval.methods[k].content.as_str());
         let speed = method.and_then(|k| eval.speed[k]).map_or("—".into(), |s| format!("{s:.2}"));
         let note = crate::report::native_note(m.native_scale, task.scale);
+        let extra = m.extra.map_or("— | — | — | —".into(), |e| {
+            format!("{:.4} | {:.4} | {:.2} | {:.1}", e.ms_ssim, e.gmsd, e.niqe, e.brisque)
+        });
         let _ = writeln!(
             md,
-            "| {} | {content} | {note} | {:.2} | {:+.2} | {:.4} | {speed} |",
+            "| {} | {content} | {note} | {:.2} | {:+.2} | {:.4} | {extra} | {speed} |",
             m.method,
             m.psnr,
             m.psnr - lanczos,
