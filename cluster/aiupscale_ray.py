@@ -6,7 +6,7 @@ this driver only plans, submits and reports.
     python3 cluster/aiupscale_ray.py [--address HOST:PORT] [--bin PATH] [--device DEVICE]
         [--max-retries N] [--cpus-per-task N] [--json] images IN_DIR/ OUT_DIR/ [--chunk-size N]
         [-- UPSCALE_OPTIONS...]
-    python3 cluster/aiupscale_ray.py [...] video IN OUT [--parts DIR] [-- PLAN_OPTIONS...]
+    python3 cluster/aiupscale_ray.py [...] video IN OUT [--parts DIR] [--keep-parts] [-- PLAN_OPTIONS...]
 
 Every path (inputs, OUT, the parts folder, --model files, the binary) must be one that
 every node sees at the same place (a shared file system). `--bin` (default: $AIUPSCALE_BIN,
@@ -18,7 +18,9 @@ links to the chunk's files; the batch form skips outputs that exist and writes e
 atomically, so a retried chunk redoes only what is missing.
 video: `aiupscale video plan IN PARTS --json`, then `aiupscale video segment PARTS I` for
 every segment (idempotent: a verified segment is not redone), then `aiupscale video merge
-PARTS OUT`; PARTS defaults to OUT.parts next to OUT.
+PARTS OUT`; PARTS defaults to OUT.parts next to OUT and is removed after the merge
+unless --keep-parts. OUT's extension and the plan's codec are checked before any segment
+runs. --device goes to the driver (it sets the tasks' GPU request), not after `--`.
 
 Exit codes: 0 done, 1 a task failed after its retries, 2 usage error.
 """
@@ -35,6 +37,14 @@ import time
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}  # as the binary's folder mode
 GPU_DEVICES = {"cuda", "tensorrt"}
+# docs/VIDEO.md: the codecs each OUT extension holds (merge refuses the others, but only
+# after every segment ran: check before any work).
+CONTAINER_CODECS = {
+    ".mkv": {"x264", "x265", "ffv1", "prores"},
+    ".mp4": {"x264", "x265"},
+    ".m4v": {"x264", "x265"},
+    ".mov": {"x264", "x265", "prores"},
+}
 
 
 class UsageError(Exception):
@@ -151,19 +161,31 @@ class Driver:
 
     def video(self):
         source, output = os.path.abspath(self.args.input), os.path.abspath(self.args.output)
+        extension = os.path.splitext(output)[1].lower()
+        if extension not in CONTAINER_CODECS:
+            raise UsageError(f"cannot tell the container of {output} from its extension: use .mkv, .mp4 or .mov")
         parts = os.path.abspath(self.args.parts or output + ".parts")
         plan_args = ["video", "plan", source, parts, "--json", "--device", self.args.device, *self.passthrough]
         self.gather({self.light(call).remote(self.binary, *plan_args): "plan"})
         if self.failures:
             return
-        plan = json.loads(self.results[-1]["stdout"])
-        segments, parts = int(plan["segments"]), plan["parts"]
-        self.say(f"{plan.get('frames', '?')} frames in {segments} segments ({parts})")
+        summary = json.loads(self.results[-1]["stdout"])
+        if summary.get("version") != 1:
+            raise UsageError(f"{self.binary} writes plan version {summary.get('version')}; this driver reads version 1")
+        segments, parts = int(summary["segments"]), summary["parts"]
+        with open(os.path.join(parts, "plan.json")) as file:
+            codec = json.load(file)["settings"]["codec"]
+        if codec not in CONTAINER_CODECS[extension]:
+            raise UsageError(f"a {extension} file cannot hold {codec}: use .mkv")
+        self.say(f"{summary['frames']} frames in {segments} segments ({parts})")
         task = self.heavy(call)
+        # Segments are numbered from 0 (`video segment PARTS N`, docs/VIDEO.md).
         self.gather({task.remote(self.binary, "video", "segment", parts, str(i)): f"segment {i}" for i in range(segments)})
         if self.failures:
             return
         self.gather({self.light(call).remote(self.binary, "video", "merge", parts, output): "merge"})
+        if not self.failures and not self.args.keep_parts:
+            shutil.rmtree(parts)
 
 
 def parse(argv):
@@ -188,7 +210,11 @@ def parse(argv):
     video.add_argument("input", metavar="IN")
     video.add_argument("output", metavar="OUT")
     video.add_argument("--parts", help="the work folder (default OUT.parts)")
+    video.add_argument("--keep-parts", action="store_true", help="keep the work folder after OUT is written")
     args = parser.parse_args(argv)
+    if "--device" in passthrough or any(a.startswith("--device=") for a in passthrough):
+        # The binary refuses a repeated --device, and the driver's decides the GPU request.
+        parser.error("give --device to the driver, before the job (not after --)")
     if args.max_retries < 0 or args.cpus_per_task <= 0 or getattr(args, "chunk_size", 1) < 1:
         parser.error("--max-retries must be >= 0, --cpus-per-task and --chunk-size > 0")
     return args, passthrough
