@@ -259,9 +259,9 @@ fn plan_segment_merge_is_a_contract() {
 fn processed(o: &Output) -> u64 {
     stderr(o)
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["frames_processed"].as_u64())
-        .last()
+        .find_map(|v| v["frames_processed"].as_u64())
         .unwrap_or_else(|| panic!("no progress: {}", stderr(o)))
 }
 
