@@ -106,6 +106,11 @@ impl Settings {
         if engine.classic.is_some() {
             return Err(usage("--classic is for images; video runs a model in the aiupscale element"));
         }
+        if job.deinterlace == Deinterlace::FieldRate {
+            // GStreamer 1.22's deinterlace emits a frame more than two per frame at field
+            // rate, so the exact-timestamp promise cannot be kept yet.
+            return Err(usage("--deinterlace field-rate is not available yet; use auto or frame-rate"));
+        }
         if job.crf.is_some() && matches!(job.codec, Codec::Ffv1 | Codec::Prores) {
             return Err(usage(format!("--crf applies to x264 and x265, not to {}", value_name(&job.codec))));
         }
