@@ -105,6 +105,14 @@ pub struct ModelEntry {
     /// waifu2x-style built-in denoise level, if the model has one.
     #[serde(default)]
     pub denoise: Option<u8>,
+    /// The original adds a nearest-neighbour upscale of the input to its network's
+    /// output (Real-CUGAN x4); the converted graph does it too.
+    #[serde(default)]
+    pub nearest_residual: bool,
+    /// The network pools over its whole input (squeeze-and-excitation), so a tile's
+    /// output depends on the tile's extent: run it untiled for exact results.
+    #[serde(default)]
+    pub global_pooling: bool,
 }
 
 impl ModelEntry {
@@ -234,6 +242,29 @@ mod tests {
             assert!(!catalog.package_of(model).licence.is_empty());
             assert!(model.files.iter().all(|f| f.sha256.len() == 64));
         }
+    }
+
+    #[test]
+    fn realcugan_entries_carry_their_originals_padding_alignment_and_residual() {
+        let c = Catalog::builtin();
+        let realcugan: Vec<&ModelEntry> = c.models().iter().filter(|m| m.name.starts_with("realcugan-")).collect();
+        assert_eq!(realcugan.len(), 17);
+        for m in realcugan {
+            // realcugan-ncnn-vulkan's prepadding and tile alignment per scale.
+            let (border, multiple) = match m.scale {
+                2 => (18, 2),
+                3 => (14, 4),
+                4 => (19, 2),
+                other => panic!("{}: scale {other}", m.name),
+            };
+            assert_eq!((m.border, m.tile_multiple, m.edge_overlap()), (border, multiple, 0), "{}", m.name);
+            assert_eq!(m.nearest_residual, m.scale == 4, "{}", m.name);
+            assert!(m.global_pooling && m.content == Content::Animation, "{}", m.name);
+        }
+        let cunet = c.require("waifu2x-cunet-x2-denoise3").unwrap();
+        assert_eq!((cunet.border, cunet.tile_multiple, cunet.denoise), (18, 2, Some(3)));
+        assert!(!cunet.nearest_residual && cunet.global_pooling);
+        assert!(!c.require("realesrgan-x4plus").unwrap().global_pooling, "the field defaults to false");
     }
 
     #[test]

@@ -299,7 +299,8 @@ pub fn convert_sources(entry: &ModelEntry, sources: &[Vec<u8>]) -> Result<Conver
     match entry.format {
         SourceFormat::Ncnn => {
             let param = text(0).map_err(|reason| ModelError::Ncnn { model: entry.name.clone(), reason })?;
-            crate::ncnn::convert(&entry.name, param, &sources[1])
+            let extras = crate::ncnn::Extras { nearest_residual: entry.nearest_residual.then_some(entry.border) };
+            crate::ncnn::convert_with(&entry.name, param, &sources[1], extras)
         }
         SourceFormat::Anime4kJson => {
             let json = text(0).map_err(|reason| ModelError::Anime4k { model: entry.name.clone(), reason })?;
