@@ -54,6 +54,8 @@ pub enum CoreError {
     InvalidTarget { reason: String },
     #[error("invalid tiling: {reason}")]
     InvalidTiling { reason: String },
+    #[error("grain strength {strength} is outside 0..=1")]
+    InvalidGrain { strength: f32 },
     #[error("cancelled")]
     Cancelled,
     #[error("resampling failed: {reason}")]

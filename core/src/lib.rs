@@ -7,7 +7,9 @@ pub mod colorfix;
 pub mod denoise;
 mod engine;
 mod error;
+pub mod grain;
 pub mod pixels;
+pub mod provenance;
 pub mod resample;
 pub mod runtime;
 pub mod tiling;
@@ -22,6 +24,7 @@ pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef
 pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
 pub use engine::{auto_precision, openvino::available as openvino_available, Engine, Precision};
 pub use error::{CoreError, Result};
+pub use grain::{add_grain, Grain};
 pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;
 pub use runtime::{Device, SessionConfig};

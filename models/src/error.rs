@@ -13,6 +13,8 @@ pub enum ModelError {
     CatalogInvalid { reason: String },
     #[error("unknown model {name:?}; known models: {known}")]
     UnknownModel { name: String, known: String },
+    #[error("unknown content {name:?}; expected one of: {known}")]
+    UnknownContent { name: String, known: String },
     #[error("model {name} is not fetched yet (expected {}); run `aiupscale models fetch {name}`", path.display())]
     NotFetched { name: String, path: PathBuf },
     #[error(

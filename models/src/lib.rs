@@ -9,9 +9,9 @@ mod error;
 pub mod onnx;
 
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
-pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
+pub use catalog::{Catalog, Content, ContentChoice, ModelEntry, Package, Registry, SourceFile, SourceFormat};
 pub use error::ModelError;
-pub use fetch::{ArchiveSource, FetchOptions, FetchReport};
+pub use fetch::{offline_from_env, ArchiveSource, FetchOptions, FetchReport, FirstUse, OFFLINE_ENV};
 pub mod anime4k;
 pub mod cache;
 pub mod fetch;

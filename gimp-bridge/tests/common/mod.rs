@@ -34,10 +34,11 @@ impl Env {
         self.models.join("nearest_x2.onnx").display().to_string()
     }
 
-    /// The binary with `AIUPSCALE_MODEL_DIR` pointing at an empty cache.
+    /// The binary with `AIUPSCALE_MODEL_DIR` pointing at an empty cache, offline (no
+    /// fetch on first use: a missing catalog model is the error naming the fetch command).
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aiupscale"));
-        cmd.env("AIUPSCALE_MODEL_DIR", &self.cache);
+        cmd.env("AIUPSCALE_MODEL_DIR", &self.cache).env("AIUPSCALE_OFFLINE", "1");
         cmd
     }
 

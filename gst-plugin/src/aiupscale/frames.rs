@@ -1,8 +1,9 @@
 //! Mapped GStreamer frames to core images and back, per negotiated stream.
 
 use aiupscale_core::{
+    add_grain,
     color::{self, RGB_F32},
-    ChromaSiting, Control, CoreError, FrameUpscaler, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
+    ChromaSiting, Control, CoreError, FrameUpscaler, Grain, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
 };
 use gstreamer as gst;
 use gstreamer_video as gst_video;
@@ -84,12 +85,14 @@ impl StreamConverter {
         }
     }
 
-    /// Upscales `inframe` into `outframe` (same format, the output's size).
+    /// Upscales `inframe` into `outframe` (same format, the output's size), then adds
+    /// `grain` if any.
     pub fn process(
         &mut self,
         upscaler: &mut FrameUpscaler,
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+        grain: Option<Grain>,
         control: &mut Control<'_>,
     ) -> Result<(), FrameError> {
         let (iw, ih) = (inframe.width(), inframe.height());
@@ -101,6 +104,9 @@ impl StreamConverter {
                 let src = ImageRef::new(inframe.plane_data(0)?, iw, ih, in_stride, format)?;
                 let mut dst = ImageMut::new(outframe.plane_data_mut(0)?, ow, oh, out_stride, format)?;
                 upscaler.process(&src, &mut dst, control)?;
+                if let Some(grain) = grain {
+                    add_grain(&mut dst, grain);
+                }
             }
             FrameKind::Yuv(layout) => {
                 let (color, siting) = self.yuv.expect("YUV streams carry their colorimetry");
@@ -111,6 +117,9 @@ impl StreamConverter {
                 color::yuv_to_rgb(&src, color, siting, rgb_in)?;
                 let rgb_out = scratch(&mut self.rgb_out, ow, oh)?;
                 upscaler.process(&rgb_in.as_ref(), &mut rgb_out.as_mut(), control)?;
+                if let Some(grain) = grain {
+                    add_grain(&mut rgb_out.as_mut(), grain);
+                }
                 let out_strides = strides(outframe.plane_stride())?;
                 let planes: Vec<&mut [u8]> =
                     outframe.planes_data_mut().into_iter().take(layout.plane_count()).collect();
