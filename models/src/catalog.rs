@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(name(Animation, 2.0), "realesr-animevideov3-x2");
         assert_eq!(name(Animation, 3.5), "realesr-animevideov3-x4");
         assert_eq!(name(Animation, 8.0), "realesr-animevideov3-x4");
-        assert_eq!(name(Photo, 1.5), "waifu2x-photo-x2");
+        assert_eq!(name(Photo, 1.5), "span-x2-ch48");
         assert_eq!(name(Photo, 4.0), "realesrgan-x4plus");
         assert_eq!(name(Footage, 2.0), "span-clearreality-x4");
         assert_eq!(name(Realtime, 2.0), "anime4k-x2-s-rl");
