@@ -8,7 +8,7 @@ use std::{
 };
 
 use aiupscale_core::{
-    models::{Catalog, Content},
+    models::{Catalog, ContentChoice},
     ModelSource, SessionConfig, Upscaler, UpscalerConfig,
 };
 use anyhow::{bail, Context, Result};
@@ -133,7 +133,11 @@ impl Settings {
             return Err(usage(format!("--tile-size {tile} is outside the element's range 16..=4096")));
         }
         let model = match model {
-            None => Catalog::builtin().default_for(scale, Content::Video).name.clone(),
+            // Video defaults to real camera footage, the element's own default content.
+            None => Catalog::builtin()
+                .default_model(engine.content.map_or(ContentChoice::Footage, |c| c.choice()), scale)?
+                .name
+                .clone(),
             Some(ModelSource::Catalog(name)) => name,
             Some(ModelSource::File(path)) => std::path::absolute(&path)
                 .with_context(|| format!("cannot resolve {}", path.display()))?
