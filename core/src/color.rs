@@ -16,7 +16,7 @@
 
 use crate::{
     pixels::{Channels, Image, ImageRef, PixelFormat, SampleType},
-    CoreError, Result,
+    CoreError, ParameterError, Result,
 };
 
 /// The YUV matrix: how luma is weighted from R, G and B.
@@ -212,34 +212,31 @@ impl YuvLayout {
 
     fn check(self, width: u32, height: u32, lens: &[usize], strides: &[usize]) -> Result<()> {
         if width == 0 || height == 0 {
-            return Err(CoreError::EmptyImage { width, height });
+            return Err(CoreError::Parameter(ParameterError::EmptyImage { width, height }));
         }
         if lens.len() < self.plane_count() || strides.len() < self.plane_count() {
-            return Err(CoreError::BufferSize {
+            return Err(CoreError::Parameter(ParameterError::PlaneCount {
+                layout: self.name(),
                 actual: lens.len().min(strides.len()),
                 expected: self.plane_count(),
-                width,
-                height,
-                format: format!("{} (planes, not bytes)", self.name()),
-                stride: 0,
-            });
+            }));
         }
         for plane in 0..self.plane_count() {
             let (row, rows) = self.plane_extent(plane, width as usize, height as usize);
             let stride = strides[plane];
             if stride < row {
-                return Err(CoreError::Stride { stride, row });
+                return Err(CoreError::Parameter(ParameterError::Stride { stride, row }));
             }
             let expected = stride * (rows - 1) + row;
             if lens[plane] < expected {
-                return Err(CoreError::BufferSize {
+                return Err(CoreError::Parameter(ParameterError::BufferSize {
                     actual: lens[plane],
                     expected,
                     width,
                     height,
                     format: format!("{} plane {plane}", self.name()),
                     stride,
-                });
+                }));
             }
         }
         Ok(())
@@ -439,18 +436,16 @@ fn code(value: f32) -> u8 {
 /// which must have the frame's size; values are not clipped to [0,1].
 pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: &mut Image) -> Result<()> {
     if dst.format != RGB_F32 {
-        return Err(CoreError::FormatMismatch {
+        return Err(CoreError::Parameter(ParameterError::FormatMismatch {
             src: format!("{} YUV", src.layout.name()),
             dst: dst.format.to_string(),
-        });
+        }));
     }
     if (dst.width, dst.height) != (src.width, src.height) {
-        return Err(CoreError::InvalidTarget {
-            reason: format!(
-                "YUV frame is {}x{} but the RGB image is {}x{}",
-                src.width, src.height, dst.width, dst.height
-            ),
-        });
+        return Err(CoreError::Parameter(ParameterError::SizeMismatch {
+            src: (src.width, src.height),
+            dst: (dst.width, dst.height),
+        }));
     }
     let k = color.coefficients();
     let (w, h) = (src.width as usize, src.height as usize);
@@ -495,21 +490,16 @@ pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: 
 /// YUV frame `dst`; chroma is filtered down to the layout's chroma grid.
 pub fn rgb_to_yuv(src: &ImageRef<'_>, color: YuvColor, siting: ChromaSiting, dst: &mut YuvMut<'_>) -> Result<()> {
     if src.format() != RGB_F32 {
-        return Err(CoreError::FormatMismatch {
+        return Err(CoreError::Parameter(ParameterError::FormatMismatch {
             src: src.format().to_string(),
             dst: format!("{} YUV", dst.layout.name()),
-        });
+        }));
     }
     if (src.width(), src.height()) != (dst.width, dst.height) {
-        return Err(CoreError::InvalidTarget {
-            reason: format!(
-                "RGB image is {}x{} but the YUV frame is {}x{}",
-                src.width(),
-                src.height(),
-                dst.width,
-                dst.height
-            ),
-        });
+        return Err(CoreError::Parameter(ParameterError::SizeMismatch {
+            src: (src.width(), src.height()),
+            dst: (dst.width, dst.height),
+        }));
     }
     let k = color.coefficients();
     let (w, h) = (dst.width as usize, dst.height as usize);
@@ -756,9 +746,17 @@ mod tests {
         let mut wrong = Image::new(4, 4, PixelFormat::new(Channels::Rgb, SampleType::U8)).unwrap();
         assert!(matches!(
             yuv_to_rgb(&frame, LIMITED_709, ChromaSiting::CENTER, &mut wrong),
-            Err(CoreError::FormatMismatch { .. })
+            Err(CoreError::Parameter(ParameterError::FormatMismatch { .. }))
         ));
         let mut small = Image::new(2, 2, RGB_F32).unwrap();
-        assert!(yuv_to_rgb(&frame, LIMITED_709, ChromaSiting::CENTER, &mut small).is_err());
+        assert!(matches!(
+            yuv_to_rgb(&frame, LIMITED_709, ChromaSiting::CENTER, &mut small),
+            Err(CoreError::Parameter(ParameterError::SizeMismatch { src: (4, 4), dst: (2, 2) }))
+        ));
+        let err = YuvRef::new(YuvLayout::I420, 4, 4, &[&y[..]], &[4]).unwrap_err();
+        assert!(
+            matches!(err, CoreError::Parameter(ParameterError::PlaneCount { actual: 1, expected: 3, .. })),
+            "{err}"
+        );
     }
 }

@@ -21,7 +21,9 @@ pub const MAX_THREADS: u32 = 1024;
 pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef};
 pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
 pub use engine::{auto_precision, openvino::available as openvino_available, Engine, Precision};
-pub use error::{CoreError, Result};
+pub use error::{
+    CoreError, EngineError, ErrorKind, InferenceError, LimitError, ModelLoadError, ParameterError, Result, SetupError,
+};
 pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;
 pub use runtime::{Device, SessionConfig};

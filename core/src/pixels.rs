@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::{tiling::reflect, CoreError, Result};
+use crate::{tiling::reflect, CoreError, LimitError, ParameterError, Result};
 
 /// Storage type of one sample. The bit depth is always declared, never guessed
 /// from pixel values.
@@ -117,10 +117,15 @@ pub const MAX_PIXELS: u64 = 1 << 30;
 
 pub(crate) fn check_dimensions(width: u64, height: u64) -> Result<()> {
     if width == 0 || height == 0 {
-        return Err(CoreError::EmptyImage { width: width as u32, height: height as u32 });
+        return Err(CoreError::Parameter(ParameterError::EmptyImage { width: width as u32, height: height as u32 }));
     }
     if width > u64::from(MAX_SIDE) || height > u64::from(MAX_SIDE) || width * height > MAX_PIXELS {
-        return Err(CoreError::ImageTooLarge { width, height, max: MAX_SIDE, max_pixels: MAX_PIXELS });
+        return Err(CoreError::Limits(LimitError::ImageTooLarge {
+            width,
+            height,
+            max_side: MAX_SIDE,
+            max_pixels: MAX_PIXELS,
+        }));
     }
     Ok(())
 }
@@ -129,11 +134,18 @@ fn check_buffer(len: usize, width: u32, height: u32, stride: usize, format: Pixe
     check_dimensions(u64::from(width), u64::from(height))?;
     let row = width as usize * format.bytes_per_pixel();
     if stride < row {
-        return Err(CoreError::Stride { stride, row });
+        return Err(CoreError::Parameter(ParameterError::Stride { stride, row }));
     }
     let expected = stride * (height as usize - 1) + row;
     if len < expected {
-        return Err(CoreError::BufferSize { actual: len, expected, width, height, format: format.to_string(), stride });
+        return Err(CoreError::Parameter(ParameterError::BufferSize {
+            actual: len,
+            expected,
+            width,
+            height,
+            format: format.to_string(),
+            stride,
+        }));
     }
     Ok(())
 }
@@ -580,9 +592,15 @@ mod tests {
         let format = PixelFormat::new(Channels::Rgba, SampleType::U8);
         let err = ImageRef::new(&[0; 10], 2, 2, 8, format).unwrap_err().to_string();
         assert!(err.contains("holds 10 bytes") && err.contains("16 are needed"), "{err}");
-        assert!(matches!(ImageRef::new(&[0; 64], 4, 2, 8, format), Err(CoreError::Stride { stride: 8, row: 16 })));
-        assert!(matches!(ImageRef::new(&[], 0, 2, 0, format), Err(CoreError::EmptyImage { .. })));
-        assert!(matches!(Image::new(70_000, 1, format), Err(CoreError::ImageTooLarge { .. })));
+        assert!(matches!(
+            ImageRef::new(&[0; 64], 4, 2, 8, format),
+            Err(CoreError::Parameter(ParameterError::Stride { stride: 8, row: 16 }))
+        ));
+        assert!(matches!(
+            ImageRef::new(&[], 0, 2, 0, format),
+            Err(CoreError::Parameter(ParameterError::EmptyImage { .. }))
+        ));
+        assert!(matches!(Image::new(70_000, 1, format), Err(CoreError::Limits(LimitError::ImageTooLarge { .. }))));
     }
 
     #[test]

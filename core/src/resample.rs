@@ -5,7 +5,7 @@ use fast_image_resize as fr;
 
 use crate::{
     pixels::{Channels, Image, ImageMut, ImageRef, SampleType},
-    CoreError, Result,
+    CoreError, InferenceError, ParameterError, Result,
 };
 
 /// A classic interpolation filter.
@@ -94,21 +94,25 @@ fn contiguous<'a>(image: &ImageRef<'a>) -> std::borrow::Cow<'a, [u8]> {
 /// resampled premultiplied, so transparent colour does not bleed into edges.
 pub fn resample(src: &ImageRef<'_>, dst: &mut ImageMut<'_>, filter: Filter) -> Result<()> {
     if src.format() != dst.format() {
-        return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
+        return Err(CoreError::Parameter(ParameterError::FormatMismatch {
+            src: src.format().to_string(),
+            dst: dst.format().to_string(),
+        }));
     }
+    let sizes = ((src.width(), src.height()), (dst.width(), dst.height()));
+    let failed = |e: &dyn std::fmt::Display| {
+        CoreError::Inference(InferenceError::Resample { src: sizes.0, dst: sizes.1, reason: e.to_string() })
+    };
     let format = src.format();
     let ptype = pixel_type(format.channels, format.sample);
     let packed_src = contiguous(src);
-    let src_image = fr::images::ImageRef::new(src.width(), src.height(), &packed_src, ptype)
-        .map_err(|e| CoreError::Resample { reason: e.to_string() })?;
+    let src_image = fr::images::ImageRef::new(src.width(), src.height(), &packed_src, ptype).map_err(|e| failed(&e))?;
     let mut packed_dst = Image::new(dst.width(), dst.height(), format)?;
     let mut dst_image = fr::images::Image::from_slice_u8(dst.width(), dst.height(), &mut packed_dst.data, ptype)
-        .map_err(|e| CoreError::Resample { reason: e.to_string() })?;
+        .map_err(|e| failed(&e))?;
     let alpha_last = matches!(format.channels, Channels::Rgba | Channels::Bgra | Channels::GrayAlpha);
     let options = fr::ResizeOptions::new().resize_alg(filter.algorithm()).use_alpha(alpha_last);
-    fr::Resizer::new()
-        .resize(&src_image, &mut dst_image, &options)
-        .map_err(|e| CoreError::Resample { reason: e.to_string() })?;
+    fr::Resizer::new().resize(&src_image, &mut dst_image, &options).map_err(|e| failed(&e))?;
     let row = dst.width() as usize * format.bytes_per_pixel();
     let stride = dst.stride();
     let out = dst.data_mut();

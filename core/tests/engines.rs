@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use aiupscale_core::{
-    openvino_available, Channels, Control, CoreError, Device, Engine, Image, ModelSource, PixelFormat, Precision,
-    SampleType, SessionConfig, Target, Upscaler, UpscalerConfig,
+    openvino_available, Channels, Control, CoreError, Device, Engine, Image, ModelLoadError, ModelSource, PixelFormat,
+    Precision, SampleType, SessionConfig, SetupError, Target, Upscaler, UpscalerConfig,
 };
 
 fn fixtures() -> &'static PathBuf {
@@ -93,26 +93,29 @@ fn requests_an_engine_cannot_meet_are_typed_errors() {
     let err = |r: Result<Upscaler, CoreError>| r.err().expect("expected an error");
     for precision in [Precision::Bf16, Precision::Int8] {
         let e = err(load("smooth_x2", config(Engine::Ort, precision)));
-        assert!(matches!(e, CoreError::PrecisionUnavailable { engine: "ort", .. }), "{e}");
+        assert!(matches!(e, CoreError::Setup(SetupError::PrecisionUnavailable { engine: "ort", .. })), "{e}");
     }
     let e = err(load("smooth_x2", config(Engine::OpenVino, Precision::Int8)));
-    assert!(matches!(e, CoreError::PrecisionUnavailable { engine: "openvino", precision: "int8", .. }), "{e}");
+    assert!(
+        matches!(e, CoreError::Setup(SetupError::PrecisionUnavailable { engine: "openvino", precision: "int8", .. })),
+        "{e}"
+    );
     let gpu = UpscalerConfig {
         session: SessionConfig { engine: Engine::OpenVino, device: Device::Cuda, ..SessionConfig::default() },
         ..UpscalerConfig::default()
     };
     let e = err(load("smooth_x2", gpu));
-    assert!(matches!(e, CoreError::DeviceUnavailable { requested: "cuda", .. }), "{e}");
+    assert!(matches!(e, CoreError::Setup(SetupError::DeviceUnavailable { requested: "cuda", .. })), "{e}");
     // Signature checks and unreadable files are the same errors on OpenVINO as on ONNX Runtime.
     for engine in [Engine::Ort, Engine::OpenVino] {
         let e = err(load("bad_channels", config(engine, Precision::Fp32)));
-        assert!(matches!(e, CoreError::ModelShape { .. }), "{engine:?}: {e}");
+        assert!(matches!(e, CoreError::Model(ModelLoadError::Shape { .. })), "{engine:?}: {e}");
         let e = err(load("bad_output", config(engine, Precision::Fp32)));
-        assert!(matches!(e, CoreError::ModelShape { .. }), "{engine:?}: {e}");
+        assert!(matches!(e, CoreError::Model(ModelLoadError::Shape { .. })), "{engine:?}: {e}");
         let corrupt = fixtures().join("corrupt.onnx");
         std::fs::write(&corrupt, b"this is not a protobuf").unwrap();
         let e = err(Upscaler::new(&ModelSource::File(corrupt), config(engine, Precision::Fp32)));
-        assert!(matches!(e, CoreError::ModelLoad { .. }), "{engine:?}: {e}");
+        assert!(matches!(e, CoreError::Model(ModelLoadError::Load { .. })), "{engine:?}: {e}");
     }
 }
 

@@ -4,7 +4,7 @@
 
 use aiupscale_core::{
     openvino_available, Channels, Control, CoreError, Engine, Image, ModelSource, PixelFormat, SampleType,
-    SessionConfig, Target, Upscaler, UpscalerConfig,
+    SessionConfig, SetupError, Target, Upscaler, UpscalerConfig,
 };
 
 fn config(engine: Engine) -> UpscalerConfig {
@@ -20,7 +20,7 @@ fn missing_openvino_is_a_clear_error_or_the_onnx_runtime_fallback() {
     let nearest = ModelSource::File(paths[0].clone());
 
     let err = Upscaler::new(&nearest, config(Engine::OpenVino)).err().expect("engine openvino must fail");
-    assert!(matches!(err, CoreError::OpenVinoNotFound { .. }), "{err:?}");
+    assert!(matches!(err, CoreError::Setup(SetupError::OpenVinoNotFound { .. })), "{err:?}");
     let message = err.to_string();
     let expected = format!("AIUPSCALE_OPENVINO_LIB={}", missing.display());
     assert!(message.contains(&expected) && message.contains("scripts/setup"), "{message}");
@@ -38,5 +38,5 @@ fn missing_openvino_is_a_clear_error_or_the_onnx_runtime_fallback() {
     }
     // Asking again gives the same error, not a panic or a retry.
     let again = Upscaler::new(&nearest, config(Engine::OpenVino)).err().unwrap();
-    assert!(matches!(again, CoreError::OpenVinoNotFound { .. }));
+    assert!(matches!(again, CoreError::Setup(SetupError::OpenVinoNotFound { .. })));
 }

@@ -5,8 +5,8 @@
 use std::{path::PathBuf, sync::atomic::AtomicBool};
 
 use aiupscale_core::{
-    Channels, Control, CoreError, Filter, Image, ImageRef, ModelSource, PixelFormat, SampleType, Target, Upscaler,
-    UpscalerConfig,
+    Channels, Control, CoreError, ErrorKind, Filter, Image, ImageRef, LimitError, ModelLoadError, ModelSource,
+    ParameterError, PixelFormat, SampleType, Target, Upscaler, UpscalerConfig,
 };
 
 fn fixtures() -> &'static PathBuf {
@@ -112,8 +112,17 @@ fn any_output_size_goes_through_model_then_resample() {
     assert_eq!((fit.width, fit.height), (133, 100));
     let exact = run(&mut up, &src, Target::Size { width: 101, height: 77 });
     assert_eq!((exact.width, exact.height), (101, 77));
-    assert!(matches!(Target::Factor(f64::NAN).output_size(4, 4), Err(CoreError::InvalidTarget { .. })));
-    assert!(matches!(Target::Factor(5000.0).output_size(100, 100), Err(CoreError::ImageTooLarge { .. })));
+    assert!(matches!(
+        Target::Factor(f64::NAN).output_size(4, 4),
+        Err(CoreError::Parameter(ParameterError::ScaleFactor { .. }))
+    ));
+    assert!(matches!(
+        Target::Factor(5000.0).output_size(100, 100),
+        Err(CoreError::Limits(LimitError::ImageTooLarge { .. }))
+    ));
+    let kinds = [Target::Factor(-1.0), Target::Fit { width: 0, height: 5 }, Target::Factor(5000.0)]
+        .map(|t| t.output_size(100, 100).unwrap_err().kind());
+    assert_eq!(kinds, [ErrorKind::Parameter, ErrorKind::Parameter, ErrorKind::Limits]);
 }
 
 #[test]
@@ -185,42 +194,55 @@ fn progress_reaches_one_and_cancel_stops_between_tiles() {
 #[test]
 fn bad_models_and_bad_images_are_typed_errors() {
     let err = |r: Result<Upscaler, CoreError>| r.err().expect("expected an error");
-    assert!(matches!(err(load("bad_channels", UpscalerConfig::default())), CoreError::ModelShape { .. }));
+    assert!(matches!(
+        err(load("bad_channels", UpscalerConfig::default())),
+        CoreError::Model(ModelLoadError::Shape { .. })
+    ));
     let e = err(load("bad_output", UpscalerConfig::default()));
-    assert!(matches!(e, CoreError::ModelShape { .. }), "{e}");
+    assert!(matches!(e, CoreError::Model(ModelLoadError::Shape { .. })), "{e}");
 
     let corrupt = fixtures().join("corrupt.onnx");
     std::fs::write(&corrupt, b"this is not a protobuf").unwrap();
     assert!(matches!(
         err(Upscaler::new(&ModelSource::File(corrupt), UpscalerConfig::default())),
-        CoreError::ModelLoad { .. }
+        CoreError::Model(ModelLoadError::Load { .. })
     ));
     let missing = err(Upscaler::new(&ModelSource::File("/nonexistent/model.onnx".into()), UpscalerConfig::default()));
-    assert!(matches!(missing, CoreError::ModelFileMissing { .. }), "{missing}");
+    assert!(matches!(missing, CoreError::Model(ModelLoadError::FileMissing { .. })), "{missing}");
+    assert_eq!(missing.kind(), ErrorKind::Model);
 
     let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
-    assert!(matches!(ImageRef::new(&[], 0, 0, 0, format), Err(CoreError::EmptyImage { .. })));
+    assert!(matches!(
+        ImageRef::new(&[], 0, 0, 0, format),
+        Err(CoreError::Parameter(ParameterError::EmptyImage { .. }))
+    ));
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     let src = Image::new(4, 4, format).unwrap();
     let mut wrong = Image::new(8, 8, PixelFormat::new(Channels::Rgba, SampleType::U8)).unwrap();
     assert!(matches!(
         up.upscale(&src.as_ref(), &mut wrong.as_mut(), &mut Control::default()),
-        Err(CoreError::FormatMismatch { .. })
+        Err(CoreError::Parameter(ParameterError::FormatMismatch { .. }))
     ));
     let tiny_tile = UpscalerConfig { tile_size: Some(8), overlap: Some(8), ..Default::default() };
     let mut up = load("smooth_x2", tiny_tile).unwrap();
     let big = Image::new(64, 64, format).unwrap();
     assert!(matches!(
         up.upscale_to(&big.as_ref(), Target::Factor(2.0), &mut Control::default()),
-        Err(CoreError::InvalidTiling { .. })
+        Err(CoreError::Parameter(ParameterError::TileTooSmall { .. }))
     ));
     // The same refusals before any frame, from the sizes alone.
-    assert!(matches!(up.check_sizes((64, 64), (128, 128)), Err(CoreError::InvalidTiling { .. })));
+    assert!(matches!(
+        up.check_sizes((64, 64), (128, 128)),
+        Err(CoreError::Parameter(ParameterError::TileTooSmall { .. }))
+    ));
     let up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     assert!(up.check_sizes((64, 64), (96, 96)).is_ok());
     // x1.5 of 40000x2 fits, but the model's native x2 (80000 wide) does not.
-    assert!(matches!(up.check_sizes((40_000, 2), (60_000, 3)), Err(CoreError::ImageTooLarge { width: 80_000, .. })));
-    assert!(matches!(up.check_sizes((0, 2), (0, 4)), Err(CoreError::EmptyImage { .. })));
+    assert!(matches!(
+        up.check_sizes((40_000, 2), (60_000, 3)),
+        Err(CoreError::Limits(LimitError::ImageTooLarge { width: 80_000, .. }))
+    ));
+    assert!(matches!(up.check_sizes((0, 2), (0, 4)), Err(CoreError::Parameter(ParameterError::EmptyImage { .. }))));
 }
 
 #[test]

@@ -10,7 +10,7 @@ pub mod onnx;
 
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
 pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
-pub use error::ModelError;
+pub use error::{ModelError, ModelErrorKind};
 pub use fetch::{ArchiveSource, FetchOptions, FetchReport};
 pub mod anime4k;
 pub mod cache;

@@ -132,7 +132,7 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
             let flops = (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel);
             let config =
                 SessionConfig { blocked_layout: Some(prefers_blocked_layout(flops)), ..session_config(threads) };
-            let (mut session, _) = build_session(&path, model, &config)?;
+            let mut session = build_session(&path, model, &config)?.session;
             let tensor = hwc_to_chw(&f32_samples(&to_f32(&input)), w as usize, h as usize);
             let shape = [1usize, 3, h as usize, w as usize];
             time_runs(reps, || {

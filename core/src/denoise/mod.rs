@@ -34,7 +34,7 @@ use std::borrow::BorrowMut;
 use crate::{
     pixels::{ImageMut, ImageRef},
     upscaler::{Control, Upscaler},
-    CoreError, Result,
+    CoreError, ParameterError, Result,
 };
 
 /// Frames a moving pixel averages over at most (see `process`).
@@ -150,7 +150,10 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
             return self.upscaler.borrow_mut().upscale(src, dst, control);
         }
         if src.format() != dst.format() {
-            return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
+            return Err(CoreError::Parameter(ParameterError::FormatMismatch {
+                src: src.format().to_string(),
+                dst: dst.format().to_string(),
+            }));
         }
         let (frame, alpha) = RgbPlanes::from_image(src);
         let (w, h) = (frame.width, frame.height);

@@ -2,7 +2,7 @@
 
 use aiupscale_core::{
     color::{self, RGB_F32},
-    ChromaSiting, Control, CoreError, FrameUpscaler, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
+    ChromaSiting, Control, CoreError, ErrorKind, FrameUpscaler, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
 };
 use gstreamer as gst;
 use gstreamer_video as gst_video;
@@ -38,9 +38,10 @@ impl FrameError {
 
 impl From<CoreError> for FrameError {
     fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Cancelled => FrameError::Cancelled,
-            e => FrameError::Failed { message: e.to_string(), debug: error_chain(&e) },
+        if e.kind() == ErrorKind::Cancelled {
+            FrameError::Cancelled
+        } else {
+            FrameError::Failed { message: e.to_string(), debug: error_chain(&e) }
         }
     }
 }
