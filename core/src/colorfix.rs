@@ -59,7 +59,7 @@ fn axis_weights(out_len: usize, blocks: usize) -> Vec<(usize, usize, f32)> {
 }
 
 /// Moves the block means of `dst` (the upscaled image) onto those of `src`.
-pub fn match_colours(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
+pub fn match_colors(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
     let (bw, bh) = (src.width().div_ceil(BLOCK) as usize, src.height().div_ceil(BLOCK) as usize);
     let input = (src.width() as usize, src.height() as usize);
     let want = block_means(src, input, bw, bh);
@@ -122,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn a_shifted_output_gets_the_input_colour_back_and_keeps_its_detail() {
+    fn a_shifted_output_gets_the_input_color_back_and_keeps_its_detail() {
         let src = image(64, 48, |x, y, c| (40 + x * 2 + y + 30 * c as u32) as u8);
         // A 2x "upscale" that is 12 levels too dark in red and carries fine detail.
         let mut dst = image(128, 96, |x, y, c| {
@@ -131,7 +131,7 @@ mod tests {
             (base + detail - if c == 0 { 12 } else { 0 }).clamp(0, 255) as u8
         });
         let before = dst.clone();
-        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
         let (want, got) = (channel_means(&src), channel_means(&dst));
         for c in 0..3 {
             assert!((want[c] - got[c]).abs() < 0.5, "channel {c}: input mean {} output mean {}", want[c], got[c]);
@@ -143,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn colours_under_zero_alpha_do_not_count() {
+    fn colors_under_zero_alpha_do_not_count() {
         let format = PixelFormat::new(Channels::Rgba, SampleType::U8);
         // Input: half the pixels transparent with a bright colour the model does not keep.
         let mut src = Image::new(8, 8, format).unwrap();
@@ -156,7 +156,7 @@ mod tests {
             px.copy_from_slice(if (x / 2 + y / 2 * 8) % 2 == 0 { &[100, 100, 100, 255] } else { &[0, 0, 0, 0] });
         }
         let before = dst.clone();
-        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
         assert_eq!(dst.data, before.data);
     }
 
@@ -165,7 +165,7 @@ mod tests {
         let src = image(37, 21, |x, y, c| ((37 * x + 91 * y + 53 * c as u32) % 256) as u8);
         let mut dst = image(74, 42, |x, y, c| src.data[(((y / 2) * 37 + x / 2) * 3) as usize + c]);
         let before = dst.clone();
-        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
         assert_eq!(dst.data, before.data);
     }
 }

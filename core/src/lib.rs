@@ -10,6 +10,7 @@ mod error;
 pub mod pixels;
 pub mod resample;
 pub mod runtime;
+pub mod stream;
 pub mod tiling;
 mod upscaler;
 
@@ -19,7 +20,7 @@ pub use aiupscale_models as models;
 /// and low enough that creating them cannot exhaust memory.
 pub const MAX_THREADS: u32 = 1024;
 pub use color::{ChromaSiting, Matrix, Range, YuvColor, YuvLayout, YuvMut, YuvRef};
-pub use denoise::{DenoiseSettings, FrameReport, FrameUpscaler};
+pub use denoise::DenoiseSettings;
 pub use engine::{auto_precision, openvino::available as openvino_available, Engine, Precision};
 pub use error::{
     CoreError, EngineError, ErrorKind, InferenceError, LimitError, ModelLoadError, ParameterError, Result, SetupError,
@@ -27,4 +28,5 @@ pub use error::{
 pub use pixels::{Channels, Image, ImageMut, ImageRef, PixelFormat, SampleType};
 pub use resample::Filter;
 pub use runtime::{Device, SessionConfig};
-pub use upscaler::{fixes_colours, Control, ModelInfo, ModelSource, Target, Upscaler, UpscalerConfig};
+pub use stream::{FrameReport, FrameUpscaler};
+pub use upscaler::{fixes_colors, Control, ModelInfo, ModelSource, Target, Upscaler, UpscalerConfig};

@@ -128,7 +128,7 @@ mod tests {
     use crate::pixels::PixelFormat;
 
     #[test]
-    fn every_filter_keeps_a_flat_colour_flat() {
+    fn every_filter_keeps_a_flat_color_flat() {
         let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
         let src = Image { data: [200u8, 100, 50].repeat(16), width: 4, height: 4, format };
         for filter in [Filter::Nearest, Filter::Bilinear, Filter::Bicubic, Filter::Lanczos3, Filter::Area] {

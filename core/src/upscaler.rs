@@ -9,7 +9,7 @@ use std::{
 use aiupscale_models::{cache::ModelCache, Catalog};
 
 use crate::{
-    colorfix::match_colours,
+    colorfix::match_colors,
     engine::{Backend, Engine, Precision},
     pixels::{
         check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef,
@@ -66,7 +66,7 @@ pub struct UpscalerConfig {
     /// Filter from the model's native scale to the requested size.
     pub resample: Filter,
     /// Move the output's local mean colour back onto the input's ([`crate::colorfix`]);
-    /// `None` decides per model with [`fixes_colours`].
+    /// `None` decides per model with [`fixes_colors`].
     pub color_fix: Option<bool>,
 }
 
@@ -86,7 +86,7 @@ impl Default for UpscalerConfig {
 /// (Real-ESRGAN, animevideov3, waifu2x: over 1e5 FLOPs per pixel, and files of unknown
 /// cost) shifted mean colours by up to 10/255 in docs/QUALITY.md; Anime4K stayed within
 /// 1/255, and its real-time budget has no room for the extra pass.
-pub fn fixes_colours(info: &ModelInfo) -> bool {
+pub fn fixes_colors(info: &ModelInfo) -> bool {
     !is_light_model(info.flops_per_pixel)
 }
 
@@ -148,7 +148,7 @@ impl Control<'_> {
 struct OnnxModel {
     backend: Backend,
     info: ModelInfo,
-    /// The output is in phase layout (`aiupscale_models::anime4k::PHASES`).
+    /// The output is in phase layout (`aiupscale_models::metadata::PHASES`).
     phases: bool,
 }
 
@@ -337,8 +337,8 @@ impl Upscaler {
             model.run_tiled(src, &mut native.as_mut(), &config, control)?;
             resample(&native.as_ref(), dst, config.resample)?;
         }
-        if config.color_fix.unwrap_or_else(|| fixes_colours(&model.info)) {
-            match_colours(src, dst)?;
+        if config.color_fix.unwrap_or_else(|| fixes_colors(&model.info)) {
+            match_colors(src, dst)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 mod error;
+pub mod metadata;
 pub mod onnx;
 
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};

@@ -137,7 +137,7 @@ pub fn channel_means(img: &Image) -> [f64; 3] {
 }
 
 /// Mean of each RGB channel of the output minus that of the input, in 1/255 units.
-pub fn colour_shift(output: &Image, input: &Image) -> [f64; 3] {
+pub fn color_shift(output: &Image, input: &Image) -> [f64; 3] {
     let (o, i) = (channel_means(output), channel_means(input));
     [o[0] - i[0], o[1] - i[1], o[2] - i[2]]
 }

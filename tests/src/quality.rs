@@ -159,7 +159,7 @@ pub struct Evaluation {
     pub recorded: Recorded,
     /// Per method, for the bicubic tasks and for the camcorder tasks: the largest
     /// |mean(output) - mean(input)| of any channel, task and photo (1/255 units), and where.
-    pub colour_shift: Vec<[(f64, String); 2]>,
+    pub color_shift: Vec<[(f64, String); 2]>,
     /// Per method: seconds per input megapixel (median), when measured.
     pub speed: Vec<Option<f64>>,
     /// The side in pixels of the LR image timed for speed.
@@ -200,7 +200,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
     let methods = methods();
     let mut tasks: Vec<TaskScores> =
         config.tasks.iter().map(|t| TaskScores { task: t.key(), methods: Vec::new() }).collect();
-    let mut colour_shift = Vec::new();
+    let mut color_shift = Vec::new();
     let mut speed = Vec::new();
     let mut scenes: Vec<Vec<(String, Image)>> = vec![Vec::new(); config.scenes.len()];
     let scene_crop = |s: &SceneSpec, img: &Image| crate::crop(img, s.x, s.y, s.side, s.side);
@@ -225,7 +225,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
                     .with_context(|| format!("{} on {photo} ({})", method.name, task.key()))?;
                 let (psnr, ssim) = metrics::psnr_ssim_y(&out, &p.hr, task.scale);
                 let worst = &mut worst[usize::from(task.degradation == Degradation::Camcorder)];
-                for (c, shift) in metrics::colour_shift(&out, &p.lr).into_iter().enumerate() {
+                for (c, shift) in metrics::color_shift(&out, &p.lr).into_iter().enumerate() {
                     if shift.abs() > worst.0.abs() || worst.1.is_empty() {
                         *worst = (round(shift, 3), format!("{} {photo} {}", task.key(), ["R", "G", "B"][c]));
                     }
@@ -248,7 +248,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
                 photos,
             });
         }
-        colour_shift.push(worst);
+        color_shift.push(worst);
         speed.push(if config.speed_runs > 0 {
             Some(time_per_megapixel(&mut up, &speed_lr, config.speed_runs)?)
         } else {
@@ -275,7 +275,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
         config: config.clone(),
         methods,
         recorded,
-        colour_shift,
+        color_shift,
         speed,
         speed_input: (speed_lr.width, speed_lr.height),
         scenes,

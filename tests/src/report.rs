@@ -101,7 +101,7 @@ pub fn write_plot(eval: &Evaluation, task: usize, path: &Path) -> Result<()> {
         .y_desc("mean PSNR on Y, dB")
         .draw()
         .map_err(|e| err(&e))?;
-    let colour = |content: &str| match content {
+    let color = |content: &str| match content {
         "photo" => RED,
         "video" => BLUE,
         "animation" => GREEN,
@@ -126,7 +126,7 @@ pub fn write_plot(eval: &Evaluation, task: usize, path: &Path) -> Result<()> {
         let leader = if dy == -6 { vec![(0, 0)] } else { vec![(0, 0), (lx, dy + 6)] };
         let point = EmptyElement::at((x, y))
             + PathElement::new(leader, BLACK.mix(0.35))
-            + Circle::new((0, 0), 4, colour(content).filled())
+            + Circle::new((0, 0), 4, color(content).filled())
             + Text::new(name.to_string(), (dx, dy), ("sans-serif", 12));
         chart.draw_series(std::iter::once(point)).map_err(|e| err(&e))?;
     }
@@ -220,7 +220,7 @@ pub fn markdown(
     for (ti, task) in eval.config.tasks.iter().enumerate() {
         md += &crate::report_text::task_section(eval, ti, *task);
     }
-    md += &crate::report_text::colour_section(eval);
+    md += &crate::report_text::color_section(eval);
     let _ = writeln!(md, "## Side by side\n");
     let _ = writeln!(md, "Crops of the original's size ({} px), in order: the degraded input (nearest neighbour), every method, the original.\n", eval.config.scenes.first().map_or(0, |s| s.side));
     for (spec, files) in eval.config.scenes.iter().zip(scenes) {

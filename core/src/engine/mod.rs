@@ -125,7 +125,7 @@ pub(crate) enum Backend {
 /// What a backend reports about the model it loaded.
 pub(crate) struct Loaded {
     pub backend: Backend,
-    /// The output is in phase layout (`aiupscale_models::anime4k::PHASES`).
+    /// The output is in phase layout (`aiupscale_models::metadata::PHASES`).
     pub phases: bool,
 }
 

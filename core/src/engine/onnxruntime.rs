@@ -5,7 +5,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use aiupscale_models::anime4k::PHASES;
+use aiupscale_models::metadata::PHASES;
 use ort::{
     ep::{self, ExecutionProvider},
     session::{RunOptions, Session},

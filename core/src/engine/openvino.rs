@@ -6,7 +6,7 @@ use std::{
     sync::{atomic::AtomicBool, OnceLock},
 };
 
-use aiupscale_models::anime4k::PHASES;
+use aiupscale_models::metadata::PHASES;
 use openvino::{
     Core, DeviceType, ElementType, InferRequest, InferenceError, InferenceErrorKind, PropertyKey, RwPropertyKey, Shape,
     Tensor,
