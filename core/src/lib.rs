@@ -7,6 +7,7 @@ pub mod colorfix;
 pub mod denoise;
 mod engine;
 mod error;
+mod libraries;
 pub mod pixels;
 pub mod resample;
 pub mod runtime;

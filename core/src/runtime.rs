@@ -15,17 +15,19 @@ use ort::{
     },
 };
 
+use crate::libraries::{loader_finds, user_library_dir};
 use crate::{
     engine::{Engine, Precision},
+    libraries::project_deps_dir,
     CoreError, ModelLoadError, Result, SetupError,
 };
 
 /// The library file the PyPI wheel `onnxruntime==1.31.1` ships (it has no unversioned name).
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
 
-/// Where `scripts/setup` installs ONNX Runtime in this checkout.
-fn project_library() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/ort/onnxruntime/capi").join(ORT_LIBRARY_FILE)
+/// Where `scripts/setup` installs ONNX Runtime in the checkout this code runs from.
+fn project_library() -> Option<PathBuf> {
+    Some(project_deps_dir()?.join("ort/onnxruntime/capi").join(ORT_LIBRARY_FILE))
 }
 
 /// Candidate library paths in the order they are tried: `AIUPSCALE_ORT_LIB`,
@@ -38,22 +40,13 @@ pub fn library_candidates() -> Vec<PathBuf> {
             candidates.push(PathBuf::from(value));
         }
     }
-    candidates.push(project_library());
+    candidates.extend(project_library());
     if let Some(dir) = user_library_dir() {
         candidates.push(dir.join(ORT_LIBRARY_FILE));
     }
     candidates.push(PathBuf::from(ORT_LIBRARY_FILE));
     candidates.push(PathBuf::from("libonnxruntime.so"));
     candidates
-}
-
-/// The user's folder for runtime libraries: `$XDG_DATA_HOME/aiupscale/lib`, else
-/// `~/.local/share/aiupscale/lib` (ONNX Runtime there, OpenVINO in `openvino/`).
-pub(crate) fn user_library_dir() -> Option<PathBuf> {
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data_home.join("aiupscale/lib"))
 }
 
 /// Picks the first candidate that exists; bare names are left to the loader. An
@@ -79,13 +72,6 @@ fn choose_library() -> std::result::Result<PathBuf, String> {
         }
     }
     Err(candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
-}
-
-pub(crate) fn loader_finds(name: &Path) -> bool {
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("LD_LIBRARY_PATH").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
-    dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"].map(PathBuf::from));
-    dirs.iter().any(|d| d.join(name).is_file())
 }
 
 /// Why the runtime could not be loaded, kept so later calls report the same thing.

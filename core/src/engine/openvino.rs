@@ -22,10 +22,10 @@ use crate::{
 /// The C library the PyPI wheel `openvino==2026.4.1` ships (versioned name only).
 pub const OPENVINO_LIBRARY_FILE: &str = "libopenvino_c.so.2641";
 
-/// Where `scripts/setup` installs OpenVINO in this checkout (the same build-machine
-/// path pattern as ONNX Runtime's, see `runtime::library_candidates`).
-fn project_library() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/openvino").join(OPENVINO_LIBRARY_FILE)
+/// Where `scripts/setup` installs OpenVINO in the checkout this code runs from (found
+/// as ONNX Runtime's is, see `runtime::library_candidates`).
+fn project_library() -> Option<PathBuf> {
+    Some(crate::libraries::project_deps_dir()?.join("openvino").join(OPENVINO_LIBRARY_FILE))
 }
 
 /// Candidate library paths in the order they are tried: `AIUPSCALE_OPENVINO_LIB` (the
@@ -36,8 +36,8 @@ pub fn library_candidates() -> Vec<PathBuf> {
     if let Some(path) = env_override() {
         candidates.push(path);
     }
-    candidates.push(project_library());
-    if let Some(dir) = crate::runtime::user_library_dir() {
+    candidates.extend(project_library());
+    if let Some(dir) = crate::libraries::user_library_dir() {
         candidates.push(dir.join("openvino").join(OPENVINO_LIBRARY_FILE));
     }
     candidates.push(PathBuf::from(OPENVINO_LIBRARY_FILE));
@@ -59,7 +59,7 @@ fn choose_library() -> std::result::Result<PathBuf, String> {
     if let Some(found) = candidates.iter().find(|c| c.is_absolute() && c.is_file()) {
         return Ok(found.clone());
     }
-    if let Some(bare) = candidates.iter().find(|c| !c.is_absolute() && crate::runtime::loader_finds(c)) {
+    if let Some(bare) = candidates.iter().find(|c| !c.is_absolute() && crate::libraries::loader_finds(c)) {
         return Ok(bare.clone());
     }
     Err(candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
