@@ -2,6 +2,16 @@
 //! ONNX Runtime sessions, tiling with overlap, pixel formats and alpha, resampling to
 //! any size, and cancellation/progress between tiles.
 
+/// Copy getters of plain fields, `getters!(width: u32, height: u32)`, for the views
+/// that share a shape (borrowed and mutable images, YUV frames).
+macro_rules! getters {
+    ($($field:ident: $ty:ty),*) => {
+        $(pub fn $field(&self) -> $ty {
+            self.$field
+        })*
+    };
+}
+
 pub mod color;
 pub mod colorfix;
 pub mod denoise;

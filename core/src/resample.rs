@@ -108,7 +108,7 @@ pub fn resample(src: &ImageRef<'_>, dst: &mut ImageMut<'_>, filter: Filter) -> R
     let packed_src = contiguous(src);
     let src_image = fr::images::ImageRef::new(src.width(), src.height(), &packed_src, ptype).map_err(|e| failed(&e))?;
     let mut packed_dst = Image::new(dst.width(), dst.height(), format)?;
-    let mut dst_image = fr::images::Image::from_slice_u8(dst.width(), dst.height(), &mut packed_dst.data, ptype)
+    let mut dst_image = fr::images::Image::from_slice_u8(dst.width(), dst.height(), packed_dst.data_mut(), ptype)
         .map_err(|e| failed(&e))?;
     let alpha_last = matches!(format.channels, Channels::Rgba | Channels::Bgra | Channels::GrayAlpha);
     let options = fr::ResizeOptions::new().resize_alg(filter.algorithm()).use_alpha(alpha_last);
@@ -116,7 +116,7 @@ pub fn resample(src: &ImageRef<'_>, dst: &mut ImageMut<'_>, filter: Filter) -> R
     let row = dst.width() as usize * format.bytes_per_pixel();
     let stride = dst.stride();
     let out = dst.data_mut();
-    for (y, chunk) in packed_dst.data.chunks_exact(row).enumerate() {
+    for (y, chunk) in packed_dst.data().chunks_exact(row).enumerate() {
         out[y * stride..y * stride + row].copy_from_slice(chunk);
     }
     Ok(())
@@ -130,18 +130,18 @@ mod tests {
     #[test]
     fn every_filter_keeps_a_flat_color_flat() {
         let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
-        let src = Image { data: [200u8, 100, 50].repeat(16), width: 4, height: 4, format };
+        let src = Image::from_vec(4, 4, format, [200u8, 100, 50].repeat(16)).unwrap();
         for filter in [Filter::Nearest, Filter::Bilinear, Filter::Bicubic, Filter::Lanczos3, Filter::Area] {
             let mut dst = Image::new(7, 9, format).unwrap();
             resample(&src.as_ref(), &mut dst.as_mut(), filter).unwrap();
-            assert!(dst.data.chunks(3).all(|p| p == [200, 100, 50]), "{filter:?}");
+            assert!(dst.data().chunks(3).all(|p| p == [200, 100, 50]), "{filter:?}");
         }
     }
 
     #[test]
     fn strided_destinations_are_filled_row_by_row() {
         let format = PixelFormat::new(Channels::Gray, SampleType::U16);
-        let src = Image { data: 1000u16.to_ne_bytes().repeat(4), width: 2, height: 2, format };
+        let src = Image::from_vec(2, 2, format, 1000u16.to_ne_bytes().repeat(4)).unwrap();
         let mut buf = vec![0u8; 3 * 16];
         let mut dst = ImageMut::new(&mut buf, 4, 3, 16, format).unwrap();
         resample(&src.as_ref(), &mut dst, Filter::Lanczos3).unwrap();

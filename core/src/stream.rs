@@ -184,7 +184,7 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
         };
 
         let low = result.to_float_image(alpha.as_deref())?;
-        let mut high = crate::pixels::Image::new(dst.width(), dst.height(), low.format)?;
+        let mut high = crate::pixels::Image::new(dst.width(), dst.height(), low.format())?;
         self.upscaler.borrow_mut().upscale(&low.as_ref(), &mut high.as_mut(), control)?;
         let (output, out_alpha) = RgbPlanes::from_image(&high.as_ref());
         output.write_into(dst, out_alpha.as_deref());

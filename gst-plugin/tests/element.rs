@@ -213,7 +213,7 @@ fn smooth_rgb(w: u32, h: u32, scale: u32) -> Image {
             let px = [0.25 + 0.02 * sx, 0.3 + 0.025 * sy, 0.6 - 0.01 * (sx + sy)];
             let i = 12 * (y * w * scale + x) as usize;
             for (c, v) in px.iter().enumerate() {
-                img.data[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
+                img.data_mut()[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
             }
         }
     }

@@ -18,4 +18,5 @@ pub mod cache;
 pub mod fetch;
 mod fetch_client;
 pub mod ncnn;
+#[cfg(feature = "tiny")]
 pub mod tiny;

@@ -277,7 +277,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
         recorded,
         color_shift,
         speed,
-        speed_input: (speed_lr.width, speed_lr.height),
+        speed_input: (speed_lr.width(), speed_lr.height()),
         scenes,
     })
 }
@@ -290,7 +290,7 @@ fn locate(config: &Config, s: &SceneSpec) -> Result<(usize, usize)> {
 
 /// Median over `runs` of the time of `upscale_to` x2, in seconds per input megapixel.
 fn time_per_megapixel(up: &mut Upscaler, lr: &Image, runs: usize) -> Result<f64> {
-    let target = Target::Size { width: lr.width * 2, height: lr.height * 2 };
+    let target = Target::Size { width: lr.width() * 2, height: lr.height() * 2 };
     let mut times = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
@@ -298,5 +298,5 @@ fn time_per_megapixel(up: &mut Upscaler, lr: &Image, runs: usize) -> Result<f64>
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2] / (f64::from(lr.width) * f64::from(lr.height) / 1e6))
+    Ok(times[times.len() / 2] / (f64::from(lr.width()) * f64::from(lr.height()) / 1e6))
 }

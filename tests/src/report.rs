@@ -43,24 +43,24 @@ impl Machine {
 }
 
 fn save_png(img: &Image, path: &Path) -> Result<()> {
-    let buf = image::RgbImage::from_raw(img.width, img.height, img.data.clone()).context("RGB8 image")?;
+    let buf = image::RgbImage::from_raw(img.width(), img.height(), img.data().to_vec()).context("RGB8 image")?;
     buf.save(path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Images side by side with a 2-pixel white gap.
 pub fn side_by_side(panels: &[Image]) -> Image {
-    let h = panels.iter().map(|p| p.height).max().unwrap_or(0);
-    let w = panels.iter().map(|p| p.width + 2).sum::<u32>().saturating_sub(2);
+    let h = panels.iter().map(|p| p.height()).max().unwrap_or(0);
+    let w = panels.iter().map(|p| p.width() + 2).sum::<u32>().saturating_sub(2);
     let mut canvas = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
     let mut x0 = 0;
     for p in panels {
-        for (i, px) in p.data.chunks_exact(3).enumerate() {
-            let (x, y) = (i as u32 % p.width, i as u32 / p.width);
+        for (i, px) in p.data().chunks_exact(3).enumerate() {
+            let (x, y) = (i as u32 % p.width(), i as u32 / p.width());
             canvas.put_pixel(x0 + x, y, image::Rgb([px[0], px[1], px[2]]));
         }
-        x0 += p.width + 2;
+        x0 += p.width() + 2;
     }
-    Image { width: w, height: h, data: canvas.into_raw(), format: crate::media::RGB8 }
+    Image::from_vec(w, h, crate::media::RGB8, canvas.into_raw()).unwrap()
 }
 
 fn slug(text: &str) -> String {
@@ -161,10 +161,10 @@ pub fn write_footage_frame(
     reference: &Image,
     docs: &Path,
 ) -> Result<String> {
-    let w = reference.width.min(176);
-    let x = (reference.width - w) / 2;
-    let cut = |img: &Image| crate::crop(img, x, 0, w, img.height);
-    let nearest = crate::media::resize(input, reference.width, reference.height, aiupscale_core::Filter::Nearest)?;
+    let w = reference.width().min(176);
+    let x = (reference.width() - w) / 2;
+    let cut = |img: &Image| crate::crop(img, x, 0, w, img.height());
+    let nearest = crate::media::resize(input, reference.width(), reference.height(), aiupscale_core::Filter::Nearest)?;
     let mut panels = vec![cut(&nearest)];
     panels.extend(outputs.iter().map(cut));
     panels.push(cut(reference));

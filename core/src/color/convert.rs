@@ -18,13 +18,15 @@ pub const RGB_F32: PixelFormat = PixelFormat::new(Channels::Rgb, SampleType::F32
 /// along one axis: (index0, index1, weight of index1).
 fn upsample_taps(full: usize, chroma: usize, factor: usize, cosited: bool) -> Vec<(usize, usize, f32)> {
     let last = chroma - 1;
+    let f = factor as f32;
     (0..full)
         .map(|i| {
             if factor == 1 {
                 return (i.min(last), i.min(last), 0.0);
             }
-            // Chroma sample c sits at luma position 2c (co-sited) or 2c + 0.5 (centred).
-            let pos = if cosited { i as f32 / 2.0 } else { (i as f32 - 0.5) / 2.0 };
+            // Chroma sample c sits at luma position f*c (co-sited) or at the centre of its
+            // block, f*c + (f-1)/2.
+            let pos = if cosited { i as f32 / f } else { (i as f32 - (f - 1.0) / 2.0) / f };
             let pos = pos.clamp(0.0, last as f32);
             let i0 = pos.floor() as usize;
             let i1 = (i0 + 1).min(last);
@@ -33,20 +35,28 @@ fn upsample_taps(full: usize, chroma: usize, factor: usize, cosited: bool) -> Ve
         .collect()
 }
 
-/// Weights from the luma grid to each chroma sample along one axis (edges clamped):
-/// a box over the block, or [1 2 1]/4 around the co-sited sample.
+/// Weights from the luma grid to each chroma sample along one axis (edges clamped): a
+/// box over the block, or a tent around the co-sited sample ([1 2 1]/4 for 2:1).
 fn downsample_taps(full: usize, chroma: usize, factor: usize, cosited: bool) -> Vec<Vec<(usize, f32)>> {
     let last = full - 1;
     (0..chroma)
         .map(|c| {
+            let start = factor * c;
             if factor == 1 {
                 return vec![(c.min(last), 1.0)];
             }
-            let centre = 2 * c;
             if cosited {
-                vec![(centre.saturating_sub(1), 0.25), (centre.min(last), 0.5), ((centre + 1).min(last), 0.25)]
+                let reach = factor as i64 - 1;
+                let weights: Vec<(usize, f32)> = (-reach..=reach)
+                    .map(|d| {
+                        let i = (start as i64 + d).clamp(0, last as i64) as usize;
+                        (i, (factor as i64 - d.abs()) as f32)
+                    })
+                    .collect();
+                let total: f32 = weights.iter().map(|w| w.1).sum();
+                weights.into_iter().map(|(i, w)| (i, w / total)).collect()
             } else {
-                vec![(centre.min(last), 0.5), ((centre + 1).min(last), 0.5)]
+                (start..start + factor).map(|i| (i.min(last), 1.0 / factor as f32)).collect()
             }
         })
         .collect()
@@ -61,27 +71,28 @@ pub(super) fn rgb_f32_pixel(row: &[u8], x: usize) -> [f32; 3] {
     px
 }
 
+/// A code value rounded and bounded to 0..=`max`.
 #[inline]
-pub(super) fn code(value: f32) -> u8 {
-    value.round().clamp(0.0, 255.0) as u8
+pub(super) fn code(value: f32, max: u16) -> u16 {
+    value.round().clamp(0.0, f32::from(max)) as u16
 }
 
 /// Converts a YUV frame to float RGB (`Channels::Rgb`, `SampleType::F32`) in `dst`,
 /// which must have the frame's size; values are not clipped to [0,1].
 pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: &mut Image) -> Result<()> {
-    if dst.format != RGB_F32 {
+    if dst.format() != RGB_F32 {
         return Err(CoreError::Parameter(ParameterError::FormatMismatch {
             src: format!("{} YUV", src.layout.name()),
-            dst: dst.format.to_string(),
+            dst: dst.format().to_string(),
         }));
     }
-    if (dst.width, dst.height) != (src.width, src.height) {
+    if (dst.width(), dst.height()) != (src.width, src.height) {
         return Err(CoreError::Parameter(ParameterError::SizeMismatch {
             src: (src.width, src.height),
-            dst: (dst.width, dst.height),
+            dst: (dst.width(), dst.height()),
         }));
     }
-    let k = color.coefficients();
+    let k = color.coefficients(src.layout.bits());
     let (w, h) = (src.width as usize, src.height as usize);
     let (cw, ch) = src.layout.chroma_size(w, h);
     let (sx, sy) = src.layout.subsampling();
@@ -89,7 +100,7 @@ pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: 
     let yt = upsample_taps(h, ch, sy, siting.v_cosited);
     // Chroma rows upsampled horizontally, cached per chroma row.
     let upsample_row = |cy: usize, u: &mut Vec<f32>, v: &mut Vec<f32>| {
-        let row: Vec<(u8, u8)> = (0..cw).map(|cx| src.chroma(cx, cy)).collect();
+        let row: Vec<(u16, u16)> = (0..cw).map(|cx| src.chroma(cx, cy)).collect();
         u.clear();
         v.clear();
         for &(i0, i1, t) in &xt {
@@ -107,7 +118,7 @@ pub fn yuv_to_rgb(src: &YuvRef<'_>, color: YuvColor, siting: ChromaSiting, dst: 
             upsample_row(r1, &mut u1, &mut v1);
             cached = (r0, r1);
         }
-        let out = &mut dst.data[y * stride..(y + 1) * stride];
+        let out = &mut dst.data_mut()[y * stride..(y + 1) * stride];
         for x in 0..w {
             let u = u0[x] + (u1[x] - u0[x]) * t;
             let v = v0[x] + (v1[x] - v0[x]) * t;
@@ -135,7 +146,8 @@ pub fn rgb_to_yuv(src: &ImageRef<'_>, color: YuvColor, siting: ChromaSiting, dst
             dst: (dst.width, dst.height),
         }));
     }
-    let k = color.coefficients();
+    let k = color.coefficients(dst.layout.bits());
+    let max = ((1u32 << dst.layout.bits()) - 1) as u16;
     let (w, h) = (dst.width as usize, dst.height as usize);
     let (cw, ch) = dst.layout.chroma_size(w, h);
     let (sx, sy) = dst.layout.subsampling();
@@ -147,7 +159,7 @@ pub fn rgb_to_yuv(src: &ImageRef<'_>, color: YuvColor, siting: ChromaSiting, dst
         let row = &data[y * src.stride()..];
         for x in 0..w {
             let [yy, u, v] = k.to_yuv(rgb_f32_pixel(row, x));
-            dst.set_luma(x, y, code(yy));
+            dst.set_luma(x, y, code(yy, max));
             u_full[y * w + x] = u;
             v_full[y * w + x] = v;
         }
@@ -164,7 +176,7 @@ pub fn rgb_to_yuv(src: &ImageRef<'_>, color: YuvColor, siting: ChromaSiting, dst
                     v += v_full[i] * wx * wy;
                 }
             }
-            dst.set_chroma(cx, cy, code(u), code(v));
+            dst.set_chroma(cx, cy, code(u, max), code(v, max));
         }
     }
     Ok(())

@@ -20,7 +20,9 @@ impl ChromaSiting {
     pub const MPEG2: Self = Self { h_cosited: true, v_cosited: false };
 }
 
-/// Memory layouts of 8-bit YUV frames (GStreamer format names).
+/// Memory layouts of YUV frames (GStreamer format names). 10-bit samples are
+/// little-endian 16-bit words (in the low bits, or the high bits for P010) or v210's
+/// packed 32-bit words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum YuvLayout {
@@ -34,6 +36,17 @@ pub enum YuvLayout {
     Yuy2,
     /// 4:2:2 packed U Y0 V Y1.
     Uyvy,
+    /// 4:1:1, three planes Y, U, V (DV).
+    Y41b,
+    /// 10-bit 4:2:0, three planes (`I420_10LE`).
+    I420P10,
+    /// 10-bit 4:2:0, a Y plane and an interleaved UV plane, samples in the high bits
+    /// (`P010_10LE`).
+    P010,
+    /// 10-bit 4:4:4, three planes (`Y444_10LE`).
+    Y444P10,
+    /// 10-bit 4:2:2 packed, 6 pixels in four 32-bit words (`v210`, capture cards).
+    V210,
 }
 
 impl YuvLayout {
@@ -44,23 +57,37 @@ impl YuvLayout {
             YuvLayout::Y444 => "Y444",
             YuvLayout::Yuy2 => "YUY2",
             YuvLayout::Uyvy => "UYVY",
+            YuvLayout::Y41b => "Y41B",
+            YuvLayout::I420P10 => "I420_10LE",
+            YuvLayout::P010 => "P010_10LE",
+            YuvLayout::Y444P10 => "Y444_10LE",
+            YuvLayout::V210 => "v210",
+        }
+    }
+
+    /// Bits per sample: 8 or 10.
+    pub fn bits(self) -> u32 {
+        match self {
+            YuvLayout::I420P10 | YuvLayout::P010 | YuvLayout::Y444P10 | YuvLayout::V210 => 10,
+            _ => 8,
         }
     }
 
     pub fn plane_count(self) -> usize {
         match self {
-            YuvLayout::I420 | YuvLayout::Y444 => 3,
-            YuvLayout::Nv12 => 2,
-            YuvLayout::Yuy2 | YuvLayout::Uyvy => 1,
+            YuvLayout::I420 | YuvLayout::Y444 | YuvLayout::Y41b | YuvLayout::I420P10 | YuvLayout::Y444P10 => 3,
+            YuvLayout::Nv12 | YuvLayout::P010 => 2,
+            YuvLayout::Yuy2 | YuvLayout::Uyvy | YuvLayout::V210 => 1,
         }
     }
 
     /// Horizontal and vertical chroma subsampling factors.
     pub fn subsampling(self) -> (usize, usize) {
         match self {
-            YuvLayout::I420 | YuvLayout::Nv12 => (2, 2),
-            YuvLayout::Y444 => (1, 1),
-            YuvLayout::Yuy2 | YuvLayout::Uyvy => (2, 1),
+            YuvLayout::I420 | YuvLayout::Nv12 | YuvLayout::I420P10 | YuvLayout::P010 => (2, 2),
+            YuvLayout::Y444 | YuvLayout::Y444P10 => (1, 1),
+            YuvLayout::Yuy2 | YuvLayout::Uyvy | YuvLayout::V210 => (2, 1),
+            YuvLayout::Y41b => (4, 1),
         }
     }
 
@@ -75,8 +102,13 @@ impl YuvLayout {
         let (cw, ch) = self.chroma_size(width, height);
         match (self, plane) {
             (YuvLayout::Yuy2 | YuvLayout::Uyvy, _) => (4 * cw, height),
+            // Groups of 6 pixels in 16 bytes; a partial group takes a whole one.
+            (YuvLayout::V210, _) => (16 * width.div_ceil(6), height),
+            (YuvLayout::I420P10 | YuvLayout::P010 | YuvLayout::Y444P10, 0) => (2 * width, height),
             (_, 0) => (width, height),
             (YuvLayout::Nv12, _) => (2 * cw, ch),
+            (YuvLayout::P010, _) => (4 * cw, ch),
+            (YuvLayout::I420P10 | YuvLayout::Y444P10, _) => (2 * cw, ch),
             _ => (cw, ch),
         }
     }

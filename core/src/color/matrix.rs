@@ -32,21 +32,30 @@ impl Matrix {
     }
 }
 
-/// The code range of 8-bit samples.
+/// The code range of YUV samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Range {
-    /// Y 0..=255, chroma 128 +- 127.5.
+    /// Y 0..=255, chroma 128 +- 127.5 (10-bit: 0..=1023).
     Full,
-    /// "TV"/"studio" range: Y 16..=235, chroma 16..=240.
+    /// "TV"/"studio" range: Y 16..=235, chroma 16..=240 (10-bit: 64..=940, 64..=960).
     Limited,
 }
 
 impl Range {
-    /// (Y offset, Y scale, chroma scale) in 8-bit code values.
-    fn codes(self) -> (f32, f32, f32) {
+    /// (Y offset, Y scale, chroma scale, chroma midpoint) in code values of `bits`-bit
+    /// samples: limited range scales the 8-bit codes by 2^(bits-8) (10-bit: Y 64..940),
+    /// full range spans 0..2^bits-1.
+    fn codes(self, bits: u32) -> (f32, f32, f32, f32) {
+        let mid = (1u32 << (bits - 1)) as f32;
         match self {
-            Range::Full => (0.0, 255.0, 255.0),
-            Range::Limited => (16.0, 219.0, 224.0),
+            Range::Full => {
+                let max = ((1u32 << bits) - 1) as f32;
+                (0.0, max, max, mid)
+            }
+            Range::Limited => {
+                let step = (1u32 << (bits - 8)) as f32;
+                (16.0 * step, 219.0 * step, 224.0 * step, mid)
+            }
         }
     }
 }
@@ -67,6 +76,7 @@ pub(super) struct Coefficients {
     y_offset: f32,
     y_scale: f32,
     c_scale: f32,
+    c_mid: f32,
 }
 
 impl YuvColor {
@@ -74,21 +84,22 @@ impl YuvColor {
         Self { matrix, range }
     }
 
-    pub(super) fn coefficients(self) -> Coefficients {
+    /// The factors for samples of `bits` bits (8 to 16).
+    pub(super) fn coefficients(self, bits: u32) -> Coefficients {
         let (kr, kb) = self.matrix.coefficients();
-        let (y_offset, y_scale, c_scale) = self.range.codes();
-        Coefficients { kr, kg: 1.0 - kr - kb, kb, y_offset, y_scale, c_scale }
+        let (y_offset, y_scale, c_scale, c_mid) = self.range.codes(bits);
+        Coefficients { kr, kg: 1.0 - kr - kb, kb, y_offset, y_scale, c_scale, c_mid }
     }
 
     /// RGB in [0,1] (not clipped) of one 8-bit YUV sample triple; `y`, `u` and `v` are
     /// code values, fractional ones allowed (interpolated chroma).
     pub fn to_rgb(self, y: f32, u: f32, v: f32) -> [f32; 3] {
-        self.coefficients().to_rgb(y, u, v)
+        self.coefficients(8).to_rgb(y, u, v)
     }
 
     /// 8-bit code values (unrounded, not clipped) of an RGB triple in [0,1].
     pub fn to_yuv(self, rgb: [f32; 3]) -> [f32; 3] {
-        self.coefficients().to_yuv(rgb)
+        self.coefficients(8).to_yuv(rgb)
     }
 }
 
@@ -96,8 +107,8 @@ impl Coefficients {
     #[inline]
     pub(super) fn to_rgb(self, y: f32, u: f32, v: f32) -> [f32; 3] {
         let luma = (y - self.y_offset) / self.y_scale;
-        let cb = (u - 128.0) / self.c_scale;
-        let cr = (v - 128.0) / self.c_scale;
+        let cb = (u - self.c_mid) / self.c_scale;
+        let cr = (v - self.c_mid) / self.c_scale;
         let r = luma + 2.0 * (1.0 - self.kr) * cr;
         let b = luma + 2.0 * (1.0 - self.kb) * cb;
         let g = (luma - self.kr * r - self.kb * b) / self.kg;
@@ -109,6 +120,6 @@ impl Coefficients {
         let luma = self.kr * r + self.kg * g + self.kb * b;
         let cb = (b - luma) / (2.0 * (1.0 - self.kb));
         let cr = (r - luma) / (2.0 * (1.0 - self.kr));
-        [self.y_offset + self.y_scale * luma, 128.0 + self.c_scale * cb, 128.0 + self.c_scale * cr]
+        [self.y_offset + self.y_scale * luma, self.c_mid + self.c_scale * cb, self.c_mid + self.c_scale * cr]
     }
 }

@@ -7,7 +7,22 @@ use crate::{
     CoreError, ParameterError,
 };
 
-const LAYOUTS: [YuvLayout; 5] = [YuvLayout::I420, YuvLayout::Nv12, YuvLayout::Y444, YuvLayout::Yuy2, YuvLayout::Uyvy];
+const LAYOUTS: [YuvLayout; 10] = [
+    YuvLayout::I420,
+    YuvLayout::Nv12,
+    YuvLayout::Y444,
+    YuvLayout::Yuy2,
+    YuvLayout::Uyvy,
+    YuvLayout::Y41b,
+    YuvLayout::I420P10,
+    YuvLayout::P010,
+    YuvLayout::Y444P10,
+    YuvLayout::V210,
+];
+
+fn code8(value: f32) -> u8 {
+    code(value, 255) as u8
+}
 const LIMITED_709: YuvColor = YuvColor::new(Matrix::Bt709, Range::Limited);
 
 /// Tightly packed planes for a layout (with `pad` extra bytes per row).
@@ -26,7 +41,7 @@ fn rgb_image(w: u32, h: u32, f: impl Fn(u32, u32) -> [f32; 3]) -> Image {
         for x in 0..w {
             let i = 12 * (y * w + x) as usize;
             for (c, v) in f(x, y).iter().enumerate() {
-                img.data[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
+                img.data_mut()[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
             }
         }
     }
@@ -34,7 +49,7 @@ fn rgb_image(w: u32, h: u32, f: impl Fn(u32, u32) -> [f32; 3]) -> Image {
 }
 
 fn pixel(img: &Image, x: u32, y: u32) -> [f32; 3] {
-    rgb_f32_pixel(&img.data[(y * img.width) as usize * 12..], x as usize)
+    rgb_f32_pixel(&img.data()[(y * img.width()) as usize * 12..], x as usize)
 }
 
 fn close(a: [f32; 3], b: [f32; 3], tol: f32) -> bool {
@@ -53,7 +68,7 @@ fn limited_range_709_black_and_white() {
 #[test]
 fn known_red_codes_per_matrix() {
     let red = [1.0, 0.0, 0.0];
-    let codes = |c: YuvColor| c.to_yuv(red).map(code);
+    let codes = |c: YuvColor| c.to_yuv(red).map(code8);
     assert_eq!(codes(YuvColor::new(Matrix::Bt601, Range::Limited)), [81, 90, 240]);
     assert_eq!(codes(LIMITED_709), [63, 102, 240]);
     assert_eq!(codes(YuvColor::new(Matrix::Bt2020, Range::Limited)), [74, 97, 240]);
@@ -77,7 +92,7 @@ fn no_clipping_of_super_whites_or_footroom() {
     let rgb = LIMITED_709.to_rgb(5.0, 128.0, 128.0);
     assert!(rgb[0] < 0.0, "{rgb:?}");
     // And back: a value over 1 uses the headroom codes rather than stopping at 235.
-    assert_eq!(code(LIMITED_709.to_yuv([1.05; 3])[0]), 246);
+    assert_eq!(code8(LIMITED_709.to_yuv([1.05; 3])[0]), 246);
 }
 
 #[test]
@@ -109,7 +124,12 @@ fn rgb_round_trip_through_every_layout() {
                 }
                 // 8-bit quantisation (limited range: 1/219 per luma code) plus a little
                 // chroma smoothing for the subsampled layouts.
-                let tol = if layout == YuvLayout::Y444 { 0.012 } else { 0.03 };
+                let full_chroma = matches!(layout, YuvLayout::Y444 | YuvLayout::Y444P10);
+                let tol = match (full_chroma, layout.bits()) {
+                    (true, 8) => 0.012,
+                    (true, _) => 0.004,
+                    (false, _) => 0.03,
+                };
                 assert!(worst < tol, "{layout:?} {color:?} {siting:?}: max error {worst}");
             }
         }
@@ -124,19 +144,17 @@ fn yuv_round_trip_is_exact_for_444_and_flat_chroma() {
         {
             let mut yuv = YuvMut::new(layout, w, h, bufs.iter_mut().map(|b| &mut b[..]).collect(), &strides).unwrap();
             let (cw, ch) = layout.chroma_size(w as usize, h as usize);
+            // 10-bit codes that are not multiples of 4: they need all ten bits.
+            let at_depth = |v: usize| if layout.bits() == 10 { (4 * v + 1) as u16 } else { v as u16 };
             for y in 0..h as usize {
                 for x in 0..w as usize {
-                    yuv.set_luma(x, y, (60 + 10 * x + 7 * y) as u8);
+                    yuv.set_luma(x, y, at_depth(60 + 10 * x + 7 * y));
                 }
             }
             for cy in 0..ch {
                 for cx in 0..cw {
-                    let (u, v) = if layout == YuvLayout::Y444 {
-                        ((110 + 3 * cx) as u8, (140 - 2 * cy) as u8)
-                    } else {
-                        (118, 135)
-                    };
-                    yuv.set_chroma(cx, cy, u, v);
+                    let (u, v) = if layout.subsampling() == (1, 1) { (110 + 3 * cx, 140 - 2 * cy) } else { (118, 135) };
+                    yuv.set_chroma(cx, cy, at_depth(u), at_depth(v));
                 }
             }
         }
@@ -155,7 +173,7 @@ fn yuv_round_trip_is_exact_for_444_and_flat_chroma() {
 fn packed_and_planar_layouts_put_samples_where_gstreamer_does() {
     // YUY2: Y0 U Y1 V; UYVY: U Y0 V Y1; NV12: UV interleaved.
     let src = rgb_image(2, 2, |_, _| [1.0, 0.0, 0.0]);
-    let expect = LIMITED_709.to_yuv([1.0, 0.0, 0.0]).map(code);
+    let expect = LIMITED_709.to_yuv([1.0, 0.0, 0.0]).map(code8);
     let mut yuy2 = [0u8; 8];
     let mut out = YuvMut::new(YuvLayout::Yuy2, 2, 2, vec![&mut yuy2[..]], &[4]).unwrap();
     rgb_to_yuv(&src.as_ref(), LIMITED_709, ChromaSiting::CENTER, &mut out).unwrap();
@@ -213,4 +231,60 @@ fn short_planes_and_wrong_formats_are_errors() {
     ));
     let err = YuvRef::new(YuvLayout::I420, 4, 4, &[&y[..]], &[4]).unwrap_err();
     assert!(matches!(err, CoreError::Parameter(ParameterError::PlaneCount { actual: 1, expected: 3, .. })), "{err}");
+}
+
+#[test]
+fn ten_bit_limited_range_spans_64_to_940() {
+    let k = LIMITED_709.coefficients(10);
+    assert!(close(k.to_rgb(64.0, 512.0, 512.0), [0.0; 3], 1e-6));
+    assert!(close(k.to_rgb(940.0, 512.0, 512.0), [1.0; 3], 1e-6));
+    assert_eq!(k.to_yuv([1.0, 0.0, 0.0]).map(|v| code(v, 1023)), [250, 409, 960]);
+    let full = YuvColor::new(Matrix::Bt709, Range::Full).coefficients(10);
+    assert!(close(full.to_rgb(1023.0, 512.0, 512.0), [1.0; 3], 1e-6));
+}
+
+#[test]
+fn ten_bit_layouts_put_samples_where_gstreamer_does() {
+    // P010: 10 bits in the high bits of little-endian words; I420_10LE: in the low bits.
+    let (mut y, mut uv) = (vec![0u8; 8], vec![0u8; 4]);
+    let mut p010 = YuvMut::new(YuvLayout::P010, 2, 2, vec![&mut y[..], &mut uv[..]], &[4, 4]).unwrap();
+    p010.set_luma(1, 0, 0x2a5);
+    p010.set_chroma(0, 0, 0x155, 0x3ff);
+    assert_eq!(&y[2..4], &(0x2a5u16 << 6).to_le_bytes());
+    assert_eq!(uv, [(0x155u16 << 6).to_le_bytes(), (0x3ffu16 << 6).to_le_bytes()].concat());
+    let (mut y, mut u, mut v) = (vec![0u8; 8], vec![0u8; 2], vec![0u8; 2]);
+    let mut i420 = YuvMut::new(YuvLayout::I420P10, 2, 2, vec![&mut y[..], &mut u[..], &mut v[..]], &[4, 2, 2]).unwrap();
+    i420.set_luma(1, 1, 0x2a5);
+    assert_eq!(&y[6..8], &0x2a5u16.to_le_bytes());
+    // v210: Cb0 Y0 Cr0 | Y1 Cb1 Y2 | Cr1 Y3 Cb2 | Y4 Cr2 Y5, ten bits each from the
+    // low bits of four little-endian words.
+    let mut row = [0u8; 16];
+    {
+        let mut v210 = YuvMut::new(YuvLayout::V210, 6, 1, vec![&mut row[..]], &[16]).unwrap();
+        for x in 0..6 {
+            v210.set_luma(x, 0, 100 + x as u16);
+        }
+        for c in 0..3 {
+            v210.set_chroma(c, 0, 200 + c as u16, 300 + c as u16);
+        }
+    }
+    let words: Vec<u32> = row.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let pack = |a: u32, b: u32, c: u32| a | b << 10 | c << 20;
+    assert_eq!(words, [pack(200, 100, 300), pack(101, 201, 102), pack(301, 103, 202), pack(104, 302, 105)]);
+    let frame = YuvRef::new(YuvLayout::V210, 6, 1, &[&row[..]], &[16]).unwrap();
+    assert_eq!((frame.luma(3, 0), frame.chroma(2, 0)), (103, (202, 302)));
+}
+
+#[test]
+fn y41b_chroma_covers_four_columns() {
+    // 8x1 Y41B: two chroma samples, U=100 and U=200, co-sited at luma x=0 and x=4.
+    let y = [128u8; 8];
+    let (u, v) = ([100u8, 200], [128u8, 128]);
+    let frame = YuvRef::new(YuvLayout::Y41b, 8, 1, &[&y[..], &u[..], &v[..]], &[8, 2, 2]).unwrap();
+    let mut rgb = Image::new(8, 1, RGB_F32).unwrap();
+    yuv_to_rgb(&frame, LIMITED_709, ChromaSiting { h_cosited: true, v_cosited: true }, &mut rgb).unwrap();
+    let u_at = |b: f32| 128.0 + (b - (128.0 - 16.0) / 219.0) * 224.0 / (2.0 * (1.0 - 0.0722));
+    let us: Vec<f32> = (0..8).map(|x| u_at(pixel(&rgb, x, 0)[2])).collect();
+    let expect = [100.0, 125.0, 150.0, 175.0, 200.0, 200.0, 200.0, 200.0];
+    assert!(us.iter().zip(expect).all(|(a, b)| (a - b).abs() < 0.01), "{us:?}");
 }

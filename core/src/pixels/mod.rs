@@ -174,18 +174,8 @@ impl<'a> ImageRef<'a> {
         Ok(Self { data, width, height, stride, format })
     }
 
-    pub fn width(&self) -> u32 {
-        self.width
-    }
-    pub fn height(&self) -> u32 {
-        self.height
-    }
-    pub fn stride(&self) -> usize {
-        self.stride
-    }
-    pub fn format(&self) -> PixelFormat {
-        self.format
-    }
+    getters!(width: u32, height: u32, stride: usize, format: PixelFormat);
+
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
@@ -222,18 +212,8 @@ impl<'a> ImageMut<'a> {
         Ok(Self { data, width, height, stride, format })
     }
 
-    pub fn width(&self) -> u32 {
-        self.width
-    }
-    pub fn height(&self) -> u32 {
-        self.height
-    }
-    pub fn stride(&self) -> usize {
-        self.stride
-    }
-    pub fn format(&self) -> PixelFormat {
-        self.format
-    }
+    getters!(width: u32, height: u32, stride: usize, format: PixelFormat);
+
     pub fn as_ref(&self) -> ImageRef<'_> {
         ImageRef { data: self.data, width: self.width, height: self.height, stride: self.stride, format: self.format }
     }
@@ -245,17 +225,54 @@ impl<'a> ImageMut<'a> {
 /// An owned, tightly packed image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
-    pub data: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-    pub format: PixelFormat,
+    // Private: the buffer always holds exactly `width * height` pixels of `format`,
+    // within the size limits, so every view of it is valid without a check.
+    data: Vec<u8>,
+    width: u32,
+    height: u32,
+    format: PixelFormat,
 }
 
 impl Image {
+    /// A zeroed image.
     pub fn new(width: u32, height: u32, format: PixelFormat) -> Result<Self> {
         check_dimensions(u64::from(width), u64::from(height))?;
         let data = vec![0; width as usize * height as usize * format.bytes_per_pixel()];
         Ok(Self { data, width, height, format })
+    }
+
+    /// Takes tightly packed pixels (rows without padding); `data` must hold exactly
+    /// `width * height` pixels of `format`.
+    pub fn from_vec(width: u32, height: u32, format: PixelFormat, data: Vec<u8>) -> Result<Self> {
+        check_dimensions(u64::from(width), u64::from(height))?;
+        let expected = width as usize * height as usize * format.bytes_per_pixel();
+        if data.len() != expected {
+            return Err(CoreError::Parameter(ParameterError::BufferSize {
+                actual: data.len(),
+                expected,
+                width,
+                height,
+                format: format.to_string(),
+                stride: width as usize * format.bytes_per_pixel(),
+            }));
+        }
+        Ok(Self { data, width, height, format })
+    }
+
+    getters!(width: u32, height: u32, format: PixelFormat);
+
+    /// The pixels, row after row without padding.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The pixels, writable in place (the length is fixed).
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
+    pub fn into_vec(self) -> Vec<u8> {
+        self.data
     }
 
     pub fn stride(&self) -> usize {

@@ -95,7 +95,7 @@ fn sixteen_bit_keeps_sixteen_bit_precision() {
 #[test]
 fn tiles_beyond_the_edge_are_reflected() {
     let format = PixelFormat::new(Channels::Gray, SampleType::U8);
-    let img = Image { data: vec![0, 51, 102], width: 3, height: 1, format };
+    let img = Image::from_vec(3, 1, format, vec![0, 51, 102]).unwrap();
     let mut rgb = [0.0; 3 * 5];
     read_tile(&img.as_ref(), -2, 0, 5, 1, &mut rgb, None);
     let got: Vec<u8> = rgb[..5].iter().map(|v| (v * 255.0).round() as u8).collect();
@@ -121,7 +121,7 @@ fn short_buffers_and_bad_strides_are_typed_errors() {
 #[test]
 fn premultiplied_transparent_pixels_carry_no_color() {
     let format = PixelFormat::new(Channels::Rgba, SampleType::U8);
-    let img = Image { data: vec![255, 0, 0, 0, 0, 255, 0, 255], width: 2, height: 1, format };
+    let img = Image::from_vec(2, 1, format, vec![255, 0, 0, 0, 0, 255, 0, 255]).unwrap();
     let (mut rgb, mut alpha) = ([0.0; 6], [0.0; 2]);
     read_tile(&img.as_ref(), 0, 0, 2, 1, &mut rgb, Some(&mut alpha));
     assert_eq!(rgb, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);

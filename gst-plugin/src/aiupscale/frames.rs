@@ -125,7 +125,7 @@ impl StreamConverter {
 
 /// The scratch float RGB image of `width` x `height`, reallocated when the size changes.
 fn scratch(slot: &mut Option<Image>, width: u32, height: u32) -> Result<&mut Image, CoreError> {
-    if slot.as_ref().is_none_or(|i| (i.width, i.height) != (width, height)) {
+    if slot.as_ref().is_none_or(|i| (i.width(), i.height()) != (width, height)) {
         *slot = Some(Image::new(width, height, RGB_F32)?);
     }
     Ok(slot.as_mut().expect("just filled"))
