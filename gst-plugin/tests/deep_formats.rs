@@ -104,6 +104,7 @@ fn floats(img: &Image) -> Vec<f32> {
 /// upscale of the picture (within chroma subsampling).
 #[test]
 fn deep_and_dv_formats_upscale_as_themselves() {
+    init();
     let (w, h) = (24u32, 10u32);
     for format in
         [VideoFormat::I42010le, VideoFormat::P01010le, VideoFormat::Y44410le, VideoFormat::V210, VideoFormat::Y41b]
@@ -117,7 +118,13 @@ fn deep_and_dv_formats_upscale_as_themselves() {
         let out = rgb_of(harness.pull().unwrap(), &out_info);
         let expected = rgb_of(yuv_buffer(&out_info, &smooth_rgb(w, h, 2)), &out_info);
         let worst = floats(&out).iter().zip(floats(&expected)).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        let tolerance = if format == VideoFormat::Y41b { 0.03 } else { 0.012 };
+        // Chroma subsampled on both sides, at different sizes, differs most at edges (as in
+        // the core's own round trip); full chroma only by rounding.
+        let tolerance = match format {
+            VideoFormat::Y44410le => 0.004,
+            VideoFormat::Y41b => 0.045,
+            _ => 0.03,
+        };
         assert!(worst <= tolerance, "{format}: max difference {worst}");
     }
 }
@@ -136,6 +143,7 @@ fn first_luma_row(buffer: gst::Buffer, info: &VideoInfo) -> Vec<u16> {
 /// survives, exactly; the same ramp through I420 keeps a quarter of them.
 #[test]
 fn ten_bit_steps_survive_the_element_and_eight_bit_loses_them() {
+    init();
     let (w, h) = (64u32, 4u32);
     // Y = 400 + x (10-bit codes 400..463), gray (chroma at the midpoint).
     let ramp = |deep: bool| {
