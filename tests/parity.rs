@@ -31,14 +31,14 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     let config = UpscalerConfig { color_fix: Some(false), session, ..UpscalerConfig::default() };
     let mut up = Upscaler::new(&ModelSource::Catalog(name.into()), config).unwrap();
     let ours = up.upscale_to(&input.as_ref(), Target::Factor(f64::from(entry.scale)), &mut Control::default()).unwrap();
-    let ours = hwc_to_chw(&f32_samples(&ours), ours.width as usize, ours.height as usize);
+    let ours = hwc_to_chw(&f32_samples(&ours), ours.width() as usize, ours.height() as usize);
 
     let tmp = tempfile::tempdir().unwrap();
     // The core reflects `edge_overlap + border` pixels beyond the image's edges.
     let context = entry.edge_overlap() + entry.border;
     let padded = reflect_pad(&input, context);
     let input_npy = tmp.path().join("input.npy");
-    let (pw, ph) = (padded.width as usize, padded.height as usize);
+    let (pw, ph) = (padded.width() as usize, padded.height() as usize);
     write_npy(&input_npy, &[3, ph, pw], &hwc_to_chw(&f32_samples(&padded), pw, ph));
     let output_npy = tmp.path().join("output.npy");
     let archive = cache.archive_path(catalog.package_of(entry));

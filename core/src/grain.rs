@@ -6,7 +6,7 @@
 //! pattern is a pure function of (seed, x, y): the same image and seed always give the
 //! same output, whatever the tiling or thread count, and nothing is kept between calls.
 
-use crate::{pixels::SampleType, CoreError, ImageMut, Result};
+use crate::{pixels::SampleType, ImageMut, ParameterError, Result};
 
 /// Standard deviation of the grain at strength 1 in the mid-tones, as a fraction of full
 /// scale (about 10/255): visible but finer than the noise of the camcorder tapes the
@@ -27,7 +27,7 @@ impl Grain {
     /// Strength 0 (off) to 1; an error names the value outside that range.
     pub fn new(strength: f32, seed: u64) -> Result<Self> {
         if !(0.0..=1.0).contains(&strength) {
-            return Err(CoreError::InvalidGrain { strength });
+            return Err(ParameterError::Grain { strength }.into());
         }
         Ok(Self { strength, seed })
     }
@@ -131,7 +131,7 @@ mod tests {
 
     fn flat(value: u8, w: u32, h: u32, channels: Channels) -> Image {
         let mut img = Image::new(w, h, PixelFormat::new(channels, SampleType::U8)).unwrap();
-        img.data.fill(value);
+        img.data_mut().fill(value);
         img
     }
 
@@ -168,7 +168,7 @@ mod tests {
         let img = grained(flat(128, 256, 256, Channels::Rgb), 1.0, 42);
         let mut sum = 0.0f64;
         let mut sq = 0.0f64;
-        for px in img.data.chunks(3) {
+        for px in img.data().chunks(3) {
             assert!(px[0] == px[1] && px[1] == px[2], "colour speckle: {px:?}");
             let d = f64::from(px[0]) - 128.0;
             sum += d;
@@ -185,8 +185,8 @@ mod tests {
     fn grain_is_weaker_in_the_shadows_than_in_the_mid_tones() {
         let spread = |value: u8| {
             let img = grained(flat(value, 128, 128, Channels::Gray), 1.0, 1);
-            let mean = img.data.iter().map(|&v| f64::from(v)).sum::<f64>() / img.data.len() as f64;
-            (img.data.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / img.data.len() as f64).sqrt()
+            let mean = img.data().iter().map(|&v| f64::from(v)).sum::<f64>() / img.data().len() as f64;
+            (img.data().iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / img.data().len() as f64).sqrt()
         };
         let (dark, mid) = (spread(20), spread(128));
         assert!(dark < 0.6 * mid, "dark {dark}, mid {mid}");
@@ -196,15 +196,15 @@ mod tests {
     #[test]
     fn alpha_is_untouched_and_16_bit_and_float_get_the_same_pattern() {
         let img = grained(flat(100, 32, 32, Channels::Rgba), 1.0, 9);
-        assert!(img.data.chunks(4).all(|p| p[3] == 100));
+        assert!(img.data().chunks(4).all(|p| p[3] == 100));
         let mut wide = Image::new(32, 32, PixelFormat::new(Channels::Rgb, SampleType::F32)).unwrap();
-        for px in wide.data.chunks_mut(4) {
+        for px in wide.data_mut().chunks_mut(4) {
             px.copy_from_slice(&(100.0f32 / 255.0).to_ne_bytes());
         }
         add_grain(&mut wide.as_mut(), Grain::new(1.0, 9).unwrap());
-        for (i, px) in wide.data.chunks(12).enumerate() {
+        for (i, px) in wide.data().chunks(12).enumerate() {
             let f = f32::from_ne_bytes([px[0], px[1], px[2], px[3]]) * 255.0;
-            assert!((f - f32::from(img.data[i * 4])).abs() <= 0.5 + 1e-3, "pixel {i}: {f} vs {}", img.data[i * 4]);
+            assert!((f - f32::from(img.data()[i * 4])).abs() <= 0.5 + 1e-3, "pixel {i}: {f} vs {}", img.data()[i * 4]);
         }
     }
 

@@ -140,10 +140,10 @@ impl Opened {
         let decode_err = || format!("cannot decode {} as {format:?}", path.display());
         let (width, height) = decoder.dimensions();
         let mut image = Image::new(width, height, pixel_format).with_context(decode_err)?;
-        if decoder.total_bytes() != image.data.len() as u64 {
+        if decoder.total_bytes() != image.data().len() as u64 {
             bail!("{}: the decoder reports {} bytes for {width}x{height}", path.display(), decoder.total_bytes());
         }
-        decoder.read_image_boxed(&mut image.data).with_context(decode_err)?;
+        decoder.read_image_boxed(image.data_mut()).with_context(decode_err)?;
         Ok(Decoded { image: transform::orient(image, orientation), metadata })
     }
 }
@@ -243,9 +243,9 @@ pub fn encode_to_temp(
     provenance: Option<Method<'_>>,
 ) -> Result<(NamedTempFile, Vec<String>)> {
     let file = file_format(target)?;
-    let (format, mut notes) = transform::output_format(file, image.format);
+    let (format, mut notes) = transform::output_format(file, image.format());
     let converted;
-    let image = if format == image.format {
+    let image = if format == image.format() {
         image
     } else {
         converted = transform::convert(image, format);
@@ -295,7 +295,7 @@ fn encode<E: ImageEncoder>(
             notes.push("EXIF is dropped (the encoder of this format cannot write it)".into());
         }
     }
-    encoder.write_image(&image.data, image.width, image.height, color)
+    encoder.write_image(image.data(), image.width(), image.height(), color)
 }
 
 /// Where `path` really is: canonical if it exists, else its folder's canonical path

@@ -154,18 +154,18 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
     let provenance = aiupscale_core::provenance::describe(crate::upscale::method(upscaler));
     if is_std(&args.output) {
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&out.data).and_then(|_| stdout.flush()).context("cannot write the pixels to stdout")?;
+        stdout.write_all(out.data()).and_then(|_| stdout.flush()).context("cannot write the pixels to stdout")?;
     } else {
         let mut tmp = io::temp_beside(&args.output)?;
-        tmp.write_all(&out.data).with_context(|| format!("cannot write {}", args.output.display()))?;
+        tmp.write_all(out.data()).with_context(|| format!("cannot write {}", args.output.display()))?;
         if cancel.is_set() {
             return Ok(Outcome::Cancelled);
         }
         io::commit(tmp, &args.output)?;
         println!(
             "{}",
-            json!({ "width": out.width, "height": out.height, "format": args.format.name(), "bytes": out.data.len(), "output": args.output.display().to_string() })
+            json!({ "width": out.width(), "height": out.height(), "format": args.format.name(), "bytes": out.data().len(), "output": args.output.display().to_string() })
         );
     }
-    Ok(Outcome::Done { width: out.width, height: out.height, provenance })
+    Ok(Outcome::Done { width: out.width(), height: out.height(), provenance })
 }

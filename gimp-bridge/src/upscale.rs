@@ -333,5 +333,5 @@ pub fn process(
         return Err(Failure::Cancelled); // `tmp` is dropped: removed.
     }
     io::commit(tmp, output).map_err(Failure::File)?;
-    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, runs_on, warnings })
+    Ok(Done { width: upscaled.width(), height: upscaled.height(), engine, device, runs_on, warnings })
 }

@@ -163,9 +163,9 @@ fn every_packed_format_is_an_exact_nearest_upscale() {
         let finfo = input.format_info();
         let bpp = finfo.pixel_stride()[0] as usize;
         let alpha = finfo.has_alpha().then(|| finfo.poffset()[3] as usize);
-        let colour: Vec<usize> =
+        let color: Vec<usize> =
             finfo.poffset()[..finfo.n_components().min(3) as usize].iter().map(|&o| o as usize).collect();
-        let padding = (bpp == 4 && alpha.is_none()).then(|| (0..4).find(|o| !colour.contains(o)).unwrap());
+        let padding = (bpp == 4 && alpha.is_none()).then(|| (0..4).find(|o| !color.contains(o)).unwrap());
         let content = move |_plane: usize, x: usize, y: usize| {
             let (px, c) = (x / bpp, x % bpp);
             if Some(c) == alpha {
@@ -219,7 +219,7 @@ fn smooth_rgb(w: u32, h: u32, scale: u32) -> Image {
             let px = [0.25 + 0.02 * sx, 0.3 + 0.025 * sy, 0.6 - 0.01 * (sx + sy)];
             let i = 12 * (y * w * scale + x) as usize;
             for (c, v) in px.iter().enumerate() {
-                img.data[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
+                img.data_mut()[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
             }
         }
     }
@@ -299,7 +299,7 @@ fn transparent_areas_stay_transparent() {
         let (w, hh) = (16u32, 8u32);
         let input = info(VideoFormat::Rgba, w, hh);
         h.set_src_caps(input.to_caps().unwrap());
-        // Left half fully transparent (with garbage colour), right half opaque red.
+        // Left half fully transparent (with garbage color), right half opaque red.
         let content = |_p: usize, x: usize, _y: usize| {
             let (px, c) = (x / 4, x % 4);
             match (px < 8, c) {
@@ -413,7 +413,7 @@ fn non_integer_scale_resamples_to_the_exact_size() {
     let out_info = info(VideoFormat::Rgb, 15, 12);
     let out = read(h.pull().unwrap(), &out_info);
     assert_eq!(out_size(&h), (15, 12));
-    // A flat colour stays (close to) flat through model and resampling.
+    // A flat color stays (close to) flat through model and resampling.
     let (data, stride) = (out.plane_data(0).unwrap(), out.plane_stride()[0] as usize);
     for y in 0..12 {
         for x in 0..15 {

@@ -54,7 +54,7 @@ fn main() -> Result<()> {
             for denoise in [0.0, 0.5] {
                 let started = Instant::now();
                 let (psnr, ssim) = score(&mut up, &pairs, scale, denoise)?;
-                let pixels: u32 = pairs.iter().map(|(_, lr)| lr.width * lr.height).sum();
+                let pixels: u32 = pairs.iter().map(|(_, lr)| lr.width() * lr.height()).sum();
                 let per_mp = started.elapsed().as_secs_f64() / (f64::from(pixels) / 1e6);
                 println!(
                     "| {name} | {flops:.2} | {denoise} | {psnr:.2} | {ssim:.4} | {:+.2} dB, {:+.4} | {per_mp:.1} |",
@@ -73,7 +73,7 @@ fn score(up: &mut Upscaler, pairs: &[(Image, Image)], scale: u32, denoise: f32) 
     let (mut psnr, mut ssim) = (0.0, 0.0);
     for (hr, lr) in pairs {
         let out = if denoise > 0.0 {
-            let mut out = Image::new(CROP.0, CROP.1, lr.format)?;
+            let mut out = Image::new(CROP.0, CROP.1, lr.format())?;
             let settings = DenoiseSettings { denoise, temporal: 0.0 };
             FrameUpscaler::new(&mut *up, settings).process(&lr.as_ref(), &mut out.as_mut(), &mut Control::default())?;
             out

@@ -3,7 +3,8 @@
 use aiupscale_core::{
     add_grain,
     color::{self, RGB_F32},
-    ChromaSiting, Control, CoreError, FrameUpscaler, Grain, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
+    ChromaSiting, Control, CoreError, ErrorKind, FrameUpscaler, Grain, Image, ImageMut, ImageRef, YuvColor, YuvMut,
+    YuvRef,
 };
 use gstreamer as gst;
 use gstreamer_video as gst_video;
@@ -39,9 +40,10 @@ impl FrameError {
 
 impl From<CoreError> for FrameError {
     fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Cancelled => FrameError::Cancelled,
-            e => FrameError::Failed { message: e.to_string(), debug: error_chain(&e) },
+        if e.kind() == ErrorKind::Cancelled {
+            FrameError::Cancelled
+        } else {
+            FrameError::Failed { message: e.to_string(), debug: error_chain(&e) }
         }
     }
 }
@@ -133,7 +135,7 @@ impl StreamConverter {
 
 /// The scratch float RGB image of `width` x `height`, reallocated when the size changes.
 fn scratch(slot: &mut Option<Image>, width: u32, height: u32) -> Result<&mut Image, CoreError> {
-    if slot.as_ref().is_none_or(|i| (i.width, i.height) != (width, height)) {
+    if slot.as_ref().is_none_or(|i| (i.width(), i.height()) != (width, height)) {
         *slot = Some(Image::new(width, height, RGB_F32)?);
     }
     Ok(slot.as_mut().expect("just filled"))

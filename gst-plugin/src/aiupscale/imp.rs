@@ -449,6 +449,9 @@ impl BaseTransformImpl for AiUpscale {
             );
             load_error(&e)
         })?;
+        if let Some(why) = upscaler.device_fallback() {
+            gst::warning!(CAT, imp = self, "device auto: no GPU, running on the CPU because {why}");
+        }
         match upscaler.info() {
             Some(info) => gst::info!(
                 CAT,
