@@ -8,13 +8,15 @@ BIN := target/release/aiupscale
 setup:
 	scripts/setup
 
+# Optional: models are fetched on first use; this fetches the demo's ahead of time.
 models: setup
-	$(BIN) models fetch realesr-animevideov3-x2 realesrgan-x4plus anime4k-x2-s-rl
+	$(BIN) models fetch span-clearreality-x4 realesrgan-x4plus anime4k-x2-s-rl
 
 plugin: setup
 	scripts/install-gst-plugin
 
-demo: models plugin
+# No fetch step: the element and the binary fetch a missing model on first use.
+demo: plugin
 	scripts/demo
 
 test:

@@ -43,7 +43,7 @@ fn reference(cases: &[(String, Image, Image)]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let save = |img: &Image, name: String| {
         let path = dir.path().join(name);
-        image::RgbImage::from_raw(img.width, img.height, img.data.clone()).unwrap().save(&path).unwrap();
+        image::RgbImage::from_raw(img.width(), img.height(), img.data().to_vec()).unwrap().save(&path).unwrap();
         path.display().to_string()
     };
     let (mut singles, mut pairs) = (Vec::new(), Vec::new());

@@ -31,14 +31,14 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     let config = UpscalerConfig { color_fix: Some(false), session, ..UpscalerConfig::default() };
     let mut up = Upscaler::new(&ModelSource::Catalog(name.into()), config).unwrap();
     let ours = up.upscale_to(&input.as_ref(), Target::Factor(f64::from(entry.scale)), &mut Control::default()).unwrap();
-    let ours = hwc_to_chw(&f32_samples(&ours), ours.width as usize, ours.height as usize);
+    let ours = hwc_to_chw(&f32_samples(&ours), ours.width() as usize, ours.height() as usize);
 
     let tmp = tempfile::tempdir().unwrap();
     // The core reflects `edge_overlap + border` pixels beyond the image's edges.
     let context = entry.edge_overlap() + entry.border;
     let padded = reflect_pad(&input, context);
     let input_npy = tmp.path().join("input.npy");
-    let (pw, ph) = (padded.width as usize, padded.height as usize);
+    let (pw, ph) = (padded.width() as usize, padded.height() as usize);
     write_npy(&input_npy, &[3, ph, pw], &hwc_to_chw(&f32_samples(&padded), pw, ph));
     let output_npy = tmp.path().join("output.npy");
     let archive = cache.archive_path(catalog.package_of(entry));
@@ -55,7 +55,11 @@ fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f
     };
     let mut command = Command::new(python());
     command.arg(repo_root().join(reference)).args(&paths);
-    let status = command.arg(&input_npy).arg(&output_npy).output().unwrap();
+    command.arg(&input_npy).arg(&output_npy);
+    if entry.nearest_residual {
+        command.arg("--nearest-residual").arg(entry.border.to_string());
+    }
+    let status = command.output().unwrap();
     assert!(status.status.success(), "reference failed: {}", String::from_utf8_lossy(&status.stderr));
     let (shape, reference) = read_npy(&output_npy);
     let s = entry.scale as usize;
@@ -152,6 +156,35 @@ fn span_models_match_ncnn() {
         "span-hfa2k-x2",
     ] {
         let db = parity(name, "chelsea.png", (100, 80, 64, 48));
+        assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}
+
+/// Every Real-CUGAN model in the package: SE and Pro, x2/x3/x4, conservative, no-denoise
+/// and denoise levels. On 48x40 crops (the smallest multiple of 4 that keeps the
+/// border's reflections inside the crop): their U-Nets cost ~50-90 MFLOP per pixel.
+#[test]
+fn realcugan_models_match_ncnn_on_small_crops() {
+    let names: Vec<&str> =
+        Catalog::builtin().models().iter().map(|m| m.name.as_str()).filter(|n| n.starts_with("realcugan-")).collect();
+    assert_eq!(names.len(), 17, "the package's 17 Real-CUGAN models are in the catalog: {names:?}");
+    for name in names {
+        let db = parity(name, "chelsea.png", (120, 60, 48, 40));
+        assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}
+
+#[test]
+fn waifu2x_cunet_matches_ncnn_at_every_denoise_level() {
+    let names: Vec<&str> = Catalog::builtin()
+        .models()
+        .iter()
+        .map(|m| m.name.as_str())
+        .filter(|n| n.starts_with("waifu2x-cunet-"))
+        .collect();
+    assert_eq!(names.len(), 5, "the package's 5 x2 CUNet models are in the catalog: {names:?}");
+    for name in names {
+        let db = parity(name, "astronaut.png", (150, 60, 48, 40));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
 }

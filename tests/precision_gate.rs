@@ -55,7 +55,7 @@ fn measure(model: &str, scale: u32, precision: Precision) -> Gate {
         let original = media::load_rgb8(&repo_root().join(path)).unwrap();
         let hr = media::centre_crop(&original, 256, 192).unwrap();
         let lr = media::resize(&hr, 256 / scale, 192 / scale, Filter::Bicubic).unwrap();
-        let target = Target::Size { width: hr.width, height: hr.height };
+        let target = Target::Size { width: hr.width(), height: hr.height() };
         let a = fp32.upscale_to(&lr.as_ref(), target, &mut Control::default()).unwrap();
         let b = reduced.upscale_to(&lr.as_ref(), target, &mut Control::default()).unwrap();
         min_db = min_db.min(psnr(&f32_samples(&to_f32(&a)), &f32_samples(&to_f32(&b))));

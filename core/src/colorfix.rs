@@ -59,7 +59,7 @@ fn axis_weights(out_len: usize, blocks: usize) -> Vec<(usize, usize, f32)> {
 }
 
 /// Moves the block means of `dst` (the upscaled image) onto those of `src`.
-pub fn match_colours(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
+pub fn match_colors(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
     let (bw, bh) = (src.width().div_ceil(BLOCK) as usize, src.height().div_ceil(BLOCK) as usize);
     let input = (src.width() as usize, src.height() as usize);
     let want = block_means(src, input, bw, bh);
@@ -104,7 +104,7 @@ mod tests {
         for y in 0..h {
             for x in 0..w {
                 for c in 0..3 {
-                    img.data[((y * w + x) * 3) as usize + c] = f(x, y, c);
+                    img.data_mut()[((y * w + x) * 3) as usize + c] = f(x, y, c);
                 }
             }
         }
@@ -113,59 +113,60 @@ mod tests {
 
     fn channel_means(img: &Image) -> [f64; 3] {
         let mut sums = [0.0; 3];
-        for px in img.data.chunks_exact(3) {
+        for px in img.data().chunks_exact(3) {
             for c in 0..3 {
                 sums[c] += f64::from(px[c]);
             }
         }
-        sums.map(|s| s / f64::from(img.width * img.height))
+        sums.map(|s| s / f64::from(img.width() * img.height()))
     }
 
     #[test]
-    fn a_shifted_output_gets_the_input_colour_back_and_keeps_its_detail() {
+    fn a_shifted_output_gets_the_input_color_back_and_keeps_its_detail() {
         let src = image(64, 48, |x, y, c| (40 + x * 2 + y + 30 * c as u32) as u8);
         // A 2x "upscale" that is 12 levels too dark in red and carries fine detail.
         let mut dst = image(128, 96, |x, y, c| {
-            let base = i32::from(src.data[(((y / 2) * 64 + x / 2) * 3) as usize + c]);
+            let base = i32::from(src.data()[(((y / 2) * 64 + x / 2) * 3) as usize + c]);
             let detail = if (x + y) % 2 == 0 { 3 } else { -3 };
             (base + detail - if c == 0 { 12 } else { 0 }).clamp(0, 255) as u8
         });
         let before = dst.clone();
-        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
         let (want, got) = (channel_means(&src), channel_means(&dst));
         for c in 0..3 {
             assert!((want[c] - got[c]).abs() < 0.5, "channel {c}: input mean {} output mean {}", want[c], got[c]);
         }
         // The checkerboard detail survives: neighbours still differ by ~6 levels.
-        let step =
-            |img: &Image| i32::from(img.data[(40 * 128 + 41) * 3 + 1]) - i32::from(img.data[(40 * 128 + 40) * 3 + 1]);
+        let step = |img: &Image| {
+            i32::from(img.data()[(40 * 128 + 41) * 3 + 1]) - i32::from(img.data()[(40 * 128 + 40) * 3 + 1])
+        };
         assert_eq!(step(&dst), step(&before));
     }
 
     #[test]
-    fn colours_under_zero_alpha_do_not_count() {
+    fn colors_under_zero_alpha_do_not_count() {
         let format = PixelFormat::new(Channels::Rgba, SampleType::U8);
         // Input: half the pixels transparent with a bright colour the model does not keep.
         let mut src = Image::new(8, 8, format).unwrap();
-        for (i, px) in src.data.chunks_exact_mut(4).enumerate() {
+        for (i, px) in src.data_mut().chunks_exact_mut(4).enumerate() {
             px.copy_from_slice(if i % 2 == 0 { &[100, 100, 100, 255] } else { &[250, 10, 10, 0] });
         }
         let mut dst = Image::new(16, 16, format).unwrap();
-        for (i, px) in dst.data.chunks_exact_mut(4).enumerate() {
+        for (i, px) in dst.data_mut().chunks_exact_mut(4).enumerate() {
             let (x, y) = (i % 16, i / 16);
             px.copy_from_slice(if (x / 2 + y / 2 * 8) % 2 == 0 { &[100, 100, 100, 255] } else { &[0, 0, 0, 0] });
         }
         let before = dst.clone();
-        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
-        assert_eq!(dst.data, before.data);
+        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        assert_eq!(dst.data(), before.data());
     }
 
     #[test]
     fn an_exact_nearest_upscale_of_any_size_is_left_alone() {
         let src = image(37, 21, |x, y, c| ((37 * x + 91 * y + 53 * c as u32) % 256) as u8);
-        let mut dst = image(74, 42, |x, y, c| src.data[(((y / 2) * 37 + x / 2) * 3) as usize + c]);
+        let mut dst = image(74, 42, |x, y, c| src.data()[(((y / 2) * 37 + x / 2) * 3) as usize + c]);
         let before = dst.clone();
-        match_colours(&src.as_ref(), &mut dst.as_mut()).unwrap();
-        assert_eq!(dst.data, before.data);
+        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        assert_eq!(dst.data(), before.data());
     }
 }

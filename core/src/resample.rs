@@ -5,7 +5,7 @@ use fast_image_resize as fr;
 
 use crate::{
     pixels::{Channels, Image, ImageMut, ImageRef, SampleType},
-    CoreError, Result,
+    CoreError, InferenceError, ParameterError, Result,
 };
 
 /// A classic interpolation filter.
@@ -94,25 +94,29 @@ fn contiguous<'a>(image: &ImageRef<'a>) -> std::borrow::Cow<'a, [u8]> {
 /// resampled premultiplied, so transparent colour does not bleed into edges.
 pub fn resample(src: &ImageRef<'_>, dst: &mut ImageMut<'_>, filter: Filter) -> Result<()> {
     if src.format() != dst.format() {
-        return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
+        return Err(CoreError::Parameter(ParameterError::FormatMismatch {
+            src: src.format().to_string(),
+            dst: dst.format().to_string(),
+        }));
     }
+    let sizes = ((src.width(), src.height()), (dst.width(), dst.height()));
+    let failed = |e: &dyn std::fmt::Display| {
+        CoreError::Inference(InferenceError::Resample { src: sizes.0, dst: sizes.1, reason: e.to_string() })
+    };
     let format = src.format();
     let ptype = pixel_type(format.channels, format.sample);
     let packed_src = contiguous(src);
-    let src_image = fr::images::ImageRef::new(src.width(), src.height(), &packed_src, ptype)
-        .map_err(|e| CoreError::Resample { reason: e.to_string() })?;
+    let src_image = fr::images::ImageRef::new(src.width(), src.height(), &packed_src, ptype).map_err(|e| failed(&e))?;
     let mut packed_dst = Image::new(dst.width(), dst.height(), format)?;
-    let mut dst_image = fr::images::Image::from_slice_u8(dst.width(), dst.height(), &mut packed_dst.data, ptype)
-        .map_err(|e| CoreError::Resample { reason: e.to_string() })?;
+    let mut dst_image = fr::images::Image::from_slice_u8(dst.width(), dst.height(), packed_dst.data_mut(), ptype)
+        .map_err(|e| failed(&e))?;
     let alpha_last = matches!(format.channels, Channels::Rgba | Channels::Bgra | Channels::GrayAlpha);
     let options = fr::ResizeOptions::new().resize_alg(filter.algorithm()).use_alpha(alpha_last);
-    fr::Resizer::new()
-        .resize(&src_image, &mut dst_image, &options)
-        .map_err(|e| CoreError::Resample { reason: e.to_string() })?;
+    fr::Resizer::new().resize(&src_image, &mut dst_image, &options).map_err(|e| failed(&e))?;
     let row = dst.width() as usize * format.bytes_per_pixel();
     let stride = dst.stride();
     let out = dst.data_mut();
-    for (y, chunk) in packed_dst.data.chunks_exact(row).enumerate() {
+    for (y, chunk) in packed_dst.data().chunks_exact(row).enumerate() {
         out[y * stride..y * stride + row].copy_from_slice(chunk);
     }
     Ok(())
@@ -124,20 +128,20 @@ mod tests {
     use crate::pixels::PixelFormat;
 
     #[test]
-    fn every_filter_keeps_a_flat_colour_flat() {
+    fn every_filter_keeps_a_flat_color_flat() {
         let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
-        let src = Image { data: [200u8, 100, 50].repeat(16), width: 4, height: 4, format };
+        let src = Image::from_vec(4, 4, format, [200u8, 100, 50].repeat(16)).unwrap();
         for filter in [Filter::Nearest, Filter::Bilinear, Filter::Bicubic, Filter::Lanczos3, Filter::Area] {
             let mut dst = Image::new(7, 9, format).unwrap();
             resample(&src.as_ref(), &mut dst.as_mut(), filter).unwrap();
-            assert!(dst.data.chunks(3).all(|p| p == [200, 100, 50]), "{filter:?}");
+            assert!(dst.data().chunks(3).all(|p| p == [200, 100, 50]), "{filter:?}");
         }
     }
 
     #[test]
     fn strided_destinations_are_filled_row_by_row() {
         let format = PixelFormat::new(Channels::Gray, SampleType::U16);
-        let src = Image { data: 1000u16.to_ne_bytes().repeat(4), width: 2, height: 2, format };
+        let src = Image::from_vec(2, 2, format, 1000u16.to_ne_bytes().repeat(4)).unwrap();
         let mut buf = vec![0u8; 3 * 16];
         let mut dst = ImageMut::new(&mut buf, 4, 3, 16, format).unwrap();
         resample(&src.as_ref(), &mut dst, Filter::Lanczos3).unwrap();

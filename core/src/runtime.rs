@@ -15,17 +15,19 @@ use ort::{
     },
 };
 
+use crate::libraries::{loader_finds, user_library_dir};
 use crate::{
     engine::{Engine, Precision},
-    CoreError, Result,
+    libraries::project_deps_dir,
+    CoreError, ModelLoadError, Result, SetupError,
 };
 
 /// The library file the PyPI wheel `onnxruntime==1.31.1` ships (it has no unversioned name).
 pub const ORT_LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
 
-/// Where `scripts/setup` installs ONNX Runtime in this checkout.
-fn project_library() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/ort/onnxruntime/capi").join(ORT_LIBRARY_FILE)
+/// Where `scripts/setup` installs ONNX Runtime in the checkout this code runs from.
+fn project_library() -> Option<PathBuf> {
+    Some(project_deps_dir()?.join("ort/onnxruntime/capi").join(ORT_LIBRARY_FILE))
 }
 
 /// Candidate library paths in the order they are tried: `AIUPSCALE_ORT_LIB`,
@@ -38,7 +40,7 @@ pub fn library_candidates() -> Vec<PathBuf> {
             candidates.push(PathBuf::from(value));
         }
     }
-    candidates.push(project_library());
+    candidates.extend(project_library());
     if let Some(dir) = user_library_dir() {
         candidates.push(dir.join(ORT_LIBRARY_FILE));
     }
@@ -47,26 +49,14 @@ pub fn library_candidates() -> Vec<PathBuf> {
     candidates
 }
 
-/// The user's folder for runtime libraries: `$XDG_DATA_HOME/aiupscale/lib`, else
-/// `~/.local/share/aiupscale/lib` (ONNX Runtime there, OpenVINO in `openvino/`).
-pub(crate) fn user_library_dir() -> Option<PathBuf> {
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data_home.join("aiupscale/lib"))
-}
-
 /// Picks the first candidate that exists; bare names are left to the loader. An
 /// explicitly set variable that points nowhere is an error, not a silent fallback.
-fn choose_library() -> Result<PathBuf> {
+/// The error is what was searched.
+fn choose_library() -> std::result::Result<PathBuf, String> {
     for var in ["AIUPSCALE_ORT_LIB", "ORT_DYLIB_PATH"] {
         if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             let path = PathBuf::from(value);
-            return if path.is_file() {
-                Ok(path)
-            } else {
-                Err(CoreError::RuntimeNotFound { searched: format!("{var}={}", path.display()) })
-            };
+            return if path.is_file() { Ok(path) } else { Err(format!("{var}={}", path.display())) };
         }
     }
     let candidates = library_candidates();
@@ -81,16 +71,7 @@ fn choose_library() -> Result<PathBuf> {
             return Ok(candidate.clone());
         }
     }
-    Err(CoreError::RuntimeNotFound {
-        searched: candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "),
-    })
-}
-
-pub(crate) fn loader_finds(name: &Path) -> bool {
-    let mut dirs: Vec<PathBuf> =
-        std::env::var_os("LD_LIBRARY_PATH").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
-    dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib64"].map(PathBuf::from));
-    dirs.iter().any(|d| d.join(name).is_file())
+    Err(candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
 }
 
 /// Why the runtime could not be loaded, kept so later calls report the same thing.
@@ -104,19 +85,18 @@ enum LoadFailure {
 pub fn environment() -> Result<&'static Environment> {
     static ENV: OnceLock<std::result::Result<Environment, LoadFailure>> = OnceLock::new();
     let loaded = ENV.get_or_init(|| {
-        let path = choose_library().map_err(|e| match e {
-            CoreError::RuntimeNotFound { searched } => LoadFailure::NotFound { searched },
-            other => LoadFailure::NotFound { searched: other.to_string() },
-        })?;
+        let path = choose_library().map_err(|searched| LoadFailure::NotFound { searched })?;
         let load_failure = |reason: String| LoadFailure::Load { path: path.clone(), reason };
         let builder = ort::init_from(&path).map_err(|e| load_failure(e.to_string()))?;
         builder.with_name("aiupscale").build().map_err(|e| load_failure(e.to_string()))
     });
     match loaded {
         Ok(env) => Ok(env),
-        Err(LoadFailure::NotFound { searched }) => Err(CoreError::RuntimeNotFound { searched: searched.clone() }),
+        Err(LoadFailure::NotFound { searched }) => {
+            Err(CoreError::Setup(SetupError::RuntimeNotFound { searched: searched.clone() }))
+        }
         Err(LoadFailure::Load { path, reason }) => {
-            Err(CoreError::RuntimeLoad { path: path.clone(), reason: reason.clone() })
+            Err(CoreError::Setup(SetupError::RuntimeLoad { path: path.clone(), reason: reason.clone() }))
         }
     }
 }
@@ -209,15 +189,25 @@ fn provider_available<E: ExecutionProvider>() -> bool {
     E::is_available().unwrap_or(false)
 }
 
+/// A session and where it runs.
+pub struct BuiltSession {
+    pub session: Session,
+    pub device: Device,
+    /// Why `Device::Auto` fell back to the CPU although a GPU provider was offered.
+    pub fallback: Option<String>,
+}
+
 /// Builds a session for the ONNX model at `path` and reports which device it got.
 /// An explicit CUDA/TensorRT request that cannot be met is an error; only `Auto`
-/// falls back to the CPU.
-pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result<(Session, Device)> {
+/// falls back to the CPU, and says why.
+pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result<BuiltSession> {
     let env = environment()?;
-    let load_err = |source: ort::Error| CoreError::ModelLoad {
-        model: model.to_owned(),
-        engine: "ONNX Runtime",
-        source: source.into(),
+    let load_err = |source: ort::Error| {
+        CoreError::Model(ModelLoadError::Load {
+            model: model.to_owned(),
+            engine: "ONNX Runtime",
+            source: source.into(),
+        })
     };
     let mut builder = Session::builder(env)
         .and_then(|b| {
@@ -234,6 +224,7 @@ pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result
     if config.threads > 0 {
         builder = builder.with_intra_threads(config.threads).map_err(builder_err).map_err(load_err)?;
     }
+    let mut fallback = None;
     let chosen = match config.device {
         Device::Cpu => Device::Cpu,
         Device::Cuda | Device::TensorRt => {
@@ -242,18 +233,18 @@ pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result
                 _ => ("tensorrt", provider_available::<ep::TensorRT>()),
             };
             if !available {
-                return Err(CoreError::DeviceUnavailable {
+                return Err(CoreError::Setup(SetupError::DeviceUnavailable {
                     requested: name,
                     reason: "the loaded ONNX Runtime was built without it; install onnxruntime-gpu 1.31 with the NVIDIA runtime wheels and point AIUPSCALE_ORT_LIB at its libonnxruntime.so".into(),
-                });
+                }));
             }
             let dispatch = match config.device {
                 Device::Cuda => ep::CUDA::default().build().error_on_failure(),
                 _ => ep::TensorRT::default().with_fp16(true).build().error_on_failure(),
             };
-            builder = builder
-                .with_execution_providers([dispatch])
-                .map_err(|e| CoreError::DeviceUnavailable { requested: name, reason: builder_err(e).to_string() })?;
+            builder = builder.with_execution_providers([dispatch]).map_err(|e| {
+                CoreError::Setup(SetupError::DeviceUnavailable { requested: name, reason: builder_err(e).to_string() })
+            })?;
             config.device
         }
         Device::Auto => {
@@ -275,14 +266,17 @@ pub fn build_session(path: &Path, model: &str, config: &SessionConfig) -> Result
                         builder = b;
                         chosen
                     }
-                    Err(_) => Device::Cpu,
+                    Err(e) => {
+                        fallback = Some(format!("{} did not start: {}", chosen.name(), builder_err(e)));
+                        Device::Cpu
+                    }
                 }
             }
         }
     };
     if !path.is_file() {
-        return Err(CoreError::ModelFileMissing { path: path.to_owned() });
+        return Err(CoreError::Model(ModelLoadError::FileMissing { path: path.to_owned() }));
     }
     let session = builder.commit_from_file(path).map_err(load_err)?;
-    Ok((session, chosen))
+    Ok(BuiltSession { session, device: chosen, fallback })
 }

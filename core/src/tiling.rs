@@ -7,7 +7,7 @@
 //! with context) and the tile owns `input_start..input_end` of the output.
 //! The two axes are independent, so everything is planned per axis.
 
-use crate::{CoreError, Result};
+use crate::{CoreError, ParameterError, Result};
 
 /// How tiles are cut for one model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,25 +67,24 @@ fn round_up(v: u32, m: u32) -> u32 {
 
 /// Plans the tiles along an axis of `len` pixels with tiles of side `tile_side`.
 pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTile>> {
-    let invalid = |reason: String| Err(CoreError::InvalidTiling { reason });
     if len == 0 {
-        return invalid("the image side is 0".into());
+        return Err(CoreError::Parameter(ParameterError::EmptyImage { width: len, height: len }));
     }
     if spec.multiple == 0 {
-        return invalid("tile multiple is 0; expected >= 1".into());
+        return Err(CoreError::Parameter(ParameterError::TileMultiple { multiple: spec.multiple }));
     }
     let (context, edge) = (i64::from(spec.context()), i64::from(spec.edge_context()));
     let tile = tile_side / spec.multiple * spec.multiple;
     if i64::from(tile) - 2 * context < 1 {
-        return invalid(format!(
-            "tile side {} (rounded to a multiple of {}: {tile}) leaves no pixels after {} context pixels on each side (overlap {} + model border {}); use a tile side of at least {}",
+        return Err(CoreError::Parameter(ParameterError::TileTooSmall {
             tile_side,
-            spec.multiple,
-            context,
-            spec.overlap,
-            spec.border,
-            round_up(2 * context as u32 + 1, spec.multiple)
-        ));
+            multiple: spec.multiple,
+            rounded: tile,
+            context: context as u32,
+            overlap: spec.overlap,
+            border: spec.border,
+            minimum: round_up(2 * context as u32 + 1, spec.multiple),
+        }));
     }
     let (len_i, tile_i) = (i64::from(len), i64::from(tile));
     if len_i + 2 * edge <= tile_i {

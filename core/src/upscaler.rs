@@ -9,7 +9,7 @@ use std::{
 use aiupscale_models::{cache::ModelCache, Catalog};
 
 use crate::{
-    colorfix::match_colours,
+    colorfix::match_colors,
     engine::{Backend, Engine, Precision},
     pixels::{
         check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef,
@@ -18,7 +18,7 @@ use crate::{
     resample::{resample, Filter},
     runtime::{is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
-    CoreError, Result,
+    CoreError, ModelLoadError, ParameterError, Result,
 };
 
 /// Which model to load: a catalog name or a path to an `.onnx` file.
@@ -66,7 +66,7 @@ pub struct UpscalerConfig {
     /// Filter from the model's native scale to the requested size.
     pub resample: Filter,
     /// Move the output's local mean colour back onto the input's ([`crate::colorfix`]);
-    /// `None` decides per model with [`fixes_colours`].
+    /// `None` decides per model with [`fixes_colors`].
     pub color_fix: Option<bool>,
 }
 
@@ -86,7 +86,7 @@ impl Default for UpscalerConfig {
 /// (Real-ESRGAN, animevideov3, waifu2x: over 1e5 FLOPs per pixel, and files of unknown
 /// cost) shifted mean colours by up to 10/255 in docs/QUALITY.md; Anime4K stayed within
 /// 1/255, and its real-time budget has no room for the extra pass.
-pub fn fixes_colours(info: &ModelInfo) -> bool {
+pub fn fixes_colors(info: &ModelInfo) -> bool {
     !is_light_model(info.flops_per_pixel)
 }
 
@@ -103,16 +103,15 @@ pub enum Target {
 
 impl Target {
     pub fn output_size(&self, width: u32, height: u32) -> Result<(u32, u32)> {
-        let invalid = |reason: String| Err(CoreError::InvalidTarget { reason });
         let (w, h) = match *self {
             Target::Factor(f) if !(f.is_finite() && f > 0.0) => {
-                return invalid(format!("scale factor {f} must be a positive number"))
+                return Err(CoreError::Parameter(ParameterError::ScaleFactor { factor: f }))
             }
             Target::Factor(f) => ((f64::from(width) * f).round(), (f64::from(height) * f).round()),
             Target::Size { width: w, height: h } => (f64::from(w), f64::from(h)),
             Target::Fit { width: bw, height: bh } => {
                 if bw == 0 || bh == 0 {
-                    return invalid(format!("fit box {bw}x{bh} must not be empty"));
+                    return Err(CoreError::Parameter(ParameterError::EmptyFitBox { width: bw, height: bh }));
                 }
                 let f = (f64::from(bw) / f64::from(width)).min(f64::from(bh) / f64::from(height));
                 ((f64::from(width) * f).round().min(f64::from(bw)), (f64::from(height) * f).round().min(f64::from(bh)))
@@ -149,7 +148,7 @@ impl Control<'_> {
 struct OnnxModel {
     backend: Backend,
     info: ModelInfo,
-    /// The output is in phase layout (`aiupscale_models::anime4k::PHASES`).
+    /// The output is in phase layout (`aiupscale_models::metadata::PHASES`).
     phases: bool,
 }
 
@@ -234,6 +233,15 @@ impl Upscaler {
         }
     }
 
+    /// Why `Device::Auto` runs on the CPU although a GPU provider was offered (the
+    /// provider's own error), for the fronts to log.
+    pub fn device_fallback(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Onnx(m) => m.backend.device_fallback(),
+            Kind::Classic => None,
+        }
+    }
+
     /// The engine inference actually runs on (`None` for a classic filter).
     pub fn inference_engine(&self) -> Option<Engine> {
         match &self.kind {
@@ -251,14 +259,18 @@ impl Upscaler {
     }
 
     /// Where and how inference runs, for logs: "cpu (openvino, bf16)", "cuda (ort, fp32)",
-    /// "cpu" for a classic filter.
+    /// "cpu" for a classic filter; with the reason when `Device::Auto` fell back.
     pub fn runs_on(&self) -> String {
-        match (self.inference_engine(), self.precision()) {
+        let mut text = match (self.inference_engine(), self.precision()) {
             (Some(engine), Some(precision)) => {
                 format!("{} ({}, {})", self.device().name(), engine.name(), precision.name())
             }
             _ => self.device().name().to_owned(),
+        };
+        if let Some(why) = self.device_fallback() {
+            text.push_str(&format!("; device auto fell back to the CPU: {why}"));
         }
+        text
     }
 
     /// The model's native scale (1 for a classic filter).
@@ -299,7 +311,10 @@ impl Upscaler {
     /// scale, tile by tile, then the configured filter to `dst`'s exact size.
     pub fn upscale(&mut self, src: &ImageRef<'_>, dst: &mut ImageMut<'_>, control: &mut Control<'_>) -> Result<()> {
         if src.format() != dst.format() {
-            return Err(CoreError::FormatMismatch { src: src.format().to_string(), dst: dst.format().to_string() });
+            return Err(CoreError::Parameter(ParameterError::FormatMismatch {
+                src: src.format().to_string(),
+                dst: dst.format().to_string(),
+            }));
         }
         let config = self.config;
         let model = match &mut self.kind {
@@ -322,8 +337,8 @@ impl Upscaler {
             model.run_tiled(src, &mut native.as_mut(), &config, control)?;
             resample(&native.as_ref(), dst, config.resample)?;
         }
-        if config.color_fix.unwrap_or_else(|| fixes_colours(&model.info)) {
-            match_colours(src, dst)?;
+        if config.color_fix.unwrap_or_else(|| fixes_colors(&model.info)) {
+            match_colors(src, dst)?;
         }
         Ok(())
     }
@@ -393,21 +408,19 @@ impl OnnxModel {
             let n = n as usize;
             let (shape, _) = self.infer(&vec![0.5; 3 * n * n], n, n, None)?;
             if shape.len() != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != shape[3] {
-                return Err(CoreError::ModelShape {
+                return Err(CoreError::Model(ModelLoadError::Shape {
                     model: self.info.name.clone(),
                     actual: format!("output shape {shape:?} for a {n}x{n} input"),
                     expected: "[1,3,H,W] with the input's aspect ratio".into(),
-                });
+                }));
             }
             outs.push(shape[2]);
             if hint.is_some() {
                 break;
             }
         }
-        let shape_err = |actual: String, expected: String| CoreError::ModelShape {
-            model: self.info.name.clone(),
-            actual,
-            expected,
+        let shape_err = |actual: String, expected: String| {
+            CoreError::Model(ModelLoadError::Shape { model: self.info.name.clone(), actual, expected })
         };
         match hint {
             Some(hint) => {
@@ -572,11 +585,11 @@ impl OnnxModel {
     }
 
     fn shape_error(&self, shape: &[i64], tw: usize, th: usize, ow: usize, oh: usize) -> CoreError {
-        CoreError::ModelShape {
+        CoreError::Model(ModelLoadError::Shape {
             model: self.info.name.clone(),
             actual: format!("output {shape:?} for a {tw}x{th} tile"),
             expected: format!("[1, 3, {oh}, {ow}]"),
-        }
+        })
     }
 }
 

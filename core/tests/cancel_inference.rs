@@ -3,24 +3,19 @@
 //! `CoreError::Cancelled` within a second of the flag, on each engine.
 
 use std::{
-    path::PathBuf,
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
 use aiupscale_core::{
     models::{Catalog, FetchOptions, ModelCache},
-    Channels, Control, CoreError, Engine, Image, ModelSource, PixelFormat, Precision, SampleType, SessionConfig,
-    Target, Upscaler, UpscalerConfig,
+    Control, CoreError, Engine, Image, ModelSource, Precision, SessionConfig, Target, Upscaler, UpscalerConfig,
 };
 
 const MODEL: &str = "realesrgan-x4plus";
 
 fn photo_crop(w: u32, h: u32) -> Image {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos/astronaut.png");
-    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    let crop = image::imageops::crop_imm(&img, 150, 60, w, h).to_image();
-    Image { width: w, height: h, data: crop.into_raw(), format: PixelFormat::new(Channels::Rgb, SampleType::U8) }
+    aiupscale_testkit::photo_crop("astronaut.png", 150, 60, w, h)
 }
 
 /// Seconds from raising the flag to the run's return, with the run's result.

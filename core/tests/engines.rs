@@ -2,21 +2,11 @@
 //! Runtime and OpenVINO, `auto` picks OpenVINO on the CPU, and requests an engine cannot
 //! meet are typed errors. OpenVINO is installed by `scripts/setup`.
 
-use std::path::PathBuf;
-
 use aiupscale_core::{
-    openvino_available, Channels, Control, CoreError, Device, Engine, Image, ModelSource, PixelFormat, Precision,
-    SampleType, SessionConfig, Target, Upscaler, UpscalerConfig,
+    openvino_available, Control, CoreError, Device, Engine, Image, ModelLoadError, ModelSource, Precision,
+    SessionConfig, SetupError, Target, Upscaler, UpscalerConfig,
 };
-
-fn fixtures() -> &'static PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("aiupscale-engine-fixtures-{}", std::process::id()));
-        aiupscale_models::tiny::write_tiny_models(&dir).unwrap();
-        dir
-    })
-}
+use aiupscale_testkit::{psnr_u8, tiny_dir, tiny_model};
 
 fn config(engine: Engine, precision: Precision) -> UpscalerConfig {
     UpscalerConfig {
@@ -26,25 +16,16 @@ fn config(engine: Engine, precision: Precision) -> UpscalerConfig {
 }
 
 fn load(name: &str, config: UpscalerConfig) -> Result<Upscaler, CoreError> {
-    Upscaler::new(&ModelSource::File(fixtures().join(format!("{name}.onnx"))), config)
+    Upscaler::new(&ModelSource::File(tiny_model(name)), config)
 }
 
 /// A crop of a real photo from skimage's data (fetched by scripts/setup), as RGB8.
 fn photo_crop(name: &str, w: u32, h: u32) -> Image {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos").join(name);
-    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    let crop = image::imageops::crop_imm(&img, 100, 80, w, h).to_image();
-    Image { width: w, height: h, data: crop.into_raw(), format: PixelFormat::new(Channels::Rgb, SampleType::U8) }
-}
-
-fn psnr_u8(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mse = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64;
-    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+    aiupscale_testkit::photo_crop(name, 100, 80, w, h)
 }
 
 fn upscale(up: &mut Upscaler, src: &Image) -> Vec<u8> {
-    up.upscale_to(&src.as_ref(), Target::Factor(2.0), &mut Control::default()).unwrap().data
+    up.upscale_to(&src.as_ref(), Target::Factor(2.0), &mut Control::default()).unwrap().into_vec()
 }
 
 fn cpu_has_bf16() -> bool {
@@ -93,26 +74,29 @@ fn requests_an_engine_cannot_meet_are_typed_errors() {
     let err = |r: Result<Upscaler, CoreError>| r.err().expect("expected an error");
     for precision in [Precision::Bf16, Precision::Int8] {
         let e = err(load("smooth_x2", config(Engine::Ort, precision)));
-        assert!(matches!(e, CoreError::PrecisionUnavailable { engine: "ort", .. }), "{e}");
+        assert!(matches!(e, CoreError::Setup(SetupError::PrecisionUnavailable { engine: "ort", .. })), "{e}");
     }
     let e = err(load("smooth_x2", config(Engine::OpenVino, Precision::Int8)));
-    assert!(matches!(e, CoreError::PrecisionUnavailable { engine: "openvino", precision: "int8", .. }), "{e}");
+    assert!(
+        matches!(e, CoreError::Setup(SetupError::PrecisionUnavailable { engine: "openvino", precision: "int8", .. })),
+        "{e}"
+    );
     let gpu = UpscalerConfig {
         session: SessionConfig { engine: Engine::OpenVino, device: Device::Cuda, ..SessionConfig::default() },
         ..UpscalerConfig::default()
     };
     let e = err(load("smooth_x2", gpu));
-    assert!(matches!(e, CoreError::DeviceUnavailable { requested: "cuda", .. }), "{e}");
+    assert!(matches!(e, CoreError::Setup(SetupError::DeviceUnavailable { requested: "cuda", .. })), "{e}");
     // Signature checks and unreadable files are the same errors on OpenVINO as on ONNX Runtime.
     for engine in [Engine::Ort, Engine::OpenVino] {
         let e = err(load("bad_channels", config(engine, Precision::Fp32)));
-        assert!(matches!(e, CoreError::ModelShape { .. }), "{engine:?}: {e}");
+        assert!(matches!(e, CoreError::Model(ModelLoadError::Shape { .. })), "{engine:?}: {e}");
         let e = err(load("bad_output", config(engine, Precision::Fp32)));
-        assert!(matches!(e, CoreError::ModelShape { .. }), "{engine:?}: {e}");
-        let corrupt = fixtures().join("corrupt.onnx");
+        assert!(matches!(e, CoreError::Model(ModelLoadError::Shape { .. })), "{engine:?}: {e}");
+        let corrupt = tiny_dir().join("corrupt.onnx");
         std::fs::write(&corrupt, b"this is not a protobuf").unwrap();
         let e = err(Upscaler::new(&ModelSource::File(corrupt), config(engine, Precision::Fp32)));
-        assert!(matches!(e, CoreError::ModelLoad { .. }), "{engine:?}: {e}");
+        assert!(matches!(e, CoreError::Model(ModelLoadError::Load { .. })), "{engine:?}: {e}");
     }
 }
 

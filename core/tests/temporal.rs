@@ -2,57 +2,21 @@
 //! one-frame case (what the bridge runs) equal to the stream's first frame, and flicker
 //! and trails on real-photo sequences through a tiny fixture model.
 
-use std::path::PathBuf;
-
 use aiupscale_core::{
     denoise::{estimate_motion, estimate_noise, RgbPlanes},
     Channels, Control, DenoiseSettings, FrameUpscaler, Image, ModelSource, PixelFormat, SampleType, Upscaler,
     UpscalerConfig,
 };
+use aiupscale_testkit::{add_noise, photo_crop, tiny_model};
 
 const RGB8: PixelFormat = PixelFormat::new(Channels::Rgb, SampleType::U8);
 
-fn photo_crop(name: &str, x: u32, y: u32, w: u32, h: u32) -> Image {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos").join(name);
-    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    let mut data = Vec::new();
-    for row in y..y + h {
-        let start = ((row * img.width() + x) * 3) as usize;
-        data.extend_from_slice(&img.as_raw()[start..start + 3 * w as usize]);
-    }
-    Image { data, width: w, height: h, format: RGB8 }
-}
-
-/// Deterministic Gaussian noise (Box-Muller on an LCG), sigma on the 0..255 scale.
-fn add_noise(img: &Image, sigma: f32, seed: u64) -> Image {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut uniform = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
-    };
-    let data = img
-        .data
-        .iter()
-        .map(|&v| {
-            let g = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-            (f64::from(v) + g * f64::from(sigma)).round().clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    Image { data, ..img.clone() }
-}
-
 fn model() -> Upscaler {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("aiupscale-temporal-{}", std::process::id()));
-        aiupscale_models::tiny::write_tiny_models(&dir).unwrap();
-        dir
-    });
-    Upscaler::new(&ModelSource::File(dir.join("smooth_x2.onnx")), UpscalerConfig::default()).unwrap()
+    Upscaler::new(&ModelSource::File(tiny_model("smooth_x2")), UpscalerConfig::default()).unwrap()
 }
 
 fn run(up: &mut FrameUpscaler, frame: &Image) -> Image {
-    let mut out = Image::new(frame.width * 2, frame.height * 2, frame.format).unwrap();
+    let mut out = Image::new(frame.width() * 2, frame.height() * 2, frame.format()).unwrap();
     up.process(&frame.as_ref(), &mut out.as_mut(), &mut Control::default()).unwrap();
     out
 }
@@ -68,9 +32,9 @@ fn motion_estimation_finds_a_known_shift() {
         let mut data = Vec::new();
         for y in 0..80 {
             let start = (((y + dy) * 120 + dx) * 3) as usize;
-            data.extend_from_slice(&big.data[start..start + 3 * 96]);
+            data.extend_from_slice(&big.data()[start..start + 3 * 96]);
         }
-        Image { data, width: 96, height: 80, format: RGB8 }
+        Image::from_vec(96, 80, RGB8, data).unwrap()
     };
     // The scene moves by (-5, +3) between frames: current(x) = previous(x + (5, -3)).
     let previous = shifted(5, 10);
@@ -136,17 +100,17 @@ fn a_scene_cut_drops_the_history() {
 }
 
 fn stats(frames: &[Image], clean: &[Image]) -> (f64, f64) {
-    let n = frames[0].data.len();
+    let n = frames[0].data().len();
     let mut flicker = 0.0;
     for i in 0..n {
-        let values: Vec<f64> = frames.iter().map(|f| f64::from(f.data[i])).collect();
+        let values: Vec<f64> = frames.iter().map(|f| f64::from(f.data()[i])).collect();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         flicker += (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
     }
     let mse = frames
         .iter()
         .zip(clean)
-        .map(|(f, c)| f.data.iter().zip(&c.data).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>())
+        .map(|(f, c)| f.data().iter().zip(c.data()).map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2)).sum::<f64>())
         .sum::<f64>()
         / (n * frames.len()) as f64;
     (flicker / n as f64, 10.0 * (255.0f64.powi(2) / mse).log10())
@@ -182,9 +146,9 @@ fn a_panning_sequence_leaves_no_trails() {
             let mut data = Vec::new();
             for y in 0..48 {
                 let start = (((y + 16) * 160 + 2 * t) * 3) as usize;
-                data.extend_from_slice(&big.data[start..start + 3 * 64]);
+                data.extend_from_slice(&big.data()[start..start + 3 * 64]);
             }
-            Image { data, width: 64, height: 48, format: RGB8 }
+            Image::from_vec(64, 48, RGB8, data).unwrap()
         })
         .collect();
     let noisy: Vec<Image> = clean.iter().enumerate().map(|(s, f)| add_noise(f, 10.0, s as u64)).collect();

@@ -2,56 +2,16 @@
 //! `aiupscale_models::tiny`): scale read from the model, tiling equal to one pass,
 //! formats, alpha, any output size, progress, cancellation and error paths.
 
-use std::{path::PathBuf, sync::atomic::AtomicBool};
+use std::sync::atomic::AtomicBool;
 
 use aiupscale_core::{
-    Channels, Control, CoreError, Filter, Image, ImageRef, ModelSource, PixelFormat, SampleType, Target, Upscaler,
-    UpscalerConfig,
+    Channels, Control, CoreError, ErrorKind, Filter, Image, ImageRef, LimitError, ModelLoadError, ModelSource,
+    ParameterError, PixelFormat, SampleType, Target, Upscaler, UpscalerConfig,
 };
-
-fn fixtures() -> &'static PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("aiupscale-core-fixtures-{}", std::process::id()));
-        aiupscale_models::tiny::write_tiny_models(&dir).unwrap();
-        dir
-    })
-}
+use aiupscale_testkit::{crop, photo, psnr_u8, tiny_dir, tiny_model};
 
 fn load(name: &str, config: UpscalerConfig) -> Result<Upscaler, CoreError> {
-    Upscaler::new(&ModelSource::File(fixtures().join(format!("{name}.onnx"))), config)
-}
-
-/// A real photo from skimage's data (fetched by scripts/setup), as RGB8.
-fn photo(name: &str) -> Image {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos").join(name);
-    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    Image {
-        width: img.width(),
-        height: img.height(),
-        data: img.into_raw(),
-        format: PixelFormat::new(Channels::Rgb, SampleType::U8),
-    }
-}
-
-fn crop(img: &Image, x: u32, y: u32, w: u32, h: u32) -> Image {
-    let bpp = img.format.bytes_per_pixel();
-    let mut data = Vec::new();
-    for row in y..y + h {
-        let start = (row * img.width + x) as usize * bpp;
-        data.extend_from_slice(&img.data[start..start + w as usize * bpp]);
-    }
-    Image { data, width: w, height: h, format: img.format }
-}
-
-fn psnr_u8(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mse = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64 * 255.0 / mse).log10()
-    }
+    Upscaler::new(&ModelSource::File(tiny_model(name)), config)
 }
 
 fn run(up: &mut Upscaler, src: &Image, target: Target) -> Image {
@@ -77,7 +37,7 @@ fn tiled_output_equals_one_pass_on_a_real_photo() {
             let mut tiled =
                 load(model, UpscalerConfig { tile_size: Some(tile), overlap: Some(4), ..Default::default() }).unwrap();
             let out = run(&mut tiled, &src, Target::Factor(2.0));
-            let psnr = psnr_u8(&out.data, &reference.data);
+            let psnr = psnr_u8(out.data(), reference.data());
             assert!(psnr >= 50.0, "{model} tile {tile}: PSNR {psnr:.1} dB");
         }
     }
@@ -87,14 +47,14 @@ fn tiled_output_equals_one_pass_on_a_real_photo() {
 fn nearest_model_preserves_sixteen_bit_values_exactly() {
     let format = PixelFormat::new(Channels::Gray, SampleType::U16);
     let values: Vec<u16> = (0..6 * 5).map(|i| (i * 2179 + 1) as u16).collect();
-    let src = Image { data: values.iter().flat_map(|v| v.to_ne_bytes()).collect(), width: 6, height: 5, format };
+    let src = Image::from_vec(6, 5, format, values.iter().flat_map(|v| v.to_ne_bytes()).collect()).unwrap();
     let mut up = load("nearest_x2", UpscalerConfig::default()).unwrap();
     let out = run(&mut up, &src, Target::Factor(2.0));
-    assert_eq!((out.width, out.height), (12, 10));
+    assert_eq!((out.width(), out.height()), (12, 10));
     for y in 0..10 {
         for x in 0..12 {
             let i = 2 * (y * 12 + x);
-            let got = u16::from_ne_bytes([out.data[i], out.data[i + 1]]);
+            let got = u16::from_ne_bytes([out.data()[i], out.data()[i + 1]]);
             assert_eq!(got, values[(y / 2) * 6 + x / 2], "pixel {x},{y}");
         }
     }
@@ -105,30 +65,38 @@ fn any_output_size_goes_through_model_then_resample() {
     let src = crop(&photo("coffee.png"), 0, 0, 64, 48);
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     assert_eq!(
-        (run(&mut up, &src, Target::Factor(3.5)).width, run(&mut up, &src, Target::Factor(3.5)).height),
+        (run(&mut up, &src, Target::Factor(3.5)).width(), run(&mut up, &src, Target::Factor(3.5)).height()),
         (224, 168)
     );
     let fit = run(&mut up, &src, Target::Fit { width: 300, height: 100 });
-    assert_eq!((fit.width, fit.height), (133, 100));
+    assert_eq!((fit.width(), fit.height()), (133, 100));
     let exact = run(&mut up, &src, Target::Size { width: 101, height: 77 });
-    assert_eq!((exact.width, exact.height), (101, 77));
-    assert!(matches!(Target::Factor(f64::NAN).output_size(4, 4), Err(CoreError::InvalidTarget { .. })));
-    assert!(matches!(Target::Factor(5000.0).output_size(100, 100), Err(CoreError::ImageTooLarge { .. })));
+    assert_eq!((exact.width(), exact.height()), (101, 77));
+    assert!(matches!(
+        Target::Factor(f64::NAN).output_size(4, 4),
+        Err(CoreError::Parameter(ParameterError::ScaleFactor { .. }))
+    ));
+    assert!(matches!(
+        Target::Factor(5000.0).output_size(100, 100),
+        Err(CoreError::Limits(LimitError::ImageTooLarge { .. }))
+    ));
+    let kinds = [Target::Factor(-1.0), Target::Fit { width: 0, height: 5 }, Target::Factor(5000.0)]
+        .map(|t| t.output_size(100, 100).unwrap_err().kind());
+    assert_eq!(kinds, [ErrorKind::Parameter, ErrorKind::Parameter, ErrorKind::Limits]);
 }
 
 #[test]
 fn every_channel_layout_comes_out_in_its_own_order() {
     // Same picture in RGB and BGRA: the upscaled colours must agree channel for channel.
     let rgb = crop(&photo("astronaut.png"), 200, 200, 32, 24);
-    let bgra_data: Vec<u8> = rgb.data.chunks(3).flat_map(|p| [p[2], p[1], p[0], 255]).collect();
-    let bgra =
-        Image { data: bgra_data, width: 32, height: 24, format: PixelFormat::new(Channels::Bgra, SampleType::U8) };
+    let bgra_data: Vec<u8> = rgb.data().chunks(3).flat_map(|p| [p[2], p[1], p[0], 255]).collect();
+    let bgra = Image::from_vec(32, 24, PixelFormat::new(Channels::Bgra, SampleType::U8), bgra_data).unwrap();
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     let a = run(&mut up, &rgb, Target::Factor(2.0));
     let b = run(&mut up, &bgra, Target::Factor(2.0));
-    let b_as_rgb: Vec<u8> = b.data.chunks(4).flat_map(|p| [p[2], p[1], p[0]]).collect();
-    assert_eq!(a.data, b_as_rgb);
-    assert!(b.data.chunks(4).all(|p| p[3] == 255), "opaque alpha stays opaque");
+    let b_as_rgb: Vec<u8> = b.data().chunks(4).flat_map(|p| [p[2], p[1], p[0]]).collect();
+    assert_eq!(a.data(), b_as_rgb);
+    assert!(b.data().chunks(4).all(|p| p[3] == 255), "opaque alpha stays opaque");
 }
 
 #[test]
@@ -143,15 +111,15 @@ fn transparent_edges_get_no_dark_halo() {
             data.extend_from_slice(&if d < 12.0 { [230, 20, 20, 255] } else { [0, 0, 0, 0] });
         }
     }
-    let src = Image { data, width: w, height: h, format: PixelFormat::new(Channels::Rgba, SampleType::U8) };
+    let src = Image::from_vec(w, h, PixelFormat::new(Channels::Rgba, SampleType::U8), data).unwrap();
     {
         let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
         let out = run(&mut up, &src, Target::Factor(2.0));
-        let visible: Vec<&[u8]> = out.data.chunks(4).filter(|p| p[3] >= 64).collect();
+        let visible: Vec<&[u8]> = out.data().chunks(4).filter(|p| p[3] >= 64).collect();
         assert!(visible.len() > 1500);
         let darkest = visible.iter().map(|p| p[0]).min().unwrap();
         assert!(darkest >= 200, "a visible edge pixel darkened to red={darkest}");
-        assert!(out.data.chunks(4).any(|p| p[3] == 0), "the background stays transparent");
+        assert!(out.data().chunks(4).any(|p| p[3] == 0), "the background stays transparent");
     }
 }
 
@@ -185,42 +153,55 @@ fn progress_reaches_one_and_cancel_stops_between_tiles() {
 #[test]
 fn bad_models_and_bad_images_are_typed_errors() {
     let err = |r: Result<Upscaler, CoreError>| r.err().expect("expected an error");
-    assert!(matches!(err(load("bad_channels", UpscalerConfig::default())), CoreError::ModelShape { .. }));
+    assert!(matches!(
+        err(load("bad_channels", UpscalerConfig::default())),
+        CoreError::Model(ModelLoadError::Shape { .. })
+    ));
     let e = err(load("bad_output", UpscalerConfig::default()));
-    assert!(matches!(e, CoreError::ModelShape { .. }), "{e}");
+    assert!(matches!(e, CoreError::Model(ModelLoadError::Shape { .. })), "{e}");
 
-    let corrupt = fixtures().join("corrupt.onnx");
+    let corrupt = tiny_dir().join("corrupt.onnx");
     std::fs::write(&corrupt, b"this is not a protobuf").unwrap();
     assert!(matches!(
         err(Upscaler::new(&ModelSource::File(corrupt), UpscalerConfig::default())),
-        CoreError::ModelLoad { .. }
+        CoreError::Model(ModelLoadError::Load { .. })
     ));
     let missing = err(Upscaler::new(&ModelSource::File("/nonexistent/model.onnx".into()), UpscalerConfig::default()));
-    assert!(matches!(missing, CoreError::ModelFileMissing { .. }), "{missing}");
+    assert!(matches!(missing, CoreError::Model(ModelLoadError::FileMissing { .. })), "{missing}");
+    assert_eq!(missing.kind(), ErrorKind::Model);
 
     let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
-    assert!(matches!(ImageRef::new(&[], 0, 0, 0, format), Err(CoreError::EmptyImage { .. })));
+    assert!(matches!(
+        ImageRef::new(&[], 0, 0, 0, format),
+        Err(CoreError::Parameter(ParameterError::EmptyImage { .. }))
+    ));
     let mut up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     let src = Image::new(4, 4, format).unwrap();
     let mut wrong = Image::new(8, 8, PixelFormat::new(Channels::Rgba, SampleType::U8)).unwrap();
     assert!(matches!(
         up.upscale(&src.as_ref(), &mut wrong.as_mut(), &mut Control::default()),
-        Err(CoreError::FormatMismatch { .. })
+        Err(CoreError::Parameter(ParameterError::FormatMismatch { .. }))
     ));
     let tiny_tile = UpscalerConfig { tile_size: Some(8), overlap: Some(8), ..Default::default() };
     let mut up = load("smooth_x2", tiny_tile).unwrap();
     let big = Image::new(64, 64, format).unwrap();
     assert!(matches!(
         up.upscale_to(&big.as_ref(), Target::Factor(2.0), &mut Control::default()),
-        Err(CoreError::InvalidTiling { .. })
+        Err(CoreError::Parameter(ParameterError::TileTooSmall { .. }))
     ));
     // The same refusals before any frame, from the sizes alone.
-    assert!(matches!(up.check_sizes((64, 64), (128, 128)), Err(CoreError::InvalidTiling { .. })));
+    assert!(matches!(
+        up.check_sizes((64, 64), (128, 128)),
+        Err(CoreError::Parameter(ParameterError::TileTooSmall { .. }))
+    ));
     let up = load("smooth_x2", UpscalerConfig::default()).unwrap();
     assert!(up.check_sizes((64, 64), (96, 96)).is_ok());
     // x1.5 of 40000x2 fits, but the model's native x2 (80000 wide) does not.
-    assert!(matches!(up.check_sizes((40_000, 2), (60_000, 3)), Err(CoreError::ImageTooLarge { width: 80_000, .. })));
-    assert!(matches!(up.check_sizes((0, 2), (0, 4)), Err(CoreError::EmptyImage { .. })));
+    assert!(matches!(
+        up.check_sizes((40_000, 2), (60_000, 3)),
+        Err(CoreError::Limits(LimitError::ImageTooLarge { width: 80_000, .. }))
+    ));
+    assert!(matches!(up.check_sizes((0, 2), (0, 4)), Err(CoreError::Parameter(ParameterError::EmptyImage { .. }))));
 }
 
 #[test]
@@ -249,6 +230,6 @@ fn classic_filters_share_the_api() {
     for filter in [Filter::Nearest, Filter::Bilinear, Filter::Bicubic, Filter::Lanczos3, Filter::Area] {
         let mut up = Upscaler::classic(filter);
         let out = run(&mut up, &src, Target::Factor(3.0));
-        assert_eq!((out.width, out.height, up.native_scale()), (90, 60, 1));
+        assert_eq!((out.width(), out.height(), up.native_scale()), (90, 60, 1));
     }
 }

@@ -128,7 +128,7 @@ fuzz_target!(|data: &[u8]| {
     // Twice when temporal is on: the second frame meets a history.
     let runs = if flags & (7 << 3) != 0 { 2 } else { 1 };
     for _ in 0..runs {
-        match converter.process(&mut upscaler, &inframe, &mut outframe, &mut Control::default()) {
+        match converter.process(&mut upscaler, &inframe, &mut outframe, None, &mut Control::default()) {
             Ok(()) => {}
             Err(FrameError::Cancelled) => panic!("nothing cancelled this frame"),
             Err(FrameError::Failed { message, .. }) => {

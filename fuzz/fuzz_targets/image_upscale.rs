@@ -11,7 +11,7 @@ use aiupscale_bridge::{
     budget::Budget,
     io::{encode_to_temp, open_image},
 };
-use aiupscale_core::{Control, Target};
+use aiupscale_core::{provenance::Method, Control, Target};
 use aiupscale_fuzz::{scratch_dir, tiny_upscaler, MAX_PIXELS};
 use libfuzzer_sys::fuzz_target;
 
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!((out.as_ref().width(), out.as_ref().height()), (2 * dw, 2 * dh));
 
     let target = scratch_dir().join(OUTPUTS[data.len() % OUTPUTS.len()]);
-    let (tmp, _notes) = encode_to_temp(&target, &out, &decoded.metadata, 90)
+    let (tmp, _notes) = encode_to_temp(&target, &out, &decoded.metadata, 90, Some(Method::Model("fuzz")))
         .unwrap_or_else(|e| panic!("{dw}x{dh} {} must encode as {}: {e:#}", src.format(), target.display()));
     drop(tmp);
 });

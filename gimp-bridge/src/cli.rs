@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aiupscale_core::{Device, Engine, Filter, PixelFormat, Precision, MAX_THREADS};
+use aiupscale_core::{models::ContentChoice, Device, Engine, Filter, PixelFormat, Precision, MAX_THREADS};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// AI super-resolution for images: upscale photos with ONNX models (or a classic
@@ -47,9 +47,24 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
     /// Model: a catalog name (see `aiupscale models list`) or a path to an .onnx file.
-    /// Default: the photo model for --scale (realesrgan-x4plus for x4).
+    /// Default: the catalog's model for --content and --scale. A catalog model missing
+    /// from the cache is fetched first (progress on stderr), unless --offline.
     #[arg(short, long, value_name = "NAME|PATH.onnx")]
     pub model: Option<String>,
+    /// What the picture is, to choose the model when --model is not given [default: photo].
+    #[arg(long, value_name = "CONTENT", conflicts_with_all = ["model", "classic"])]
+    pub content: Option<ContentArg>,
+    /// Never fetch a model: one missing from the cache is an error naming the fetch
+    /// command (as with AIUPSCALE_OFFLINE=1). Without it, models are fetched on first use.
+    #[arg(long)]
+    pub offline: bool,
+    /// Fine film-like grain added after upscaling, 0 (off) to 1: luminance only,
+    /// strongest in the mid-tones; the same input and --grain-seed give the same output.
+    #[arg(long, value_name = "STRENGTH", default_value_t = 0.0, value_parser = parse_strength)]
+    pub grain: f32,
+    /// Seed of the grain pattern.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub grain_seed: u64,
     /// Use no model: upscale with this classic filter only (the baseline).
     #[arg(long, value_name = "FILTER", conflicts_with = "model")]
     pub classic: Option<Filter>,
@@ -122,6 +137,35 @@ pub struct UpscaleArgs {
     /// Folder mode: redo images whose output exists (they are skipped otherwise).
     #[arg(long)]
     pub overwrite: bool,
+    /// Write no provenance metadata. By default every output records that it was
+    /// AI-upscaled, the model and the aiupscale version (PNG iTXt, JPEG/WebP XMP, TIFF tags).
+    #[arg(long)]
+    pub no_provenance: bool,
+}
+
+/// The content choices of `--content`: the same names as the element's `content`
+/// property and the plug-ins' dialogs ([`ContentChoice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContentArg {
+    /// Photos: the best measured photo model.
+    Photo,
+    /// Real camera footage: a real-world model fast enough for video.
+    Footage,
+    /// Animation: the anime models.
+    Animation,
+    /// Real-time playback: the cheapest models (Anime4K).
+    Realtime,
+}
+
+impl ContentArg {
+    pub fn choice(self) -> ContentChoice {
+        match self {
+            ContentArg::Photo => ContentChoice::Photo,
+            ContentArg::Footage => ContentChoice::Footage,
+            ContentArg::Animation => ContentChoice::Animation,
+            ContentArg::Realtime => ContentChoice::Realtime,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -324,6 +368,20 @@ mod tests {
         let err = Err::<(), _>(usage("bad")).context("while doing x").unwrap_err();
         assert_eq!(exit_code(&err), std::process::ExitCode::from(2));
         assert_eq!(exit_code(&anyhow::anyhow!("io")), std::process::ExitCode::FAILURE);
+    }
+
+    #[test]
+    fn content_names_are_the_catalog_s() {
+        for arg in ContentArg::value_variants() {
+            assert_eq!(arg.to_possible_value().unwrap().get_name(), arg.choice().name());
+        }
+        assert_eq!(ContentArg::value_variants().len(), ContentChoice::ALL.len());
+        let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--content", "photo", "--model", "m"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(err.exit_code(), 2);
+        let err = Cli::try_parse_from(["aiupscale", "upscale", "a.png", "b.png", "--grain", "2"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

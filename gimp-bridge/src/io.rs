@@ -5,6 +5,9 @@
 //! The EXIF orientation is applied to the pixels on reading, and the copied EXIF says
 //! orientation 1, so viewers do not rotate the result a second time.
 //!
+//! Added (unless --no-provenance): that the image was AI-upscaled, the model and the
+//! aiupscale version ([`crate::provenance`]).
+//!
 //! Dropped: EXIF of TIFF files (the `image` crate neither reads nor writes it; their
 //! orientation tag is still applied), XMP, IPTC, PNG text chunks and resolution (DPI).
 //! EXIF is copied as it is apart from the orientation: its pixel-dimension tags and
@@ -21,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use aiupscale_core::{pixels::MAX_SIDE, Image, PixelFormat};
+use aiupscale_core::{pixels::MAX_SIDE, provenance::Method, Image, PixelFormat};
 use anyhow::{bail, Context, Result};
 use image::{
     codecs::{jpeg::JpegEncoder, png::PngEncoder, tiff::TiffEncoder, webp::WebPEncoder},
@@ -137,10 +140,10 @@ impl Opened {
         let decode_err = || format!("cannot decode {} as {format:?}", path.display());
         let (width, height) = decoder.dimensions();
         let mut image = Image::new(width, height, pixel_format).with_context(decode_err)?;
-        if decoder.total_bytes() != image.data.len() as u64 {
+        if decoder.total_bytes() != image.data().len() as u64 {
             bail!("{}: the decoder reports {} bytes for {width}x{height}", path.display(), decoder.total_bytes());
         }
-        decoder.read_image_boxed(&mut image.data).with_context(decode_err)?;
+        decoder.read_image_boxed(image.data_mut()).with_context(decode_err)?;
         Ok(Decoded { image: transform::orient(image, orientation), metadata })
     }
 }
@@ -229,18 +232,20 @@ pub fn commit(tmp: NamedTempFile, target: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Encodes `image` for `target` (format from its extension) into a temp file beside it;
-/// the caller [`commit`]s it. Returns the warnings about what the format could not keep.
+/// Encodes `image` for `target` (format from its extension) into a temp file beside it,
+/// with the provenance of `method` unless it is `None` ([`crate::provenance`]); the caller
+/// [`commit`]s it. Returns the warnings about what the format could not keep.
 pub fn encode_to_temp(
     target: &Path,
     image: &Image,
     metadata: &Metadata,
     quality: u8,
+    provenance: Option<Method<'_>>,
 ) -> Result<(NamedTempFile, Vec<String>)> {
     let file = file_format(target)?;
-    let (format, mut notes) = transform::output_format(file, image.format);
+    let (format, mut notes) = transform::output_format(file, image.format());
     let converted;
-    let image = if format == image.format {
+    let image = if format == image.format() {
         image
     } else {
         converted = transform::convert(image, format);
@@ -250,17 +255,24 @@ pub fn encode_to_temp(
         transform::color_type(format).with_context(|| format!("no {} encoding for {format} pixels", file.name()))?;
     let mut tmp = temp_beside(target)?;
     let encode_err = || format!("cannot encode {} as {}", target.display(), file.name());
+    // In memory first: the provenance is added to the encoder's bytes.
+    let mut bytes = Cursor::new(Vec::new());
+    match file {
+        FileFormat::Png => encode(PngEncoder::new(&mut bytes), image, color, metadata, &mut notes),
+        FileFormat::Jpeg => {
+            encode(JpegEncoder::new_with_quality(&mut bytes, quality), image, color, metadata, &mut notes)
+        }
+        FileFormat::Tiff => encode(TiffEncoder::new(&mut bytes), image, color, metadata, &mut notes),
+        FileFormat::WebP => encode(WebPEncoder::new_lossless(&mut bytes), image, color, metadata, &mut notes),
+    }
+    .with_context(encode_err)?;
+    let mut bytes = bytes.into_inner();
+    if let Some(method) = provenance {
+        bytes = crate::provenance::stamp(file, bytes, method).with_context(encode_err)?;
+    }
     {
         let mut writer = BufWriter::new(tmp.as_file_mut());
-        match file {
-            FileFormat::Png => encode(PngEncoder::new(&mut writer), image, color, metadata, &mut notes),
-            FileFormat::Jpeg => {
-                encode(JpegEncoder::new_with_quality(&mut writer, quality), image, color, metadata, &mut notes)
-            }
-            FileFormat::Tiff => encode(TiffEncoder::new(&mut writer), image, color, metadata, &mut notes),
-            FileFormat::WebP => encode(WebPEncoder::new_lossless(&mut writer), image, color, metadata, &mut notes),
-        }
-        .with_context(encode_err)?;
+        writer.write_all(&bytes).with_context(encode_err)?;
         writer.flush().with_context(encode_err)?;
     }
     Ok((tmp, notes))
@@ -283,7 +295,7 @@ fn encode<E: ImageEncoder>(
             notes.push("EXIF is dropped (the encoder of this format cannot write it)".into());
         }
     }
-    encoder.write_image(&image.data, image.width, image.height, color)
+    encoder.write_image(image.data(), image.width(), image.height(), color)
 }
 
 /// Where `path` really is: canonical if it exists, else its folder's canonical path

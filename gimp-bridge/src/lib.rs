@@ -1,7 +1,8 @@
 //! `aiupscale`: the command line for images, and what the GIMP/Krita plug-ins call.
 //!
 //! - `upscale IN OUT`: files and folders of JPEG/PNG/TIFF/WebP ([`single`], [`batch`], both
-//!   on [`upscale`]; [`io`] for what metadata is kept, [`budget`] for the memory check);
+//!   on [`upscale`]; [`io`] for what metadata is kept, [`provenance`] for what is added,
+//!   [`budget`] for the memory check);
 //! - `upscale-raw`: packed pixels for plug-ins ([`raw`]);
 //! - `models list|fetch|verify|path` ([`models_cmd`]);
 //! - `video IN OUT` and `video plan|segment|merge`: long, resumable video jobs on the
@@ -26,6 +27,7 @@ pub mod io;
 pub mod jpeg;
 pub mod models_cmd;
 pub mod progress;
+pub mod provenance;
 pub mod raw;
 pub mod single;
 pub mod transform;

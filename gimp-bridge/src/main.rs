@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             match &cli.command {
+                Command::Video(command) if command.progress_json() => {
+                    progress::json_line(&serde_json::json!({ "error": format!("{e:#}") }))
+                }
                 Command::Upscale(args) if args.engine.progress_json => {
                     progress::json_line(&serde_json::json!({ "error": format!("{e:#}") }))
                 }

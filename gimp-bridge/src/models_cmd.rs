@@ -8,7 +8,7 @@
 
 use std::{io::Write, process::ExitCode, time::Instant};
 
-use aiupscale_models::{ArchiveSource, Catalog, Content, FetchOptions, ModelCache, ModelEntry, ModelError};
+use aiupscale_models::{ArchiveSource, Catalog, ContentChoice, FetchOptions, ModelCache, ModelEntry, ModelError};
 use anyhow::{Context, Result};
 
 use crate::{
@@ -103,11 +103,17 @@ fn list(cache: &ModelCache) -> Result<ExitCode> {
     }
     println!();
     println!("model cache: {} (set AIUPSCALE_MODEL_DIR to move it)", cache.root().display());
-    println!(
-        "default photo models: {} (x2), {} (x4)",
-        catalog.default_for(2.0, Content::Photo).name,
-        catalog.default_for(4.0, Content::Photo).name
-    );
+    // The defaults per --content (and the element's `content`) at the usual factors.
+    for content in ContentChoice::ALL {
+        let at = |scale: f64| catalog.default_model(content, scale).map(|m| m.name.clone());
+        let (x2, x4) = (at(2.0)?, at(4.0)?);
+        if x2 == x4 {
+            println!("default for --content {}: {x2}", content.name());
+        } else {
+            println!("default for --content {}: {x2} (x2), {x4} (x4)", content.name());
+        }
+    }
+    println!("models missing from the cache are fetched on first use (--offline or AIUPSCALE_OFFLINE=1: never)");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -130,6 +136,7 @@ fn list_json(cache: &ModelCache) -> Result<ExitCode> {
                 "cost": m.flops_per_pixel,
                 "fetched": cache.locate(m).is_ok(),
                 "licence": catalog.package_of(m).licence,
+                "default_for": catalog.default_of(&m.name).iter().map(|c| c.name()).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -18,8 +18,9 @@
 //!   OUT `-`: the pixels go to stdout, all at once after the run (never a partial
 //!   image); take the size from the `started` line or compute it from the arguments.
 //! - `--progress-json` puts JSON lines on stderr (see [`crate::progress`]):
-//!   `{"started":true,"width":W2,"height":H2,"model":"...","device":"cpu"}`,
-//!   `{"progress":0.42}`…, then `{"done":true,"width":W2,"height":H2}` or
+//!   `{"fetching":"NAME",...}` and `{"fetched":"NAME",...}` when the model is fetched on
+//!   first use, `{"started":true,"width":W2,"height":H2,"model":"...","device":"cpu"}`,
+//!   `{"progress":0.42}`…, then `{"done":true,"width":W2,"height":H2,"provenance":"..."}` or
 //!   `{"error":"..."}`. Without it, errors are plain `error: ...` lines.
 //! - Cancel with SIGTERM (or SIGINT): the run stops before the next tile, writes
 //!   nothing, removes its temp file and exits with 143 (SIGTERM) or 130 (SIGINT).
@@ -51,7 +52,12 @@ fn is_std(path: &Path) -> bool {
 }
 
 enum Outcome {
-    Done { width: u32, height: u32 },
+    /// `provenance`: what the plug-ins record in the editor's metadata.
+    Done {
+        width: u32,
+        height: u32,
+        provenance: String,
+    },
     Cancelled,
 }
 
@@ -59,9 +65,9 @@ pub fn run(args: &RawArgs) -> ExitCode {
     let cancel = cancel::install();
     let json = args.engine.progress_json;
     match upscale_raw(args, cancel) {
-        Ok(Outcome::Done { width, height }) => {
+        Ok(Outcome::Done { width, height, provenance }) => {
             if json {
-                json_line(&json!({ "done": true, "width": width, "height": height }));
+                json_line(&json!({ "done": true, "width": width, "height": height, "provenance": provenance }));
             }
             ExitCode::SUCCESS
         }
@@ -108,7 +114,12 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
     }
     let src = ImageRef::new(&data, width, height, row, format)?;
     let mut engines = Engines::default();
-    let upscaler = engines.get(&settings, width, height)?;
+    let upscaler = match engines.get(&settings, width, height, cancel.flag()) {
+        Ok(upscaler) => upscaler,
+        // A signal during a fetch on first use.
+        Err(_) if cancel.is_set() => return Ok(Outcome::Cancelled),
+        Err(e) => return Err(e),
+    };
     let target = settings.target(width, height, upscaler.info().map(|i| i.scale));
     let (out_w, out_h) = target.output_size(width, height)?;
     settings.budget.check(
@@ -129,29 +140,32 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
         }
     };
     let mut control = Control { progress: Some(&mut on_progress), cancel: Some(cancel.flag()) };
-    let out = match crate::upscale::upscale_image(upscaler, settings.denoise, &src, target, &mut control) {
-        Ok(out) => out,
-        Err(CoreError::Cancelled) => return Ok(Outcome::Cancelled),
-        Err(e) => return Err(e).context("upscaling failed"),
-    };
+    let out =
+        match crate::upscale::upscale_image(upscaler, settings.denoise, settings.grain, &src, target, &mut control) {
+            Ok(out) => out,
+            Err(CoreError::Cancelled) => return Ok(Outcome::Cancelled),
+            Err(e) => return Err(e).context("upscaling failed"),
+        };
     drop(data);
     if cancel.is_set() {
         return Ok(Outcome::Cancelled);
     }
+    // Raw pixels hold no metadata: the plug-ins put this text in the editor's.
+    let provenance = aiupscale_core::provenance::describe(crate::upscale::method(upscaler));
     if is_std(&args.output) {
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&out.data).and_then(|_| stdout.flush()).context("cannot write the pixels to stdout")?;
+        stdout.write_all(out.data()).and_then(|_| stdout.flush()).context("cannot write the pixels to stdout")?;
     } else {
         let mut tmp = io::temp_beside(&args.output)?;
-        tmp.write_all(&out.data).with_context(|| format!("cannot write {}", args.output.display()))?;
+        tmp.write_all(out.data()).with_context(|| format!("cannot write {}", args.output.display()))?;
         if cancel.is_set() {
             return Ok(Outcome::Cancelled);
         }
         io::commit(tmp, &args.output)?;
         println!(
             "{}",
-            json!({ "width": out.width, "height": out.height, "format": args.format.name(), "bytes": out.data.len(), "output": args.output.display().to_string() })
+            json!({ "width": out.width(), "height": out.height(), "format": args.format.name(), "bytes": out.data().len(), "output": args.output.display().to_string() })
         );
     }
-    Ok(Outcome::Done { width: out.width, height: out.height })
+    Ok(Outcome::Done { width: out.width(), height: out.height(), provenance })
 }

@@ -16,7 +16,11 @@ use crate::{
 /// `aiupscale upscale`: IN a file, or a folder ([`crate::batch::run`]).
 pub fn run(args: &UpscaleArgs) -> Result<ExitCode> {
     let cancel = cancel::install();
-    let settings = Settings { quality: args.quality, ..Settings::new(&args.engine, args.width, args.height) };
+    let settings = Settings {
+        quality: args.quality,
+        provenance: !args.no_provenance,
+        ..Settings::new(&args.engine, args.width, args.height)
+    };
     if args.input.is_dir() {
         return crate::batch::run(args, &settings, cancel);
     }

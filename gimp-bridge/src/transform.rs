@@ -1,7 +1,10 @@
 //! Pixel work outside the model: EXIF orientation (rotate/flip) and converting an image
 //! to a layout and depth an output format can hold.
 
-use aiupscale_core::{Channels, Image, PixelFormat, SampleType};
+use aiupscale_core::{
+    pixels::{read_sample, write_sample},
+    Channels, Image, PixelFormat, SampleType,
+};
 use image::metadata::Orientation;
 
 /// Maps an output pixel (x, y) to its source pixel.
@@ -17,7 +20,7 @@ pub fn swaps_sides(orientation: Orientation) -> bool {
 
 /// Applies `orientation` to the pixels: the result looks upright with orientation 1.
 pub fn orient(image: Image, orientation: Orientation) -> Image {
-    let (w, h) = (image.width as usize, image.height as usize);
+    let (w, h) = (image.width() as usize, image.height() as usize);
     let (out_w, out_h, map): (usize, usize, PixelMap) = match orientation {
         Orientation::NoTransforms => return image,
         Orientation::FlipHorizontal => (w, h, Box::new(move |x, y| (w - 1 - x, y))),
@@ -30,46 +33,24 @@ pub fn orient(image: Image, orientation: Orientation) -> Image {
         Orientation::Rotate90FlipH => (h, w, Box::new(|x, y| (y, x))),
         Orientation::Rotate270FlipH => (h, w, Box::new(move |x, y| (w - 1 - y, h - 1 - x))),
     };
-    let bpp = image.format.bytes_per_pixel();
-    let mut data = vec![0u8; image.data.len()];
+    let bpp = image.format().bytes_per_pixel();
+    let mut data = vec![0u8; image.data().len()];
     for y in 0..out_h {
         for x in 0..out_w {
             let (sx, sy) = map(x, y);
             let src = (sy * w + sx) * bpp;
             let dst = (y * out_w + x) * bpp;
-            data[dst..dst + bpp].copy_from_slice(&image.data[src..src + bpp]);
+            data[dst..dst + bpp].copy_from_slice(&image.data()[src..src + bpp]);
         }
     }
-    Image { data, width: out_w as u32, height: out_h as u32, format: image.format }
-}
-
-fn read(data: &[u8], index: usize, sample: SampleType) -> f32 {
-    match sample {
-        SampleType::U8 => f32::from(data[index]) / 255.0,
-        SampleType::U16 => f32::from(u16::from_ne_bytes([data[2 * index], data[2 * index + 1]])) / 65535.0,
-        SampleType::F32 => {
-            let b = &data[4 * index..4 * index + 4];
-            f32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-        }
-    }
-}
-
-fn write(data: &mut [u8], index: usize, sample: SampleType, value: f32) {
-    let v = value.clamp(0.0, 1.0);
-    match sample {
-        SampleType::U8 => data[index] = (v * 255.0).round() as u8,
-        SampleType::U16 => {
-            data[2 * index..2 * index + 2].copy_from_slice(&((v * 65535.0).round() as u16).to_ne_bytes())
-        }
-        SampleType::F32 => data[4 * index..4 * index + 4].copy_from_slice(&value.to_ne_bytes()),
-    }
+    Image::from_vec(out_w as u32, out_h as u32, image.format(), data).expect("a turned image holds as many pixels")
 }
 
 /// Converts `image` to `format`. Channels map as: alpha dropped (RGBA -> RGB, gray+alpha
 /// -> gray) or gray widened (gray+alpha -> RGBA); depth rounded to the nearest level.
 /// Only the conversions [`output_format`] asks for are supported.
 pub fn convert(image: &Image, format: PixelFormat) -> Image {
-    let from = image.format;
+    let from = image.format();
     let map: Vec<usize> = match (from.channels, format.channels) {
         (a, b) if a == b => (0..a.count()).collect(),
         (Channels::Rgba, Channels::Rgb) => vec![0, 1, 2],
@@ -79,15 +60,15 @@ pub fn convert(image: &Image, format: PixelFormat) -> Image {
         (a, b) => unreachable!("no conversion from {a:?} to {b:?} is planned"),
     };
     let (src_count, dst_count) = (from.channels.count(), format.channels.count());
-    let pixels = image.width as usize * image.height as usize;
+    let pixels = image.width() as usize * image.height() as usize;
     let mut data = vec![0u8; pixels * format.bytes_per_pixel()];
     for p in 0..pixels {
         for (c, &s) in map.iter().enumerate() {
-            let value = read(&image.data, p * src_count + s, from.sample);
-            write(&mut data, p * dst_count + c, format.sample, value);
+            let value = read_sample(image.data(), p * src_count + s, from.sample);
+            write_sample(&mut data, p * dst_count + c, format.sample, value);
         }
     }
-    Image { data, width: image.width, height: image.height, format }
+    Image::from_vec(image.width(), image.height(), format, data).expect("one pixel in for one pixel out")
 }
 
 /// The output file formats.
@@ -209,7 +190,7 @@ mod tests {
 
     fn numbered(width: u32, height: u32) -> Image {
         let format = PixelFormat::new(Channels::Gray, SampleType::U8);
-        Image { data: (0..(width * height) as u8).collect(), width, height, format }
+        Image::from_vec(width, height, format, (0..(width * height) as u8).collect()).unwrap()
     }
 
     #[test]
@@ -228,7 +209,7 @@ mod tests {
         ];
         for (orientation, width, expected) in cases {
             let out = orient(img.clone(), orientation);
-            assert_eq!((out.width, out.data), (width, expected), "{orientation:?}");
+            assert_eq!((out.width(), out.data()), (width, &expected[..]), "{orientation:?}");
         }
     }
 
@@ -236,10 +217,10 @@ mod tests {
     fn conversions_round_and_drop_alpha() {
         let format = PixelFormat::new(Channels::Rgba, SampleType::U16);
         let data = [65535u16, 32768, 0, 1000].iter().flat_map(|v| v.to_ne_bytes()).collect();
-        let img = Image { data, width: 1, height: 1, format };
+        let img = Image::from_vec(1, 1, format, data).unwrap();
         let (target, notes) = output_format(FileFormat::Jpeg, format);
         assert_eq!(target, PixelFormat::new(Channels::Rgb, SampleType::U8));
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert_eq!(convert(&img, target).data, vec![255, 128, 0]);
+        assert_eq!(convert(&img, target).data(), vec![255, 128, 0]);
     }
 }

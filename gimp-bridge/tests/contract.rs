@@ -63,9 +63,17 @@ fn models_list_json_is_the_documented_document() {
     let models = doc["models"].as_array().unwrap();
     let catalog = Catalog::builtin();
     assert_eq!(models.len(), catalog.models().len());
+    // Arrays have the shape of their first element: `default_for` is checked apart.
+    let without_defaults = |m: &Value| {
+        let mut m = m.clone();
+        m.as_object_mut().unwrap().remove("default_for");
+        shape(&m)
+    };
     for (model, entry) in models.iter().zip(catalog.models()) {
         // Every model has exactly the documented fields, with the documented types.
-        assert_eq!(shape(model), shape(&documented["models"][0]), "{model}");
+        assert_eq!(without_defaults(model), without_defaults(&documented["models"][0]), "{model}");
+        let defaults: Vec<&str> = catalog.default_of(&entry.name).iter().map(|c| c.name()).collect();
+        assert_eq!(model["default_for"], serde_json::json!(defaults), "{model}");
         assert_eq!(model["name"], entry.name.as_str());
         assert_eq!(model["scale"], entry.scale);
         assert_eq!(model["cost"].as_f64(), Some(entry.flops_per_pixel));
@@ -96,7 +104,7 @@ fn models_list_json_is_the_documented_document() {
 
 /// What a progress line is: `started`, `progress`, `done`, `error` or `cancelled`.
 fn kind(line: &Value) -> &'static str {
-    let kinds = ["cancelled", "error", "started", "progress", "done"];
+    let kinds = ["cancelled", "error", "fetching", "fetched", "started", "progress", "done"];
     kinds.into_iter().find(|k| line.get(k).is_some()).unwrap_or_else(|| panic!("an unknown line: {line}"))
 }
 
@@ -112,7 +120,11 @@ fn upscale_raw_progress_lines_are_the_documented_lines() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .map(|v| (kind(&v).to_owned(), shape(&v)))
         .collect();
-    assert_eq!(documented.len(), 5, "BRIDGE.md shows started, progress, done, error and cancelled lines");
+    assert_eq!(
+        documented.len(),
+        7,
+        "BRIDGE.md shows fetching, fetched, started, progress, done, error and cancelled lines"
+    );
     let env = Env::new();
     let (w, h) = (128u32, 96u32);
     let pixels = crop("astronaut.png", 40, 40, w, h).to_rgba8().into_raw();
@@ -204,6 +216,7 @@ print(json.dumps(found))
         .arg(BIN)
         .arg(env.nearest())
         .env("AIUPSCALE_MODEL_DIR", &env.cache)
+        .env("AIUPSCALE_OFFLINE", "1")
         .env("PYTHONPATH", &module_dir)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("AIUPSCALE_BRIDGE")
@@ -214,7 +227,7 @@ print(json.dumps(found))
     assert_eq!(found["models"], Catalog::builtin().models().len(), "{found}");
     assert_eq!(
         found["keys"],
-        serde_json::json!(["content", "cost", "description", "fetched", "licence", "name", "scale"]),
+        serde_json::json!(["content", "cost", "default_for", "description", "fetched", "licence", "name", "scale"]),
         "{found}"
     );
     assert_eq!(found["native_scale"], 4.0, "{found}");

@@ -32,13 +32,13 @@ fn denoise_is_the_cores_one_frame_path_and_cleans_noise() {
     let bridge = image::open(&out).unwrap().to_rgb8();
 
     let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
-    let src = Image { data: noisy.into_raw(), width: 64, height: 48, format };
+    let src = Image::from_vec(64, 48, format, noisy.into_raw()).unwrap();
     let mut upscaler = Upscaler::new(&ModelSource::File(smooth.clone()), UpscalerConfig::default()).unwrap();
     let mut core = Image::new(128, 96, format).unwrap();
     FrameUpscaler::new(&mut upscaler, DenoiseSettings { denoise: 0.7, temporal: 0.0 })
         .process(&src.as_ref(), &mut core.as_mut(), &mut Control::default())
         .unwrap();
-    assert!(bridge.as_raw() == &core.data, "the bridge's --denoise differs from the core's one-frame path");
+    assert!(bridge.as_raw().as_slice() == core.data(), "the bridge's --denoise differs from the core's one-frame path");
 
     // And it does denoise: closer to the clean picture's upscale than without --denoise.
     let clean_png = env.path("clean.png");

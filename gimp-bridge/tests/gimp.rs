@@ -39,13 +39,13 @@ const SCRIPT_FU: &str = r#"
 (define (aiupscale-test-batch in out model scale new-image denoise)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in)))
          (drawable (car (gimp-image-get-active-drawable image)))
-         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise))))
+         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise "" 0.0))))
     (aiupscale-test-save (if (= new-image 1) result image) out)))
 
 (define (aiupscale-test-indexed in out model)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in))))
     (gimp-image-convert-indexed image CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE "")
-    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0)
+    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0 "" 0.0)
     (aiupscale-test-save image out)))
 "#;
 
@@ -96,6 +96,8 @@ impl Gimp {
             .env("XDG_CONFIG_HOME", &self.config)
             .env("XDG_CACHE_HOME", self.env.path("xdg-cache"))
             .env("AIUPSCALE_MODEL_DIR", &self.env.cache)
+            // The empty cache must give the error naming the fetch command, not a fetch.
+            .env("AIUPSCALE_OFFLINE", "1")
             .env_remove("DISPLAY")
             .env_remove("AIUPSCALE_BRIDGE")
             .stdin(Stdio::null());
@@ -543,7 +545,7 @@ fn gimp3_python_plugin_in_a_trixie_chroot() {
             .arg(
                 "mount -t proc proc \"$1/proc\" && mount --rbind /dev \"$1/dev\" && \
                  exec timeout -k 10 \"$2\" chroot \"$1\" /usr/bin/env -i PATH=/usr/bin:/bin \"HOME=$3\" \
-                 \"XDG_CONFIG_HOME=$4\" \"AIUPSCALE_MODEL_DIR=$5\" \"AIUPSCALE_ORT_LIB=$6\" sh -c \"$7\"",
+                 \"XDG_CONFIG_HOME=$4\" \"AIUPSCALE_MODEL_DIR=$5\" \"AIUPSCALE_ORT_LIB=$6\" AIUPSCALE_OFFLINE=1 sh -c \"$7\"",
             )
             .arg("sh")
             .args([root.as_os_str(), timeout.as_ref()])

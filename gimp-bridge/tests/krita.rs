@@ -204,7 +204,9 @@ impl KritaHome {
         cmd.arg(if program == "xvfb-run" { "240" } else { "120" }).arg(program);
         cmd.env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", self.home.join("run"))
-            .env("AIUPSCALE_MODEL_DIR", &self.empty_cache);
+            .env("AIUPSCALE_MODEL_DIR", &self.empty_cache)
+            // The empty cache must give the error naming the fetch command, not a fetch.
+            .env("AIUPSCALE_OFFLINE", "1");
         for var in [
             "XDG_DATA_HOME",
             "XDG_CONFIG_HOME",

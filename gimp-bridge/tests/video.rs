@@ -172,7 +172,14 @@ fn a_real_clip_keeps_its_audio_timing_aspect_and_says_it_was_upscaled() {
     let (frames, caps) = decoded(&small);
     let (src_frames, src_caps) = decoded(&media("carphone_pristine.mp4"));
     assert_eq!((caps_int(&caps, "width"), caps_int(&caps, "height")), (352, 288));
-    assert_eq!(par(&caps), par(&src_caps));
+    // Matroska stores the display size in whole pixels: the ratio within one of them.
+    let dar = |caps: &gst::Caps| {
+        let p = par(caps);
+        f64::from(caps_int(caps, "width")) * f64::from(p.numer())
+            / (f64::from(caps_int(caps, "height")) * f64::from(p.denom()))
+    };
+    assert!(par(&src_caps) != gst::Fraction::new(1, 1));
+    assert!((dar(&caps) - dar(&src_caps)).abs() < 1.0 / 288.0, "{} vs {}", dar(&caps), dar(&src_caps));
     assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), src_frames.iter().map(|f| f.0).collect::<Vec<_>>());
 }
 
@@ -252,9 +259,9 @@ fn plan_segment_merge_is_a_contract() {
 fn processed(o: &Output) -> u64 {
     stderr(o)
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["frames_processed"].as_u64())
-        .last()
+        .find_map(|v| v["frames_processed"].as_u64())
         .unwrap_or_else(|| panic!("no progress: {}", stderr(o)))
 }
 

@@ -92,13 +92,13 @@ fn first_frame_equals_the_one_image_path_of_the_bridge() {
 
     // The bridge's `--denoise 0.7`: one frame through the core's frame path.
     let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
-    let src = Image { data: noisy, width: W, height: H, format };
+    let src = Image::from_vec(W, H, format, noisy).unwrap();
     let mut upscaler = Upscaler::new(&ModelSource::File(tiny("smooth_x2").into()), UpscalerConfig::default()).unwrap();
     let mut out = Image::new(2 * W, 2 * H, format).unwrap();
     FrameUpscaler::new(&mut upscaler, DenoiseSettings { denoise: 0.7, temporal: 0.0 })
         .process(&src.as_ref(), &mut out.as_mut(), &mut Control::default())
         .unwrap();
-    assert!(element_out == out.data, "the element's first frame differs from the one-image path");
+    assert!(element_out == out.data(), "the element's first frame differs from the one-image path");
 }
 
 fn mean_abs_change(a: &[u8], b: &[u8]) -> f64 {

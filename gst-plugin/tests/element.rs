@@ -69,10 +69,16 @@ fn properties_have_documented_defaults_and_ranges() {
     assert_eq!(el.property::<i32>("tile-overlap"), -1);
     assert_eq!(el.property::<u32>("threads"), 0);
     assert_eq!(el.property::<gstaiupscale::DeviceChoice>("device"), gstaiupscale::DeviceChoice::Cpu);
+    assert_eq!(el.property::<gstaiupscale::ContentProp>("content"), gstaiupscale::ContentProp::Footage);
+    assert_eq!(el.property::<f64>("grain"), 0.0);
+    el.set_property_from_str("content", "realtime");
+    assert_eq!(el.property::<gstaiupscale::ContentProp>("content"), gstaiupscale::ContentProp::Realtime);
     let scale = el.find_property("scale").unwrap();
     let scale = scale.downcast_ref::<gst::glib::ParamSpecDouble>().unwrap();
     assert_eq!((scale.minimum(), scale.maximum()), (1.0, 16.0));
-    for name in ["scale", "model", "tile-size", "tile-overlap", "device", "threads", "denoise", "temporal"] {
+    for name in
+        ["scale", "model", "tile-size", "tile-overlap", "device", "threads", "denoise", "temporal", "content", "grain"]
+    {
         let pspec = el.find_property(name).unwrap();
         assert!(!pspec.nick().is_empty() && pspec.blurb().is_some_and(|b| b.len() > 20), "{name}");
     }
@@ -157,9 +163,9 @@ fn every_packed_format_is_an_exact_nearest_upscale() {
         let finfo = input.format_info();
         let bpp = finfo.pixel_stride()[0] as usize;
         let alpha = finfo.has_alpha().then(|| finfo.poffset()[3] as usize);
-        let colour: Vec<usize> =
+        let color: Vec<usize> =
             finfo.poffset()[..finfo.n_components().min(3) as usize].iter().map(|&o| o as usize).collect();
-        let padding = (bpp == 4 && alpha.is_none()).then(|| (0..4).find(|o| !colour.contains(o)).unwrap());
+        let padding = (bpp == 4 && alpha.is_none()).then(|| (0..4).find(|o| !color.contains(o)).unwrap());
         let content = move |_plane: usize, x: usize, y: usize| {
             let (px, c) = (x / bpp, x % bpp);
             if Some(c) == alpha {
@@ -213,7 +219,7 @@ fn smooth_rgb(w: u32, h: u32, scale: u32) -> Image {
             let px = [0.25 + 0.02 * sx, 0.3 + 0.025 * sy, 0.6 - 0.01 * (sx + sy)];
             let i = 12 * (y * w * scale + x) as usize;
             for (c, v) in px.iter().enumerate() {
-                img.data[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
+                img.data_mut()[i + 4 * c..i + 4 * c + 4].copy_from_slice(&v.to_ne_bytes());
             }
         }
     }
@@ -293,7 +299,7 @@ fn transparent_areas_stay_transparent() {
         let (w, hh) = (16u32, 8u32);
         let input = info(VideoFormat::Rgba, w, hh);
         h.set_src_caps(input.to_caps().unwrap());
-        // Left half fully transparent (with garbage colour), right half opaque red.
+        // Left half fully transparent (with garbage color), right half opaque red.
         let content = |_p: usize, x: usize, _y: usize| {
             let (px, c) = (x / 4, x % 4);
             match (px < 8, c) {
@@ -407,7 +413,7 @@ fn non_integer_scale_resamples_to_the_exact_size() {
     let out_info = info(VideoFormat::Rgb, 15, 12);
     let out = read(h.pull().unwrap(), &out_info);
     assert_eq!(out_size(&h), (15, 12));
-    // A flat colour stays (close to) flat through model and resampling.
+    // A flat color stays (close to) flat through model and resampling.
     let (data, stride) = (out.plane_data(0).unwrap(), out.plane_stride()[0] as usize);
     for y in 0..12 {
         for x in 0..15 {
@@ -468,7 +474,7 @@ fn own_properties() -> Vec<gst::glib::ParamSpec> {
 #[test]
 fn blurbs_read_as_single_spaced_sentences() {
     let properties = own_properties();
-    assert_eq!(properties.len(), 10, "{:?}", properties.iter().map(|p| p.name()).collect::<Vec<_>>());
+    assert_eq!(properties.len(), 12, "{:?}", properties.iter().map(|p| p.name()).collect::<Vec<_>>());
     for pspec in properties {
         let blurb = pspec.blurb().unwrap_or_default();
         for bad in ["  ", "\n", "\t"] {
@@ -484,4 +490,50 @@ fn plugin_doc_lists_every_property() {
     for pspec in own_properties() {
         assert!(doc.contains(&format!("`{}`", pspec.name())), "the plugin doc in src/lib.rs lacks `{}`", pspec.name());
     }
+}
+
+/// The video records that it was AI-upscaled: a global tag event (description and
+/// application name) goes downstream before the first frame, for muxers to write.
+#[test]
+fn provenance_goes_downstream_as_global_tags() {
+    let el = element("nearest_x2", &[]);
+    let mut h = harness(&el);
+    let input = info(VideoFormat::Rgb, 8, 6);
+    h.set_src_caps(input.to_caps().unwrap());
+    h.push(frame(&input, |_, x, y| (x * 7 + y * 13) as u8)).unwrap();
+    h.pull().unwrap();
+    let mut found = None;
+    while let Some(event) = h.try_pull_event() {
+        if let gst::EventView::Tag(tag) = event.view() {
+            let tags = tag.tag_owned();
+            if let Some(text) = tags.get::<gst::tags::Description>() {
+                found = Some((text.get().to_owned(), tags.scope()));
+            }
+        }
+    }
+    let (text, scope) = found.expect("a tag event with a description");
+    assert!(text.starts_with("AI-upscaled by aiupscale ") && text.contains("nearest_x2"), "{text}");
+    assert_eq!(scope, gst::TagScope::Global);
+}
+
+/// Grain: off by default, seeded by the frame's timestamp, so the same frame comes out
+/// the same in two runs and another timestamp gives another pattern.
+#[test]
+fn grain_is_seeded_by_the_timestamp() {
+    let input = info(VideoFormat::Rgb, 16, 12);
+    let run = |grain: f64, pts: u64| {
+        let el = element("nearest_x2", &[("grain", &grain)]);
+        let mut h = harness(&el);
+        h.set_src_caps(input.to_caps().unwrap());
+        let mut buffer = frame(&input, |_, _, _| 128);
+        buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(pts));
+        h.push(buffer).unwrap();
+        h.pull().unwrap().map_readable().unwrap().to_vec()
+    };
+    let plain = run(0.0, 0);
+    assert!(plain.iter().all(|&v| v == 128), "grain is off by default");
+    let (a, b, c) = (run(0.8, 40), run(0.8, 40), run(0.8, 80));
+    assert_eq!(a, b, "the same frame and timestamp give the same grain");
+    assert_ne!(a, c, "another timestamp, another pattern");
+    assert!(a.iter().filter(|&&v| v != 128).count() > a.len() / 2);
 }

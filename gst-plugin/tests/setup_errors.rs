@@ -13,6 +13,8 @@ fn unfetched_model_and_missing_runtime_say_what_to_run() {
     let empty_cache = tempfile::tempdir().unwrap();
     // Before GStreamer or ONNX Runtime start any thread; nothing else runs in this process.
     std::env::set_var("AIUPSCALE_MODEL_DIR", empty_cache.path());
+    // Offline: the element's start gives the error naming the fetch command, not a fetch.
+    std::env::set_var("AIUPSCALE_OFFLINE", "1");
     std::env::set_var("AIUPSCALE_ORT_LIB", "/nonexistent/libonnxruntime.so.1.31.1");
     init();
 
@@ -22,8 +24,12 @@ fn unfetched_model_and_missing_runtime_say_what_to_run() {
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
     assert!(err.contains("aiupscale models fetch anime4k-x2-s-rl"), "{err}");
 
-    // No model named: the catalog's video model for the scale, same advice.
+    // No model named: the catalog's model for the content (footage by default) and scale.
     let pipeline = gst::parse::launch("videotestsrc num-buffers=1 ! aiupscale scale=3 ! fakesink").unwrap();
+    let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
+    assert!(err.contains("aiupscale models fetch span-clearreality-x4"), "{err}");
+    let pipeline =
+        gst::parse::launch("videotestsrc num-buffers=1 ! aiupscale scale=3 content=animation ! fakesink").unwrap();
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
     assert!(err.contains("aiupscale models fetch realesr-animevideov3-x3"), "{err}");
 

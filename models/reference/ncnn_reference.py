@@ -11,9 +11,12 @@ waifu2x); the output is the blob named `output`, else the only blob no layer con
 whatever it is given: waifu2x upconv_7 consumes 7 pixels on each side (output is
 2 * (in - 14)), like our ONNX.
 
-Usage: ncnn_reference.py model.param model.bin input.(png|npy) output.npy
+Usage: ncnn_reference.py model.param model.bin input.(png|npy) output.npy [--nearest-residual BORDER]
   .npy input: float32 CHW RGB in [0,1]; .png input: read as RGB / 255.
   output: float32 CHW RGB.
+  --nearest-residual BORDER: add the input, less BORDER pixels on each side, upscaled by
+  nearest neighbour to the output's size, as realcugan-ncnn-vulkan's x4 post-processing
+  does outside the ncnn graph.
 """
 import sys
 
@@ -76,12 +79,29 @@ def run(param_path, bin_path, chw, threads=2):
     return result
 
 
+def nearest_residual(chw, out, border):
+    """out + the input's inner part (less `border` per side), repeated to out's size."""
+    inner = chw[:, border : chw.shape[1] - border, border : chw.shape[2] - border]
+    s = out.shape[1] // inner.shape[1]
+    if out.shape[1:] != (s * inner.shape[1], s * inner.shape[2]):
+        raise SystemExit(f"output {out.shape} is not an integer multiple of the inner input {inner.shape}")
+    return out + inner.repeat(s, axis=1).repeat(s, axis=2)
+
+
 def main():
-    if len(sys.argv) != 5:
+    args = sys.argv[1:]
+    border = None
+    if len(args) == 6 and args[4] == "--nearest-residual":
+        border = int(args[5])
+        args = args[:4]
+    if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    param_path, bin_path, in_path, out_path = sys.argv[1:]
-    out = run(param_path, bin_path, load_chw(in_path))
+    param_path, bin_path, in_path, out_path = args
+    chw = load_chw(in_path)
+    out = run(param_path, bin_path, chw)
+    if border is not None:
+        out = nearest_residual(chw, out, border)
     np.save(out_path, out)
     print(f"{out_path}: {out.shape} min {out.min():.4f} max {out.max():.4f}")
     return 0

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::{
+    metadata::PHASES,
     ncnn::Converted,
     onnx::{image_dims, Attr, Dim, GraphBuilder},
     ModelError,
@@ -349,7 +350,7 @@ fn add_conv_crelu(g: &mut GraphBuilder, input: &str, conv: &OnnxConv) -> String 
 
 /// The head for R, G, B: M and L already give 12 channels (colour c, 2x2 phase p at
 /// channel 4c + p); S's 4 channels are shared by R, G and B, so its filters repeat.
-fn head_per_colour(net: &Network) -> OnnxConv {
+fn head_per_color(net: &Network) -> OnnxConv {
     match net.size {
         Size::S => OnnxConv::stack(vec![net.head.clone(), net.head.clone(), net.head.clone()]),
         Size::M | Size::L => net.head.clone(),
@@ -400,7 +401,7 @@ fn build(model_name: &str, net: &Network) -> Converted {
     };
     // residual + bilinear 2x of the input, both in the 12-channel phase layout; ONNX
     // Runtime fuses the Add into the second conv, and the sum goes to depth-to-space once.
-    let residual = add_conv(&mut g, &head_input, &head_per_colour(net));
+    let residual = add_conv(&mut g, &head_input, &head_per_color(net));
     flops += net.head.flops_per_pixel();
     let upscaled = add_conv(&mut g, "input", &bilinear_phases());
     // The output stays in phase layout (see `PHASES`): depth-to-space and the clamp to
@@ -414,11 +415,6 @@ fn build(model_name: &str, net: &Network) -> Converted {
     let model = g.finish(doc, &metadata);
     Converted { model, flops_per_pixel: flops }
 }
-
-/// Model metadata marking an output in phase layout: `[1, 3*s*s, H, W]` where channel
-/// `c*s*s + dy*s + dx` holds output pixel `(s*y + dy, s*x + dx)` of colour c (ONNX
-/// DepthToSpace "CRD" order), not clamped; consumers apply depth-to-space and the clamp.
-pub const PHASES: (&str, &str) = ("aiupscale.output", "phases");
 
 /// Converts WebSR's Anime4K JSON weights to ONNX with input `input` [1,3,H,W] and
 /// output `output` [1,12,H,W] in phase layout ([`PHASES`]), float32 RGB.

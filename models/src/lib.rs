@@ -6,15 +6,17 @@
 
 pub mod catalog;
 mod error;
+pub mod metadata;
 pub mod onnx;
 
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
-pub use catalog::{Catalog, Content, ModelEntry, Package, Registry, SourceFile, SourceFormat};
-pub use error::ModelError;
-pub use fetch::{ArchiveSource, FetchOptions, FetchReport};
+pub use catalog::{Catalog, Content, ContentChoice, ModelEntry, Package, Registry, SourceFile, SourceFormat};
+pub use error::{ModelError, ModelErrorKind};
+pub use fetch::{offline_from_env, ArchiveSource, FetchOptions, FetchReport, FirstUse, OFFLINE_ENV};
 pub mod anime4k;
 pub mod cache;
 pub mod fetch;
 mod fetch_client;
 pub mod ncnn;
+#[cfg(feature = "tiny")]
 pub mod tiny;

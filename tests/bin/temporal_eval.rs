@@ -53,7 +53,7 @@ fn upscale_all(settings: DenoiseSettings, frames: &[Image]) -> Vec<Image> {
     frames
         .iter()
         .map(|f| {
-            let mut out = Image::new(f.width * 2, f.height * 2, f.format).unwrap();
+            let mut out = Image::new(f.width() * 2, f.height() * 2, f.format()).unwrap();
             up.process(&f.as_ref(), &mut out.as_mut(), &mut Control::default()).unwrap();
             out
         })
@@ -61,18 +61,18 @@ fn upscale_all(settings: DenoiseSettings, frames: &[Image]) -> Vec<Image> {
 }
 
 fn luma(img: &Image) -> Vec<f64> {
-    img.data.chunks(3).map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])).collect()
+    img.data().chunks(3).map(|p| 0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])).collect()
 }
 
 fn psnr(a: &Image, b: &Image) -> f64 {
-    let mse = a.data.iter().zip(&b.data).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
-        / a.data.len() as f64;
+    let mse = a.data().iter().zip(b.data()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+        / a.data().len() as f64;
     10.0 * (255.0f64.powi(2) / mse.max(1e-10)).log10()
 }
 
 /// SSIM on luma over 8x8 windows with stride 4 (the usual constants).
 fn ssim(a: &Image, b: &Image) -> f64 {
-    let (la, lb, w, h) = (luma(a), luma(b), a.width as usize, a.height as usize);
+    let (la, lb, w, h) = (luma(a), luma(b), a.width() as usize, a.height() as usize);
     let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
     let (mut total, mut count) = (0.0, 0.0);
     for y in (0..h.saturating_sub(8)).step_by(4) {
@@ -99,10 +99,10 @@ fn ssim(a: &Image, b: &Image) -> f64 {
 }
 
 fn flicker(frames: &[Image]) -> f64 {
-    let n = frames[0].data.len();
+    let n = frames[0].data().len();
     let mut sum = 0.0;
     for i in 0..n {
-        let values: Vec<f64> = frames.iter().map(|f| f64::from(f.data[i])).collect();
+        let values: Vec<f64> = frames.iter().map(|f| f64::from(f.data()[i])).collect();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         sum += (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
     }
@@ -113,9 +113,9 @@ fn temporal_error(out: &[Image], target: &[Image]) -> f64 {
     let mut sum = 0.0;
     let mut count = 0.0;
     for t in 1..out.len() {
-        for i in 0..out[t].data.len() {
-            let d_out = f64::from(out[t].data[i]) - f64::from(out[t - 1].data[i]);
-            let d_ref = f64::from(target[t].data[i]) - f64::from(target[t - 1].data[i]);
+        for i in 0..out[t].data().len() {
+            let d_out = f64::from(out[t].data()[i]) - f64::from(out[t - 1].data()[i]);
+            let d_ref = f64::from(target[t].data()[i]) - f64::from(target[t - 1].data()[i]);
             sum += (d_out - d_ref).abs();
             count += 1.0;
         }
@@ -125,15 +125,15 @@ fn temporal_error(out: &[Image], target: &[Image]) -> f64 {
 
 /// Input (nearest x2), the three methods, and the target, side by side.
 fn save_side_by_side(path: &Path, input: &Image, outputs: &[&Image], target: &Image) {
-    let (w, h) = (target.width, target.height);
+    let (w, h) = (target.width(), target.height());
     let panels = outputs.len() as u32 + 2;
     let mut canvas = image::RgbImage::new(w * panels, h);
     let mut paste = |slot: u32, img: &Image, nearest: bool| {
         for y in 0..h {
             for x in 0..w {
                 let (sx, sy) = if nearest { (x / 2, y / 2) } else { (x, y) };
-                let i = ((sy * img.width + sx) * 3) as usize;
-                canvas.put_pixel(slot * w + x, y, image::Rgb([img.data[i], img.data[i + 1], img.data[i + 2]]));
+                let i = ((sy * img.width() + sx) * 3) as usize;
+                canvas.put_pixel(slot * w + x, y, image::Rgb([img.data()[i], img.data()[i + 1], img.data()[i + 2]]));
             }
         }
     };

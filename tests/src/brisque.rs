@@ -94,17 +94,22 @@ impl BrisqueModel {
 
 /// BRISQUE of an RGB8 image.
 pub fn brisque_rgb(img: &Image, model: &BrisqueModel) -> Result<f64> {
-    ensure!(img.width >= 8 && img.height >= 8, "BRISQUE needs at least 8x8 pixels, got {}x{}", img.width, img.height);
+    ensure!(
+        img.width() >= 8 && img.height() >= 8,
+        "BRISQUE needs at least 8x8 pixels, got {}x{}",
+        img.width(),
+        img.height()
+    );
     // OpenCV's 8-bit BGR2GRAY: 15-bit fixed point (0.299, 0.587, 0.114), rounded.
     let gray: Vec<f32> = img
-        .data
+        .data()
         .chunks_exact(3)
         .map(|p| {
             let v = (u32::from(p[0]) * 9798 + u32::from(p[1]) * 19235 + u32::from(p[2]) * 3735 + (1 << 14)) >> 15;
             v as f32 * (1.0f64 / 255.0) as f32
         })
         .collect();
-    Ok(model.predict(&features(&gray, img.width as usize, img.height as usize)))
+    Ok(model.predict(&features(&gray, img.width() as usize, img.height() as usize)))
 }
 
 /// The 36 features of a gray image in 0..1.

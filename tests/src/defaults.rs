@@ -62,14 +62,14 @@ pub fn camcorder(
     let mut up = method.upscaler()?;
     let (mut psnr, mut ssim, mut niqe, mut shift) = (0.0, 0.0, 0.0, 0.0f64);
     for p in inputs {
-        let mut out = Image::new(p.hr.width, p.hr.height, p.hr.format)?;
+        let mut out = Image::new(p.hr.width(), p.hr.height(), p.hr.format())?;
         let settings = DenoiseSettings { denoise, temporal: 0.0 };
         FrameUpscaler::new(&mut up, settings).process(&p.lr.as_ref(), &mut out.as_mut(), &mut Control::default())?;
         let (a, b) = metrics::psnr_ssim_y(&out, &p.hr, scale);
         psnr += a;
         ssim += b;
         niqe += crate::niqe::niqe_rgb(&out, &extra.niqe)?;
-        for s in metrics::colour_shift(&out, &p.lr) {
+        for s in metrics::color_shift(&out, &p.lr) {
             shift = shift.max(s.abs());
         }
     }

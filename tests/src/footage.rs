@@ -24,7 +24,7 @@ pub struct Clip {
 /// Carphone pristine and distorted (`carphone_frames` each) and bikes (`bikes_frames`).
 pub fn clips(carphone_frames: usize, bikes_frames: usize) -> Result<Vec<Clip>> {
     let down = |frames: &[Image]| -> Result<Vec<Image>> {
-        frames.iter().map(|f| media::resize(f, f.width / 2, f.height / 2, Filter::Bicubic)).collect()
+        frames.iter().map(|f| media::resize(f, f.width() / 2, f.height() / 2, Filter::Bicubic)).collect()
     };
     let pristine = media::video("carphone_pristine.mp4", carphone_frames)?;
     let distorted = media::video("carphone_distorted.mp4", carphone_frames)?;
@@ -85,7 +85,7 @@ fn upscale_clip(model: &mut Upscaler, settings: Option<DenoiseSettings>, frames:
     frames
         .iter()
         .map(|f| {
-            let mut out = Image::new(f.width * 2, f.height * 2, f.format)?;
+            let mut out = Image::new(f.width() * 2, f.height() * 2, f.format())?;
             up.process(&f.as_ref(), &mut out.as_mut(), &mut Control::default())?;
             Ok(out)
         })

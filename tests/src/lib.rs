@@ -24,53 +24,18 @@ use std::path::{Path, PathBuf};
 
 use aiupscale_core::{Channels, Image, PixelFormat, SampleType};
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A real photo from skimage's data as RGB8.
-pub fn photo(name: &str) -> Image {
-    let path = repo_root().join(".deps/media/photos").join(name);
-    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/setup", path.display())).to_rgb8();
-    Image {
-        width: img.width(),
-        height: img.height(),
-        data: img.into_raw(),
-        format: PixelFormat::new(Channels::Rgb, SampleType::U8),
-    }
-}
-
-pub fn crop(img: &Image, x: u32, y: u32, w: u32, h: u32) -> Image {
-    let bpp = img.format.bytes_per_pixel();
-    let mut data = Vec::with_capacity(w as usize * h as usize * bpp);
-    for row in y..y + h {
-        let start = (row * img.width + x) as usize * bpp;
-        data.extend_from_slice(&img.data[start..start + w as usize * bpp]);
-    }
-    Image { data, width: w, height: h, format: img.format }
-}
+pub use aiupscale_testkit::{crop, photo, psnr_f32 as psnr, repo_root};
 
 /// RGB8 -> RGB float32 (v / 255), so comparisons see the model's own precision.
 pub fn to_f32(img: &Image) -> Image {
-    assert_eq!(img.format, PixelFormat::new(Channels::Rgb, SampleType::U8));
-    let data = img.data.iter().flat_map(|&v| (f32::from(v) / 255.0).to_ne_bytes()).collect();
-    Image { data, width: img.width, height: img.height, format: PixelFormat::new(Channels::Rgb, SampleType::F32) }
+    assert_eq!(img.format(), PixelFormat::new(Channels::Rgb, SampleType::U8));
+    let data = img.data().iter().flat_map(|&v| (f32::from(v) / 255.0).to_ne_bytes()).collect();
+    Image::from_vec(img.width(), img.height(), PixelFormat::new(Channels::Rgb, SampleType::F32), data).unwrap()
 }
 
 pub fn f32_samples(img: &Image) -> Vec<f32> {
-    assert_eq!(img.format.sample, SampleType::F32);
-    img.data.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-/// PSNR in dB of two sample sequences in [0, 1].
-pub fn psnr(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len(), "compared images differ in size");
-    let mse = a.iter().zip(b).map(|(&x, &y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (1.0 / mse).log10()
-    }
+    assert_eq!(img.format().sample, SampleType::F32);
+    img.data().chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 /// Interleaved HWC -> planar CHW.
@@ -158,17 +123,17 @@ pub fn extract_from_tgz(archive: &Path, names: &[&str], dest: &Path) -> Vec<Path
 pub fn reflect_pad(img: &Image, pad: u32) -> Image {
     use aiupscale_core::tiling::reflect;
     let src = f32_samples(img);
-    let (w, h) = (img.width + 2 * pad, img.height + 2 * pad);
+    let (w, h) = (img.width() + 2 * pad, img.height() + 2 * pad);
     let mut data = Vec::with_capacity((w * h * 3) as usize * 4);
     for y in 0..h {
-        let sy = reflect(i64::from(y) - i64::from(pad), img.height);
+        let sy = reflect(i64::from(y) - i64::from(pad), img.height());
         for x in 0..w {
-            let sx = reflect(i64::from(x) - i64::from(pad), img.width);
-            let i = 3 * (sy * img.width + sx) as usize;
+            let sx = reflect(i64::from(x) - i64::from(pad), img.width());
+            let i = 3 * (sy * img.width() + sx) as usize;
             data.extend(src[i..i + 3].iter().flat_map(|v| v.to_ne_bytes()));
         }
     }
-    Image { data, width: w, height: h, format: img.format }
+    Image::from_vec(w, h, img.format(), data).unwrap()
 }
 
 /// Makes sure a catalog model is in the cache (fetching it with the ordinary clients

@@ -13,20 +13,25 @@ pub fn load_rgb8(path: &Path) -> Result<Image> {
     let img = image::open(path)
         .with_context(|| format!("reading {}; run scripts/setup (it fetches the sample media)", path.display()))?
         .to_rgb8();
-    Ok(Image { width: img.width(), height: img.height(), data: img.into_raw(), format: RGB8 })
+    Ok(Image::from_vec(img.width(), img.height(), RGB8, img.into_raw()).unwrap())
 }
 
 /// The `w` x `h` crop at the centre of `img`.
 pub fn centre_crop(img: &Image, w: u32, h: u32) -> Result<Image> {
-    ensure!(w <= img.width && h <= img.height, "a {w}x{h} crop does not fit in a {}x{} image", img.width, img.height);
-    Ok(crate::crop(img, (img.width - w) / 2, (img.height - h) / 2, w, h))
+    ensure!(
+        w <= img.width() && h <= img.height(),
+        "a {w}x{h} crop does not fit in a {}x{} image",
+        img.width(),
+        img.height()
+    );
+    Ok(crate::crop(img, (img.width() - w) / 2, (img.height() - h) / 2, w, h))
 }
 
 /// Resizes with one of the core's filters (fast_image_resize convolution: when
 /// downscaling, the kernel is widened by the factor, i.e. antialiased like MATLAB's
 /// `imresize`).
 pub fn resize(img: &Image, w: u32, h: u32, filter: Filter) -> Result<Image> {
-    let mut out = Image::new(w, h, img.format)?;
+    let mut out = Image::new(w, h, img.format())?;
     resample(&img.as_ref(), &mut out.as_mut(), filter)?;
     Ok(out)
 }
@@ -55,28 +60,11 @@ pub fn video(name: &str, frames: usize) -> Result<Vec<Image>> {
     Ok(out
         .stdout
         .chunks_exact((w * h * 3) as usize)
-        .map(|c| Image { data: c.to_vec(), width: w, height: h, format: RGB8 })
+        .map(|c| Image::from_vec(w, h, RGB8, c.to_vec()).unwrap())
         .collect())
 }
 
-/// Adds Gaussian noise of `sigma` (0..255 scale) to every sample, reproducibly from `seed`
-/// (an LCG and Box-Muller), rounded and clamped to 8 bits.
-pub fn noisy(img: &Image, sigma: f32, seed: u64) -> Image {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut uniform = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 11) as f64 / (1u64 << 53) as f64).max(1e-12)
-    };
-    let data = img
-        .data
-        .iter()
-        .map(|&v| {
-            let g = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-            (f64::from(v) + g * f64::from(sigma)).round().clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    Image { data, ..img.clone() }
-}
+pub use aiupscale_testkit::add_noise as noisy;
 
 /// Separable Gaussian blur of an RGB8 image (radius ceil(3 sigma), mirrored edges).
 pub fn gaussian_blur(img: &Image, sigma: f64) -> Image {
@@ -84,9 +72,9 @@ pub fn gaussian_blur(img: &Image, sigma: f64) -> Image {
     let mut kernel: Vec<f64> = (-radius..=radius).map(|x| (-(x * x) as f64 / (2.0 * sigma * sigma)).exp()).collect();
     let sum: f64 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= sum);
-    let (w, h) = (img.width as i64, img.height as i64);
+    let (w, h) = (img.width() as i64, img.height() as i64);
     let mirror = |i: i64, n: i64| aiupscale_core::tiling::reflect(i, n as u32) as i64;
-    let src: Vec<f64> = img.data.iter().map(|&v| f64::from(v)).collect();
+    let src: Vec<f64> = img.data().iter().map(|&v| f64::from(v)).collect();
     let mut rows = vec![0.0; src.len()];
     for y in 0..h {
         for x in 0..w {
@@ -112,18 +100,18 @@ pub fn gaussian_blur(img: &Image, sigma: f64) -> Image {
             }
         }
     }
-    Image { data, ..img.clone() }
+    Image::from_vec(img.clone().width(), img.clone().height(), img.clone().format(), data).unwrap()
 }
 
 /// Encodes with the `image` crate's baseline JPEG encoder at `quality` and decodes again.
 pub fn jpeg_roundtrip(img: &Image, quality: u8) -> Result<Image> {
     let mut bytes = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode(&img.data, img.width, img.height, image::ExtendedColorType::Rgb8)
+        .encode(img.data(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
         .context("JPEG encoding")?;
     let decoded =
         image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).context("JPEG decoding")?.to_rgb8();
-    Ok(Image { width: decoded.width(), height: decoded.height(), data: decoded.into_raw(), format: RGB8 })
+    Ok(Image::from_vec(decoded.width(), decoded.height(), RGB8, decoded.into_raw()).unwrap())
 }
 
 /// Camcorder-like degradation of a low-resolution image: Gaussian blur (sigma 1 px),
@@ -141,19 +129,19 @@ mod tests {
         // A one-pixel checkerboard halved: an antialiased filter gives a flat grey, a
         // point-sampled bicubic would keep the pattern.
         let data = (0..32 * 32).flat_map(|i| if (i % 32 + i / 32) % 2 == 0 { [0u8; 3] } else { [255u8; 3] }).collect();
-        let img = Image { data, width: 32, height: 32, format: RGB8 };
+        let img = Image::from_vec(32, 32, RGB8, data).unwrap();
         let small = resize(&img, 16, 16, Filter::Bicubic).unwrap();
         let inner = crate::crop(&small, 2, 2, 12, 12);
-        assert!(inner.data.iter().all(|&v| (100..=155).contains(&v)), "{:?}", &inner.data[..12]);
+        assert!(inner.data().iter().all(|&v| (100..=155).contains(&v)), "{:?}", &inner.data()[..12]);
     }
 
     #[test]
     fn blur_keeps_flat_images_and_noise_is_reproducible() {
-        let img = Image { data: [90u8, 140, 200].repeat(20 * 10), width: 20, height: 10, format: RGB8 };
+        let img = Image::from_vec(20, 10, RGB8, [90u8, 140, 200].repeat(20 * 10)).unwrap();
         assert_eq!(gaussian_blur(&img, 1.0), img);
         assert_eq!(noisy(&img, 5.0, 7), noisy(&img, 5.0, 7));
         assert_ne!(noisy(&img, 5.0, 7), noisy(&img, 5.0, 8));
         let jpeg = jpeg_roundtrip(&img, 60).unwrap();
-        assert_eq!((jpeg.width, jpeg.height), (20, 10));
+        assert_eq!((jpeg.width(), jpeg.height()), (20, 10));
     }
 }

@@ -41,24 +41,19 @@ impl Plane {
 /// Y of BT.601 as MATLAB `rgb2ycbcr`: Y = 16 + 65.481 R + 128.553 G + 24.966 B for R, G, B
 /// in 0..1, i.e. on the 0..255 scale (16..235).
 pub fn luma_601(img: &Image) -> Plane {
-    assert_eq!(img.format, RGB8, "metrics take RGB8 images");
+    assert_eq!(img.format(), RGB8, "metrics take RGB8 images");
     let data = img
-        .data
+        .data()
         .chunks_exact(3)
         .map(|p| 16.0 + (65.481 * f64::from(p[0]) + 128.553 * f64::from(p[1]) + 24.966 * f64::from(p[2])) / 255.0)
         .collect();
-    Plane::new(img.width as usize, img.height as usize, data)
+    Plane::new(img.width() as usize, img.height() as usize, data)
 }
 
 /// PSNR in dB with peak 255.
 pub fn psnr(a: &Plane, b: &Plane) -> f64 {
     assert_eq!((a.width, a.height), (b.width, b.height), "compared planes differ in size");
-    let mse = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.data.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64.powi(2) / mse).log10()
-    }
+    aiupscale_testkit::psnr_peak(a.data.iter().copied(), b.data.iter().copied(), 255.0)
 }
 
 /// The normalised 11-tap Gaussian (sigma 1.5) of Wang et al.'s SSIM.
@@ -132,19 +127,19 @@ pub fn psnr_ssim_y(output: &Image, reference: &Image, border: u32) -> (f64, f64)
 
 /// Mean of each RGB channel on the 0..255 scale.
 pub fn channel_means(img: &Image) -> [f64; 3] {
-    assert_eq!(img.format, RGB8, "metrics take RGB8 images");
+    assert_eq!(img.format(), RGB8, "metrics take RGB8 images");
     let mut sum = [0.0; 3];
-    for p in img.data.chunks_exact(3) {
+    for p in img.data().chunks_exact(3) {
         for c in 0..3 {
             sum[c] += f64::from(p[c]);
         }
     }
-    let n = (img.data.len() / 3) as f64;
+    let n = (img.data().len() / 3) as f64;
     sum.map(|s| s / n)
 }
 
 /// Mean of each RGB channel of the output minus that of the input, in 1/255 units.
-pub fn colour_shift(output: &Image, input: &Image) -> [f64; 3] {
+pub fn color_shift(output: &Image, input: &Image) -> [f64; 3] {
     let (o, i) = (channel_means(output), channel_means(input));
     [o[0] - i[0], o[1] - i[1], o[2] - i[2]]
 }
@@ -242,7 +237,7 @@ mod tests {
 
     #[test]
     fn luma_is_studio_range() {
-        let f = |r, g, b| luma_601(&Image { data: vec![r, g, b], width: 1, height: 1, format: RGB8 }).data[0];
+        let f = |r, g, b| luma_601(&Image::from_vec(1, 1, RGB8, vec![r, g, b]).unwrap()).data[0];
         assert!((f(0, 0, 0) - 16.0).abs() < 1e-9);
         assert!((f(255, 255, 255) - 235.0).abs() < 1e-9);
     }

@@ -177,7 +177,7 @@ pub struct Evaluation {
     pub recorded: Recorded,
     /// Per method, for the bicubic tasks and for the camcorder tasks: the largest
     /// |mean(output) - mean(input)| of any channel, task and photo (1/255 units), and where.
-    pub colour_shift: Vec<[(f64, String); 2]>,
+    pub color_shift: Vec<[(f64, String); 2]>,
     /// Per method: seconds per input megapixel (median), when measured.
     pub speed: Vec<Option<f64>>,
     /// The side in pixels of the LR image timed for speed.
@@ -252,7 +252,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
     let methods: Vec<Method> = methods().into_iter().filter(|m| !config.skip.contains(&m.name)).collect();
     let mut tasks: Vec<TaskScores> =
         config.tasks.iter().map(|t| TaskScores { task: t.key(), methods: Vec::new() }).collect();
-    let mut colour_shift = Vec::new();
+    let mut color_shift = Vec::new();
     let mut speed = Vec::new();
     let mut scenes: Vec<Vec<(String, Image)>> = vec![Vec::new(); config.scenes.len()];
     let scene_crop = |s: &SceneSpec, img: &Image| crate::crop(img, s.x, s.y, s.side, s.side);
@@ -277,7 +277,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
                     .with_context(|| format!("{} on {photo} ({})", method.name, task.key()))?;
                 let (psnr, ssim) = metrics::psnr_ssim_y(&out, &p.hr, task.scale);
                 let worst = &mut worst[usize::from(task.degradation == Degradation::Camcorder)];
-                for (c, shift) in metrics::colour_shift(&out, &p.lr).into_iter().enumerate() {
+                for (c, shift) in metrics::color_shift(&out, &p.lr).into_iter().enumerate() {
                     if shift.abs() > worst.0.abs() || worst.1.is_empty() {
                         *worst = (round(shift, 3), format!("{} {photo} {}", task.key(), ["R", "G", "B"][c]));
                     }
@@ -306,7 +306,7 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
                 photos,
             });
         }
-        colour_shift.push(worst);
+        color_shift.push(worst);
         speed.push(if config.speed_runs > 0 {
             Some(time_per_megapixel(&mut up, &speed_lr, config.speed_runs)?)
         } else {
@@ -333,9 +333,9 @@ pub fn evaluate(config: &Config) -> Result<Evaluation> {
         config: config.clone(),
         methods,
         recorded,
-        colour_shift,
+        color_shift,
         speed,
-        speed_input: (speed_lr.width, speed_lr.height),
+        speed_input: (speed_lr.width(), speed_lr.height()),
         scenes,
     })
 }
@@ -348,7 +348,7 @@ fn locate(config: &Config, s: &SceneSpec) -> Result<(usize, usize)> {
 
 /// Median over `runs` of the time of `upscale_to` x2, in seconds per input megapixel.
 fn time_per_megapixel(up: &mut Upscaler, lr: &Image, runs: usize) -> Result<f64> {
-    let target = Target::Size { width: lr.width * 2, height: lr.height * 2 };
+    let target = Target::Size { width: lr.width() * 2, height: lr.height() * 2 };
     let mut times = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
@@ -356,5 +356,5 @@ fn time_per_megapixel(up: &mut Upscaler, lr: &Image, runs: usize) -> Result<f64>
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2] / (f64::from(lr.width) * f64::from(lr.height) / 1e6))
+    Ok(times[times.len() / 2] / (f64::from(lr.width()) * f64::from(lr.height()) / 1e6))
 }

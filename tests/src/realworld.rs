@@ -72,7 +72,7 @@ pub fn run(method: &Method, denoise: f32, inputs: &[Input], extra: &ExtraModels)
     let mut up: Upscaler = method.upscaler()?;
     let frame = |up: &mut Upscaler, img: &Image| -> Result<Image> {
         if denoise > 0.0 {
-            let mut out = Image::new(img.width * 2, img.height * 2, img.format)?;
+            let mut out = Image::new(img.width() * 2, img.height() * 2, img.format())?;
             let settings = DenoiseSettings { denoise, temporal: 0.0 };
             FrameUpscaler::new(up, settings).process(&img.as_ref(), &mut out.as_mut(), &mut Control::default())?;
             Ok(out)
@@ -93,7 +93,7 @@ pub fn run(method: &Method, denoise: f32, inputs: &[Input], extra: &ExtraModels)
         niqe[k] += crate::niqe::niqe_rgb(&out, &extra.niqe)?;
         brisque[k] += crate::brisque::brisque_rgb(&out, &extra.brisque)?;
         count[k] += 1;
-        for s in metrics::colour_shift(&out, &input.image) {
+        for s in metrics::color_shift(&out, &input.image) {
             shift = shift.max(s.abs());
         }
         outputs.push(out);

@@ -43,24 +43,24 @@ impl Machine {
 }
 
 pub(crate) fn save_png(img: &Image, path: &Path) -> Result<()> {
-    let buf = image::RgbImage::from_raw(img.width, img.height, img.data.clone()).context("RGB8 image")?;
+    let buf = image::RgbImage::from_raw(img.width(), img.height(), img.data().to_vec()).context("RGB8 image")?;
     buf.save(path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Images side by side with a 2-pixel white gap.
 pub fn side_by_side(panels: &[Image]) -> Image {
-    let h = panels.iter().map(|p| p.height).max().unwrap_or(0);
-    let w = panels.iter().map(|p| p.width + 2).sum::<u32>().saturating_sub(2);
+    let h = panels.iter().map(|p| p.height()).max().unwrap_or(0);
+    let w = panels.iter().map(|p| p.width() + 2).sum::<u32>().saturating_sub(2);
     let mut canvas = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
     let mut x0 = 0;
     for p in panels {
-        for (i, px) in p.data.chunks_exact(3).enumerate() {
-            let (x, y) = (i as u32 % p.width, i as u32 / p.width);
+        for (i, px) in p.data().chunks_exact(3).enumerate() {
+            let (x, y) = (i as u32 % p.width(), i as u32 / p.width());
             canvas.put_pixel(x0 + x, y, image::Rgb([px[0], px[1], px[2]]));
         }
-        x0 += p.width + 2;
+        x0 += p.width() + 2;
     }
-    Image { width: w, height: h, data: canvas.into_raw(), format: crate::media::RGB8 }
+    Image::from_vec(w, h, crate::media::RGB8, canvas.into_raw()).unwrap()
 }
 
 pub(crate) fn slug(text: &str) -> String {
@@ -101,7 +101,7 @@ pub fn write_plot(eval: &Evaluation, task: usize, path: &Path) -> Result<()> {
         .y_desc("mean PSNR on Y, dB")
         .draw()
         .map_err(|e| err(&e))?;
-    let colour = |content: &str| match content {
+    let color = |content: &str| match content {
         "photo" => RED,
         "video" => BLUE,
         "animation" => GREEN,
@@ -126,7 +126,7 @@ pub fn write_plot(eval: &Evaluation, task: usize, path: &Path) -> Result<()> {
         let leader = if dy == -6 { vec![(0, 0)] } else { vec![(0, 0), (lx, dy + 6)] };
         let point = EmptyElement::at((x, y))
             + PathElement::new(leader, BLACK.mix(0.35))
-            + Circle::new((0, 0), 4, colour(content).filled())
+            + Circle::new((0, 0), 4, color(content).filled())
             + Text::new(name.to_string(), (dx, dy), ("sans-serif", 12));
         chart.draw_series(std::iter::once(point)).map_err(|e| err(&e))?;
     }
@@ -161,10 +161,10 @@ pub fn write_footage_frame(
     reference: &Image,
     docs: &Path,
 ) -> Result<String> {
-    let w = reference.width.min(176);
-    let x = (reference.width - w) / 2;
-    let cut = |img: &Image| crate::crop(img, x, 0, w, img.height);
-    let nearest = crate::media::resize(input, reference.width, reference.height, aiupscale_core::Filter::Nearest)?;
+    let w = reference.width().min(176);
+    let x = (reference.width() - w) / 2;
+    let cut = |img: &Image| crate::crop(img, x, 0, w, img.height());
+    let nearest = crate::media::resize(input, reference.width(), reference.height(), aiupscale_core::Filter::Nearest)?;
     let mut panels = vec![cut(&nearest)];
     panels.extend(outputs.iter().map(cut));
     panels.push(cut(reference));
@@ -220,7 +220,7 @@ pub fn markdown(
     for (ti, task) in eval.config.tasks.iter().enumerate() {
         md += &crate::report_text::task_section(eval, ti, *task);
     }
-    md += &crate::report_text::colour_section(eval);
+    md += &crate::report_text::color_section(eval);
     let _ = writeln!(md, "## Side by side\n");
     let _ = writeln!(md, "Crops of the original's size ({} px), in order: the degraded input (nearest neighbour), every method, the original.\n", eval.config.scenes.first().map_or(0, |s| s.side));
     for (spec, files) in eval.config.scenes.iter().zip(scenes) {

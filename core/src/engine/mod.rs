@@ -13,7 +13,7 @@ use std::{
 
 use crate::{
     runtime::{Device, SessionConfig},
-    CoreError, Result,
+    CoreError, ModelLoadError, Result, SetupError,
 };
 
 /// Which inference engine runs a model.
@@ -125,7 +125,7 @@ pub(crate) enum Backend {
 /// What a backend reports about the model it loaded.
 pub(crate) struct Loaded {
     pub backend: Backend,
-    /// The output is in phase layout (`aiupscale_models::anime4k::PHASES`).
+    /// The output is in phase layout (`aiupscale_models::metadata::PHASES`).
     pub phases: bool,
 }
 
@@ -134,7 +134,7 @@ impl Backend {
     /// CPU inference when its libraries load and ONNX Runtime otherwise.
     pub fn open(path: &Path, model: &str, config: &SessionConfig) -> Result<Loaded> {
         if !path.is_file() {
-            return Err(CoreError::ModelFileMissing { path: path.to_owned() });
+            return Err(CoreError::Model(ModelLoadError::FileMissing { path: path.to_owned() }));
         }
         let precision = match config.precision {
             Precision::Auto => auto_precision(model),
@@ -143,10 +143,10 @@ impl Backend {
         match (config.engine, config.device) {
             (Engine::Ort, _) => onnxruntime::OrtBackend::open(path, model, config),
             (Engine::OpenVino, Device::Cpu | Device::Auto) => openvino::OvBackend::open(path, model, config, precision),
-            (Engine::OpenVino, device) => Err(CoreError::DeviceUnavailable {
+            (Engine::OpenVino, device) => Err(CoreError::Setup(SetupError::DeviceUnavailable {
                 requested: device.name(),
                 reason: "the OpenVINO engine runs on the CPU only; use engine ort for CUDA/TensorRT".into(),
-            }),
+            })),
             (Engine::Auto, Device::Cuda | Device::TensorRt) => onnxruntime::OrtBackend::open(path, model, config),
             (Engine::Auto, device) => {
                 if device == Device::Auto && onnxruntime::gpu_available() {
@@ -172,6 +172,14 @@ impl Backend {
         match self {
             Backend::Ort(b) => b.device,
             Backend::OpenVino(_) => Device::Cpu,
+        }
+    }
+
+    /// Why `Device::Auto` fell back to the CPU, when a GPU provider failed to start.
+    pub fn device_fallback(&self) -> Option<&str> {
+        match self {
+            Backend::Ort(b) => b.fallback.as_deref(),
+            Backend::OpenVino(_) => None,
         }
     }
 

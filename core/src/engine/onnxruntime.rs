@@ -5,7 +5,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use aiupscale_models::anime4k::PHASES;
+use aiupscale_models::metadata::PHASES;
 use ort::{
     ep::{self, ExecutionProvider},
     session::{RunOptions, Session},
@@ -14,8 +14,8 @@ use ort::{
 
 use super::{is_set, Backend, Loaded, Precision, CANCEL_POLL};
 use crate::{
-    runtime::{build_session, Device, SessionConfig},
-    CoreError, Result,
+    runtime::{build_session, BuiltSession, Device, SessionConfig},
+    CoreError, InferenceError, ModelLoadError, Result, SetupError,
 };
 
 pub(crate) struct OrtBackend {
@@ -23,6 +23,8 @@ pub(crate) struct OrtBackend {
     input: String,
     output: String,
     pub device: Device,
+    /// Why `Device::Auto` runs on the CPU although a GPU provider was offered.
+    pub fallback: Option<String>,
     pub precision: Precision,
     /// Carries the terminate flag into a running `Session::run`.
     run_options: RunOptions,
@@ -39,17 +41,19 @@ impl OrtBackend {
     /// Only fp32: an explicit bf16/int8 request is an error, `auto` gets fp32.
     pub fn open(path: &Path, model: &str, config: &SessionConfig) -> Result<Loaded> {
         if matches!(config.precision, Precision::Bf16 | Precision::Int8) {
-            return Err(CoreError::PrecisionUnavailable {
+            return Err(CoreError::Setup(SetupError::PrecisionUnavailable {
                 engine: "ort",
                 precision: config.precision.name(),
                 reason: "ONNX Runtime runs these models in fp32 only; use engine openvino".into(),
-            });
+            }));
         }
-        let (session, device) = build_session(path, model, config)?;
-        let shape_err = |actual: String| CoreError::ModelShape {
-            model: model.to_owned(),
-            actual,
-            expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
+        let BuiltSession { session, device, fallback } = build_session(path, model, config)?;
+        let shape_err = |actual: String| {
+            CoreError::Model(ModelLoadError::Shape {
+                model: model.to_owned(),
+                actual,
+                expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
+            })
         };
         let (Some(input), Some(output)) = (session.inputs().first(), session.outputs().first()) else {
             return Err(shape_err(format!(
@@ -71,16 +75,19 @@ impl OrtBackend {
             None => return Err(shape_err(format!("input {} is not a tensor", input.name()))),
         }
         let phases = session.metadata().ok().and_then(|m| m.custom(PHASES.0)).is_some_and(|v| v == PHASES.1);
-        let run_options = RunOptions::new().map_err(|source| CoreError::ModelLoad {
-            model: model.to_owned(),
-            engine: "ONNX Runtime",
-            source: source.into(),
+        let run_options = RunOptions::new().map_err(|source| {
+            CoreError::Model(ModelLoadError::Load {
+                model: model.to_owned(),
+                engine: "ONNX Runtime",
+                source: source.into(),
+            })
         })?;
         let backend = OrtBackend {
             input: input.name().to_owned(),
             output: output.name().to_owned(),
             session,
             device,
+            fallback,
             precision: Precision::Fp32,
             run_options,
         };
@@ -95,10 +102,12 @@ impl OrtBackend {
         cancel: Option<&AtomicBool>,
         use_output: impl FnOnce(&[i64], &[f32]) -> R,
     ) -> Result<R> {
-        let infer_err = |source: ort::Error| CoreError::Inference {
-            model: model.to_owned(),
-            engine: "ONNX Runtime",
-            source: source.into(),
+        let infer_err = |source: ort::Error| {
+            CoreError::Inference(InferenceError::Run {
+                model: model.to_owned(),
+                engine: "ONNX Runtime",
+                source: source.into(),
+            })
         };
         let input = TensorRef::from_array_view(([1usize, 3, height, width], tensor)).map_err(infer_err)?;
         let inputs = ort::inputs![self.input.as_str() => input];

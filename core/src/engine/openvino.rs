@@ -6,22 +6,26 @@ use std::{
     sync::{atomic::AtomicBool, OnceLock},
 };
 
-use aiupscale_models::anime4k::PHASES;
+use aiupscale_models::metadata::PHASES;
 use openvino::{
     Core, DeviceType, ElementType, InferRequest, InferenceError, InferenceErrorKind, PropertyKey, RwPropertyKey, Shape,
     Tensor,
 };
 
 use super::{is_set, Backend, Loaded, Precision, CANCEL_POLL};
-use crate::{runtime::SessionConfig, CoreError, Result};
+use crate::{
+    error::{InferenceError as RunError, ModelLoadError, SetupError},
+    runtime::SessionConfig,
+    CoreError, Result,
+};
 
 /// The C library the PyPI wheel `openvino==2026.4.1` ships (versioned name only).
 pub const OPENVINO_LIBRARY_FILE: &str = "libopenvino_c.so.2641";
 
-/// Where `scripts/setup` installs OpenVINO in this checkout (the same build-machine
-/// path pattern as ONNX Runtime's, see `runtime::library_candidates`).
-fn project_library() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/openvino").join(OPENVINO_LIBRARY_FILE)
+/// Where `scripts/setup` installs OpenVINO in the checkout this code runs from (found
+/// as ONNX Runtime's is, see `runtime::library_candidates`).
+fn project_library() -> Option<PathBuf> {
+    Some(crate::libraries::project_deps_dir()?.join("openvino").join(OPENVINO_LIBRARY_FILE))
 }
 
 /// Candidate library paths in the order they are tried: `AIUPSCALE_OPENVINO_LIB` (the
@@ -32,8 +36,8 @@ pub fn library_candidates() -> Vec<PathBuf> {
     if let Some(path) = env_override() {
         candidates.push(path);
     }
-    candidates.push(project_library());
-    if let Some(dir) = crate::runtime::user_library_dir() {
+    candidates.extend(project_library());
+    if let Some(dir) = crate::libraries::user_library_dir() {
         candidates.push(dir.join("openvino").join(OPENVINO_LIBRARY_FILE));
     }
     candidates.push(PathBuf::from(OPENVINO_LIBRARY_FILE));
@@ -55,7 +59,7 @@ fn choose_library() -> std::result::Result<PathBuf, String> {
     if let Some(found) = candidates.iter().find(|c| c.is_absolute() && c.is_file()) {
         return Ok(found.clone());
     }
-    if let Some(bare) = candidates.iter().find(|c| !c.is_absolute() && crate::runtime::loader_finds(c)) {
+    if let Some(bare) = candidates.iter().find(|c| !c.is_absolute() && crate::libraries::loader_finds(c)) {
         return Ok(bare.clone());
     }
     Err(candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
@@ -85,9 +89,11 @@ fn load() -> Result<()> {
     });
     match loaded {
         Ok(()) => Ok(()),
-        Err(LoadFailure::NotFound { searched }) => Err(CoreError::OpenVinoNotFound { searched: searched.clone() }),
+        Err(LoadFailure::NotFound { searched }) => {
+            Err(CoreError::Setup(SetupError::OpenVinoNotFound { searched: searched.clone() }))
+        }
         Err(LoadFailure::Load { path, reason }) => {
-            Err(CoreError::OpenVinoLoad { path: path.clone(), reason: reason.clone() })
+            Err(CoreError::Setup(SetupError::OpenVinoLoad { path: path.clone(), reason: reason.clone() }))
         }
     }
 }
@@ -112,19 +118,23 @@ struct OvError {
 
 /// A load-time failure (reading, compiling) as `CoreError::ModelLoad`.
 fn load_err<'a>(model: &'a str, action: &'static str) -> impl Fn(InferenceError) -> CoreError + 'a {
-    move |source| CoreError::ModelLoad {
-        model: model.to_owned(),
-        engine: "OpenVINO",
-        source: Box::new(OvError { action, source }),
+    move |source| {
+        CoreError::Model(ModelLoadError::Load {
+            model: model.to_owned(),
+            engine: "OpenVINO",
+            source: Box::new(OvError { action, source }),
+        })
     }
 }
 
 /// A run-time failure as `CoreError::Inference`.
 fn run_err<'a>(model: &'a str, action: &'static str) -> impl Fn(InferenceError) -> CoreError + 'a {
-    move |source| CoreError::Inference {
-        model: model.to_owned(),
-        engine: "OpenVINO",
-        source: Box::new(OvError { action, source }),
+    move |source| {
+        CoreError::Inference(RunError::Run {
+            model: model.to_owned(),
+            engine: "OpenVINO",
+            source: Box::new(OvError { action, source }),
+        })
     }
 }
 
@@ -136,16 +146,18 @@ impl OvBackend {
             Precision::Fp32 | Precision::Auto => "f32",
             Precision::Bf16 => "bf16",
             Precision::Int8 => {
-                return Err(CoreError::PrecisionUnavailable {
+                return Err(CoreError::Setup(SetupError::PrecisionUnavailable {
                     engine: "openvino",
                     precision: "int8",
                     reason: "no int8 models are produced yet; use fp32 or bf16".into(),
-                })
+                }))
             }
         };
-        let setup = |e: openvino::SetupError| CoreError::OpenVinoLoad {
-            path: PathBuf::from(OPENVINO_LIBRARY_FILE),
-            reason: e.to_string(),
+        let setup = |e: openvino::SetupError| {
+            CoreError::Setup(SetupError::OpenVinoLoad {
+                path: PathBuf::from(OPENVINO_LIBRARY_FILE),
+                reason: e.to_string(),
+            })
         };
         // One core per model: compile options are core properties in this binding.
         let mut core = Core::new().map_err(setup)?;
@@ -162,12 +174,15 @@ impl OvBackend {
             properties.push((RwPropertyKey::InferenceNumThreads, threads.as_str()));
         }
         core.set_properties(&DeviceType::CPU, properties).map_err(load_err(model, "configuring the CPU device"))?;
-        let path_text = path.to_str().ok_or_else(|| CoreError::ModelFileMissing { path: path.to_owned() })?;
+        let path_text =
+            path.to_str().ok_or_else(|| CoreError::Model(ModelLoadError::FileMissing { path: path.to_owned() }))?;
         let read = core.read_model_from_file(path_text, "").map_err(load_err(model, "reading the ONNX file"))?;
-        let shape_err = |actual: String| CoreError::ModelShape {
-            model: model.to_owned(),
-            actual,
-            expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
+        let shape_err = |actual: String| {
+            CoreError::Model(ModelLoadError::Shape {
+                model: model.to_owned(),
+                actual,
+                expected: "one float32 input [1,3,H,W] and an image output [1,3,H*s,W*s]".into(),
+            })
         };
         let inputs = read.get_inputs_len().map_err(load_err(model, "reading the inputs"))?;
         if inputs != 1 {

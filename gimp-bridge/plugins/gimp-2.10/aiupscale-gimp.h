@@ -26,8 +26,14 @@ typedef struct
   gchar    model[MODEL_LEN]; /* "" = auto */
   gdouble  scale;            /* <= 0: the model's native scale */
   gint32   new_image;
-  gdouble  denoise;          /* 0 (off) .. 1; last, so older saved values still load */
+  gdouble  denoise;          /* 0 (off) .. 1 */
+  /* Added later, at the end so older saved values still load: */
+  gchar    content[16];      /* photo, footage, animation, realtime ("" = photo), for auto */
+  gdouble  grain;            /* 0 (off) .. 1 */
 } Values;
+
+/* The content choices of `--content`, in the dialog's order. */
+extern const gchar *const CONTENT_CHOICES[4];
 
 /* One model of `aiupscale models list --json`. */
 typedef struct

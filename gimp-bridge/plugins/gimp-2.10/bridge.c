@@ -263,6 +263,12 @@ run_bridge (const gchar   *bridge,
       g_ptr_array_add (argv, g_strdup ("--scale"));
       g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (num, sizeof num, values->scale)));
     }
+  else if (values->content[0])
+    {
+      /* --content chooses the model only when none is named */
+      g_ptr_array_add (argv, g_strdup ("--content"));
+      g_ptr_array_add (argv, g_strdup (values->content));
+    }
   if (values->denoise > 0)
     {
       /* g_ascii_formatd: always a '.', whatever the locale ("0.50", not "0,50") */
@@ -270,6 +276,13 @@ run_bridge (const gchar   *bridge,
       g_ptr_array_add (argv, g_strdup ("--denoise"));
       g_ptr_array_add (argv, g_strdup (g_ascii_formatd (num, sizeof num, "%.2f",
                                                         CLAMP (values->denoise, 0.0, 1.0))));
+    }
+  if (values->grain > 0)
+    {
+      gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ptr_array_add (argv, g_strdup ("--grain"));
+      g_ptr_array_add (argv, g_strdup (g_ascii_formatd (num, sizeof num, "%.2f",
+                                                        CLAMP (values->grain, 0.0, 1.0))));
     }
   g_ptr_array_add (argv, g_strdup ("-"));
   g_ptr_array_add (argv, g_strdup ("-"));

@@ -14,6 +14,7 @@ typedef struct
   GtkWidget   *native;
   GtkWidget   *scale;
   GtkWidget   *size;
+  GtkWidget   *content;
   gint         width;
   gint         height;
 } Dialog;
@@ -58,6 +59,7 @@ dialog_update (GtkWidget *widget, Dialog *d)
   gchar          *size;
 
   (void) widget;
+  gtk_widget_set_sensitive (d->content, is_auto);
   if (m)
     {
       gchar *cost = cost_text (m->cost);
@@ -65,16 +67,16 @@ dialog_update (GtkWidget *widget, Dialog *d)
         info = g_strdup_printf ("x%d \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 fetched",
                                 m->scale, m->content, cost, m->licence);
       else
-        info = g_strdup_printf ("x%d \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 not fetched: run "
-                                "`aiupscale models fetch %s` first",
-                                m->scale, m->content, cost, m->licence, m->name);
+        info = g_strdup_printf ("x%d \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 %s \xc2\xb7 not fetched yet: "
+                                "fetched on first use",
+                                m->scale, m->content, cost, m->licence);
       g_free (cost);
     }
   else if (d->models_error)
     info = g_strdup_printf ("the model list is not available: %s", d->models_error);
   else if (is_auto)
-    info = g_strdup ("auto: the photo model for the scale "
-                     "(waifu2x-photo-x2 up to x2, realesrgan-x4plus above)");
+    info = g_strdup ("auto: the catalog's model for the content and the scale "
+                     "(fetched on first use)");
   else
     info = g_strdup ("a model file (.onnx) or a name not in the catalog");
   gtk_label_set_text (GTK_LABEL (d->info), info);
@@ -98,7 +100,7 @@ gboolean
 show_dialog (const gchar *bridge, gint32 drawable, Values *values)
 {
   Dialog     d = { 0 };
-  GtkWidget *dialog, *vbox, *table, *label, *new_image, *denoise;
+  GtkWidget *dialog, *vbox, *table, *label, *new_image, *denoise, *grain;
   guint      i;
   gboolean   ok;
   gint       row = 0;
@@ -125,7 +127,7 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
   gtk_box_pack_start (GTK_BOX (gtk_dialog_get_content_area (GTK_DIALOG (dialog))),
                       vbox, TRUE, TRUE, 0);
 
-  table = gtk_table_new (6, 2, FALSE);
+  table = gtk_table_new (8, 2, FALSE);
   gtk_table_set_col_spacings (GTK_TABLE (table), 6);
   gtk_table_set_row_spacings (GTK_TABLE (table), 6);
   gtk_box_pack_start (GTK_BOX (vbox), table, FALSE, FALSE, 0);
@@ -190,6 +192,38 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
   gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
   gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
   gtk_table_attach (GTK_TABLE (table), denoise, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  row++;
+
+  /* content (for auto) */
+  d.content = gtk_combo_box_text_new ();
+  for (i = 0; i < G_N_ELEMENTS (CONTENT_CHOICES); i++)
+    {
+      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (d.content), CONTENT_CHOICES[i]);
+      if (g_strcmp0 (values->content, CONTENT_CHOICES[i]) == 0)
+        gtk_combo_box_set_active (GTK_COMBO_BOX (d.content), i);
+    }
+  if (gtk_combo_box_get_active (GTK_COMBO_BOX (d.content)) < 0)
+    gtk_combo_box_set_active (GTK_COMBO_BOX (d.content), 0);
+  gimp_help_set_help_data (d.content, "What the picture is, to choose the model when it is auto", NULL);
+  label = gtk_label_new_with_mnemonic ("C_ontent:");
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), d.content);
+  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
+  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  gtk_table_attach (GTK_TABLE (table), d.content, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  row++;
+
+  /* grain */
+  grain = gimp_spin_button_new_with_range (0.0, 1.0, 0.05);
+  gtk_spin_button_set_digits (GTK_SPIN_BUTTON (grain), 2);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (grain), CLAMP (values->grain, 0.0, 1.0));
+  gimp_help_set_help_data (grain,
+                           "Fine film-like grain added after upscaling (luminance only, "
+                           "reproducible): 0 is off", NULL);
+  label = gtk_label_new_with_mnemonic ("_Grain:");
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), grain);
+  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
+  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  gtk_table_attach (GTK_TABLE (table), grain, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
 
   /* destination */
   new_image = gtk_check_button_new_with_mnemonic ("Put the result in a new _image "
@@ -216,6 +250,9 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
                        ? 0.0 : gtk_spin_button_get_value (GTK_SPIN_BUTTON (d.scale));
       values->new_image = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (new_image));
       values->denoise = gtk_spin_button_get_value (GTK_SPIN_BUTTON (denoise));
+      values->grain = gtk_spin_button_get_value (GTK_SPIN_BUTTON (grain));
+      i = MAX (gtk_combo_box_get_active (GTK_COMBO_BOX (d.content)), 0);
+      g_strlcpy (values->content, CONTENT_CHOICES[i], sizeof values->content);
     }
 
   gtk_widget_destroy (dialog);

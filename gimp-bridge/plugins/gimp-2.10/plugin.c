@@ -2,18 +2,25 @@
  *
  * Registers plug-in-aiupscale, <Image>/Filters/Enhance/AI Upscale...:
  *
- *   plug-in-aiupscale (run-mode, image, drawable, model, scale, new-image, denoise)
- *     -> new-image-out
+ *   plug-in-aiupscale (run-mode, image, drawable, model, scale, new-image, denoise,
+ *                      content, grain) -> new-image-out
  *
  *   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
- *              "" / "auto" for the photo model of the scale;
+ *              "" / "auto" for the catalog's model for `content` and the scale (fetched
+ *              on first use);
  *   scale      output / input size; <= 0 means the model's native scale;
  *   new-image  1: the result goes into a new image (returned, and shown when
  *              interactive); 0: the image is resized and the layer replaced, in one
  *              undo group (new-image-out is then -1);
  *   denoise    edge-preserving denoise before upscaling, 0 (off) to 1 (`--denoise`);
- *              it comes last and may be left out (callers from before it existed
- *              pass 6 values: denoise is then 0).
+ *              it may be left out (callers from before it existed pass 6 values);
+ *   content    photo, footage, animation, realtime or "" (photo): what the picture is,
+ *              for the model "" (`--content`);
+ *   grain      fine film-like grain after upscaling, 0 (off) to 1 (`--grain`); content
+ *              and grain come together and may be left out (7 values: photo, 0).
+ *
+ * Provenance: GIMP 2.10's libgimp has no call this plug-in can use to write the image's
+ * metadata without GExiv2, so the result carries none; `aiupscale upscale` files do.
  *
  * The plug-in is a thin front: it sends the layer's pixels to the aiupscale program
  * (`aiupscale upscale-raw --progress-json ... - -`) through a pipe, shows its progress
@@ -45,7 +52,20 @@
 
 #include "aiupscale-gimp.h"
 
-static Values values = { "", 2.0, TRUE, 0.0 };
+static Values values = { "", 2.0, TRUE, 0.0, "photo", 0.0 };
+
+const gchar *const CONTENT_CHOICES[4] = { "photo", "footage", "animation", "realtime" };
+
+static gboolean
+content_known (const gchar *name)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (CONTENT_CHOICES); i++)
+    if (g_strcmp0 (CONTENT_CHOICES[i], name) == 0)
+      return TRUE;
+  return FALSE;
+}
 
 /* How the current call was made (for error reporting). */
 static GimpRunMode run_mode_now = GIMP_RUN_NONINTERACTIVE;
@@ -78,10 +98,12 @@ query (void)
     { GIMP_PDB_INT32,    "run-mode",  "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1) }" },
     { GIMP_PDB_IMAGE,    "image",     "Input image" },
     { GIMP_PDB_DRAWABLE, "drawable",  "Input layer" },
-    { GIMP_PDB_STRING,   "model",     "Model: a name from `aiupscale models list`, a path to an .onnx file, or \"\" for the photo model of the scale" },
+    { GIMP_PDB_STRING,   "model",     "Model: a name from `aiupscale models list`, a path to an .onnx file, or \"\" for the catalog's model for content and scale" },
     { GIMP_PDB_FLOAT,    "scale",     "Scale factor (e.g. 2, 3.5); <= 0 for the model's native scale" },
     { GIMP_PDB_INT32,    "new-image", "1: put the result in a new image; 0: resize this image and replace the layer (one undo step)" },
-    { GIMP_PDB_FLOAT,    "denoise",   "Edge-preserving denoise before upscaling, 0 (off) to 1" }
+    { GIMP_PDB_FLOAT,    "denoise",   "Edge-preserving denoise before upscaling, 0 (off) to 1" },
+    { GIMP_PDB_STRING,   "content",   "What the picture is, for the model \"\": photo, footage, animation, realtime (\"\" = photo)" },
+    { GIMP_PDB_FLOAT,    "grain",     "Fine film-like grain after upscaling, 0 (off) to 1" }
   };
   static const GimpParamDef return_vals[] =
   {
@@ -94,7 +116,7 @@ query (void)
                           "waifu2x or Anime4K) on the layer and puts the result into a new "
                           "image, or resizes the image and replaces the layer. Alpha is kept; "
                           "8/16-bit and float RGB and grayscale images are supported, indexed "
-                          "ones are not. Fetch models first with `aiupscale models fetch NAME`.",
+                          "ones are not. A model not in the cache is fetched on first use.",
                           "aiupscale authors",
                           "MIT OR Apache-2.0",
                           "2026",
@@ -165,8 +187,8 @@ run (const gchar      *name,
       values.model[MODEL_LEN - 1] = '\0';
       break;
     case GIMP_RUN_NONINTERACTIVE:
-      /* 7 with denoise; 6 from callers written before it existed */
-      if (nparams != 6 && nparams != 7)
+      /* 9 with content and grain; 7 and 6 from callers written before they existed */
+      if (nparams != 6 && nparams != 7 && nparams != 9)
         {
           vals[0].data.d_status = GIMP_PDB_CALLING_ERROR;
           return;
@@ -180,6 +202,21 @@ run (const gchar      *name,
         {
           fail (vals, nreturn_vals,
                 g_strdup_printf ("denoise must be between 0 and 1, not %g.", values.denoise));
+          return;
+        }
+      g_strlcpy (values.content, nparams > 7 && param[7].data.d_string ? param[7].data.d_string : "",
+                 sizeof values.content);
+      values.grain = nparams > 8 ? param[8].data.d_float : 0.0;
+      if (values.content[0] && ! content_known (values.content))
+        {
+          fail (vals, nreturn_vals,
+                g_strdup_printf ("content must be photo, footage, animation or realtime, not \"%s\".",
+                                 nparams > 7 ? param[7].data.d_string : ""));
+          return;
+        }
+      if (! (values.grain >= 0.0 && values.grain <= 1.0))
+        {
+          fail (vals, nreturn_vals, g_strdup_printf ("grain must be between 0 and 1, not %g.", values.grain));
           return;
         }
       break;

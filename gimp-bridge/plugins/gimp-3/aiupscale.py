@@ -3,17 +3,25 @@
 #
 # Registers plug-in-aiupscale, Filters > Enhance > AI Upscale...:
 #
-#   plug-in-aiupscale (run-mode, image, drawables, model, scale, new-image, denoise)
-#     -> result-image
+#   plug-in-aiupscale (run-mode, image, drawables, model, scale, new-image, denoise,
+#                      content, grain) -> result-image
 #
 #   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
-#              "" / "auto" for the photo model of the scale;
+#              "" / "auto" for the catalog's model for `content` and the scale (fetched
+#              on first use);
 #   scale      output / input size; 0 means the model's native scale;
 #   new-image  True: the result goes into a new image (returned, and shown when
 #              interactive); False: the image is resized and the layer replaced in one
 #              undo group (result-image is then None);
 #   denoise    edge-preserving denoise before upscaling, 0 (off, the default) to 1
-#              (`--denoise`).
+#              (`--denoise`);
+#   content    what the picture is, for "auto": photo (default), footage, animation,
+#              realtime (`--content`);
+#   grain      fine film-like grain after upscaling, 0 (off, the default) to 1 (`--grain`).
+#
+# The result image's metadata records that it was AI-upscaled, by which model and which
+# aiupscale (the bridge's `provenance` text, in Exif.Image.ImageDescription,
+# Exif.Image.Software and Xmp.xmp.CreatorTool), so an export with metadata keeps it.
 #
 # The layer's pixels go to `aiupscale upscale-raw --progress-json ... - -` through a
 # pipe; its JSON progress lines drive GIMP's progress bar; the upscaled pixels come back
@@ -65,7 +73,7 @@ def find_bridge():
     return bridge_io.find_bridge(files, INSTALL)
 
 
-def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=0.0):
+def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=0.0, content=None, grain=0.0):
     """upscale-raw with GIMP's progress bar; returns (bytes, out_width, out_height).
     Cancel is GIMP killing this plug-in: the bridge then gets SIGTERM by itself."""
 
@@ -79,11 +87,35 @@ def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=
             Gimp.progress_update(fraction)
         return True
 
+    def fetching(event):
+        Gimp.progress_set_text(f"AI Upscale: fetching the model {event.get('fetching', '?')} (first use)\u2026")
+        Gimp.progress_pulse()
+
+    finished = {}
     try:
-        return bridge_io.upscale_raw(bridge, pixels, width, height, raw_format, model, scale, denoise,
-                                     progress=progress, started=started)
+        data, ow, oh = bridge_io.upscale_raw(bridge, pixels, width, height, raw_format, model, scale, denoise,
+                                             progress=progress, started=started, content=content, grain=grain,
+                                             fetching=fetching, done=finished.update)
     except bridge_io.Cancelled as e:
         raise bridge_io.BridgeError(f"cancelled ({e}); nothing was changed.") from e
+    return data, ow, oh, finished.get("provenance")
+
+
+def record_provenance(image, text):
+    """Puts the bridge's provenance text into `image`'s metadata (kept by exports that
+    write metadata). Never fails the filter: an image without it is still correct."""
+    if not text:
+        return
+    try:
+        metadata = image.get_metadata() or Gimp.Metadata.new()
+        software = text.split(" with ", 1)[0].replace("AI-upscaled by ", "").replace("Upscaled by ", "")
+        metadata.set_tag_string("Exif.Image.ImageDescription", text)
+        metadata.set_tag_string("Exif.Image.Software", software)
+        metadata.set_tag_string("Xmp.xmp.CreatorTool", software)
+        metadata.set_tag_string("Xmp.dc.description", text)
+        image.set_metadata(metadata)
+    except Exception as e:  # noqa: BLE001 - metadata is a courtesy, the pixels are the result
+        Gimp.message(f"AI Upscale: the provenance could not be recorded in the metadata ({e})")
 
 
 # ------------------------------------------------------------------ pixels
@@ -235,24 +267,48 @@ def show_dialog(procedure, config, bridge, drawable):
 
     new_image = Gtk.CheckButton.new_with_mnemonic("Put the result in a new _image (off: resize this image)")
     new_image.set_active(config.get_property("new-image"))
-    grid.attach(new_image, 0, 6, 2, 1)
+    grid.attach(new_image, 0, 8, 2, 1)
+
+    content = Gtk.ComboBoxText()
+    for name in bridge_io.CONTENT_CHOICES:
+        content.append(name, name)
+    saved_content = config.get_property("content")
+    content.set_active_id(saved_content if saved_content in bridge_io.CONTENT_CHOICES else "photo")
+    content.set_tooltip_text("What the picture is, to choose the model when it is auto")
+    label = Gtk.Label.new_with_mnemonic("C_ontent:")
+    label.set_mnemonic_widget(content)
+    label.set_xalign(0.0)
+    grid.attach(label, 0, 6, 1, 1)
+    grid.attach(content, 1, 6, 1, 1)
+
+    grain = Gtk.SpinButton.new_with_range(0.0, 1.0, 0.05)
+    grain.set_digits(2)
+    grain.set_value(min(max(config.get_property("grain"), 0.0), 1.0))
+    grain.set_tooltip_text("Fine film-like grain added after upscaling (luminance only, reproducible): "
+                           "0 is off, 1 the strongest")
+    label = Gtk.Label.new_with_mnemonic("_Grain:")
+    label.set_mnemonic_widget(grain)
+    label.set_xalign(0.0)
+    grid.attach(label, 0, 7, 1, 1)
+    grid.attach(grain, 1, 7, 1, 1)
 
     def update(*_):
         text = combo.get_child().get_text().strip()
         is_auto = text in ("", "auto")
         m = by_name.get(text)
+        content.set_sensitive(is_auto)
         if m:
             about = f"x{m['scale']} \u00b7 {m['content']} \u00b7 {cost_text(m['cost'])} \u00b7 {m['licence']}"
             if m["fetched"]:
                 info.set_markup(f"<i>{GLib.markup_escape_text(about)} \u00b7 fetched</i>")
             else:
-                info.set_markup(f"<i>{GLib.markup_escape_text(about)} \u00b7 not fetched: run "
-                                f"`aiupscale models fetch {GLib.markup_escape_text(m['name'])}` first</i>")
+                info.set_markup(f"<i>{GLib.markup_escape_text(about)} \u00b7 not fetched yet: it is fetched "
+                                "on first use</i>")
         elif models_error:
             info.set_markup(f"<i>the model list is not available: {GLib.markup_escape_text(models_error)}</i>")
         elif is_auto:
-            info.set_markup("<i>auto: the photo model for the scale "
-                            "(waifu2x-photo-x2 up to x2, realesrgan-x4plus above)</i>")
+            info.set_markup(f"<i>auto: the catalog's {GLib.markup_escape_text(content.get_active_id() or 'photo')} "
+                            "model for the scale (fetched on first use)</i>")
         else:
             info.set_markup("<i>a model file (.onnx) or a name not in the catalog</i>")
         spin.set_sensitive(not native.get_active())
@@ -266,6 +322,7 @@ def show_dialog(procedure, config, bridge, drawable):
             size.set_text(f"{width} \u00d7 {height} px  \u2192  the model's native scale")
 
     combo.connect("changed", update)
+    content.connect("changed", update)
     native.connect("toggled", update)
     spin.connect("value-changed", update)
     update()
@@ -278,6 +335,8 @@ def show_dialog(procedure, config, bridge, drawable):
         config.set_property("scale", 0.0 if native.get_active() else spin.get_value())
         config.set_property("new-image", new_image.get_active())
         config.set_property("denoise", denoise.get_value())
+        config.set_property("content", content.get_active_id() or "photo")
+        config.set_property("grain", grain.get_value())
     dialog.destroy()
     return ok
 
@@ -302,13 +361,14 @@ class AIUpscale(Gimp.PlugIn):
             "Upscale a layer with an AI super-resolution model",
             "Runs the aiupscale program (ONNX models such as Real-ESRGAN, waifu2x or Anime4K) on the layer "
             "and puts the result into a new image, or resizes the image and replaces the layer. Alpha is "
-            "kept; 8/16-bit and float RGB and grayscale images are supported, indexed ones are not. Fetch "
-            "models first with `aiupscale models fetch NAME`.",
+            "kept; 8/16-bit and float RGB and grayscale images are supported, indexed ones are not. A model "
+            "not in the cache is fetched on first use. The result's metadata records that it was AI-upscaled.",
             name)
         procedure.set_attribution("aiupscale authors", "MIT OR Apache-2.0", "2026")
         procedure.add_string_argument(
             "model", "_Model",
-            "A name from `aiupscale models list`, a path to an .onnx file, or \"\" for the photo model of the scale",
+            "A name from `aiupscale models list`, a path to an .onnx file, or \"\" for the catalog's model for "
+            "content and scale",
             "", GObject.ParamFlags.READWRITE)
         procedure.add_double_argument(
             "scale", "_Scale", "Scale factor (e.g. 2, 3.5); 0 for the model's native scale",
@@ -319,6 +379,13 @@ class AIUpscale(Gimp.PlugIn):
             True, GObject.ParamFlags.READWRITE)
         procedure.add_double_argument(
             "denoise", "_Denoise", "Edge-preserving denoise before upscaling, 0 (off) to 1",
+            0.0, 1.0, 0.0, GObject.ParamFlags.READWRITE)
+        procedure.add_string_argument(
+            "content", "C_ontent",
+            "What the picture is, for the model \"\": photo, footage, animation or realtime",
+            "photo", GObject.ParamFlags.READWRITE)
+        procedure.add_double_argument(
+            "grain", "_Grain", "Fine film-like grain after upscaling, 0 (off) to 1",
             0.0, 1.0, 0.0, GObject.ParamFlags.READWRITE)
         procedure.add_image_return_value(
             "result-image", "Result image", "The new image, or none when the image was resized in place",
@@ -352,6 +419,8 @@ class AIUpscale(Gimp.PlugIn):
         scale = config.get_property("scale")
         as_new = config.get_property("new-image")
         denoise = config.get_property("denoise")
+        content = config.get_property("content") or "photo"
+        grain = config.get_property("grain")
 
         Gegl.init(None)
         raw, babl, _bpp, layer_type = plan_pixels(image, drawable)
@@ -361,7 +430,7 @@ class AIUpscale(Gimp.PlugIn):
         Gimp.progress_init("AI upscaling: loading the model\u2026")
         Gimp.progress_pulse()
         try:
-            data, ow, oh = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise)
+            data, ow, oh, provenance = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise, content, grain)
         except bridge_io.BridgeError as e:
             Gimp.progress_end()
             return fail(str(e))
@@ -375,6 +444,7 @@ class AIUpscale(Gimp.PlugIn):
                                       run_mode != Gimp.RunMode.NONINTERACTIVE)
         else:
             put_in_place(image, drawable, babl, data, ow, oh)
+        record_provenance(result if result is not None else image, provenance)
         Gimp.progress_end()
         if run_mode != Gimp.RunMode.NONINTERACTIVE:
             Gimp.displays_flush()

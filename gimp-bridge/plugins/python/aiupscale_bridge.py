@@ -25,6 +25,8 @@ import threading
 VERSION = 1
 BRIDGE_ENV = "AIUPSCALE_BRIDGE"
 CONTENTS = ("photo", "general", "animation", "footage", "video")
+# The content choices of `--content` (what the picture is, when the model is "auto").
+CONTENT_CHOICES = ("photo", "footage", "animation", "realtime")
 # The keys of one model in `models list --json`, and their JSON types.
 MODEL_FIELDS = {
     "name": str,
@@ -132,12 +134,20 @@ def native_scale(models, name, default):
     return default
 
 
-def upscale_argv(bridge, width, height, fmt, model=None, scale=None, denoise=0.0, extra_args=()):
-    """The `upscale-raw` command line: pixels on stdin, pixels on stdout."""
+def upscale_argv(bridge, width, height, fmt, model=None, scale=None, denoise=0.0, extra_args=(), content=None,
+                 grain=0.0):
+    """The `upscale-raw` command line: pixels on stdin, pixels on stdout. `content` (one of
+    CONTENT_CHOICES) picks the model when `model` is "auto"; `grain` is 0 (off) to 1."""
     argv = [bridge, "upscale-raw", "--progress-json", "--width", str(width), "--height", str(height)]
     argv += ["--format", fmt]
     if model and model != "auto":
         argv += ["--model", str(model)]
+    elif content:
+        if content not in CONTENT_CHOICES:
+            raise BridgeError("unknown content %r; expected one of %s" % (content, ", ".join(CONTENT_CHOICES)))
+        argv += ["--content", content]
+    if grain and float(grain) > 0:
+        argv += ["--grain", "%.2f" % min(float(grain), 1.0)]
     if scale is not None and float(scale) > 0:
         argv += ["--scale", repr(float(scale))]
     if denoise and float(denoise) > 0:
@@ -171,15 +181,18 @@ def _lines(stream, sink):
 
 
 def upscale_raw(bridge, pixels, width, height, fmt, model=None, scale=None, denoise=0.0, extra_args=(),
-                progress=None, started=None):
+                progress=None, started=None, content=None, grain=0.0, fetching=None, done=None):
     """Upscales packed `pixels` (width x height in upscale-raw format `fmt`); returns
     (bytes, out_width, out_height).
 
-    `started(event)` gets the `started` line (output size, model, device).
+    `fetching(event)` gets the `fetching` line when the model is fetched on first use
+    (`fetching`: its name, `package`, `version`, `registry`).
+    `started(event)` gets the `started` line (output size, model, device); `done(event)`
+    the `done` line (with `provenance`: the text to record in the image's metadata).
     `progress(fraction)` is called about every 50 ms with the latest fraction (0..1) or
     None when nothing new came; returning False cancels (SIGTERM; Cancelled is raised
     once the bridge has stopped). Raises BridgeError with the bridge's own message."""
-    argv = upscale_argv(bridge, width, height, fmt, model, scale, denoise, extra_args)
+    argv = upscale_argv(bridge, width, height, fmt, model, scale, denoise, extra_args, content, grain)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 preexec_fn=_die_with_parent, close_fds=True)
@@ -235,12 +248,17 @@ def upscale_raw(bridge, pixels, width, height, fmt, model=None, scale=None, deno
                 cancelled = cancelled or bool(event.get("cancelled"))
             elif "progress" in event:
                 fraction = min(max(float(event["progress"]), 0.0), 1.0)
+            elif "fetching" in event:
+                if fetching is not None:
+                    fetching(event)
             elif event.get("started"):
                 size = (int(event["width"]), int(event["height"]))
                 if started is not None:
                     started(event)
             elif event.get("done"):
                 size = (int(event["width"]), int(event["height"]))
+                if done is not None:
+                    done(event)
         # While cancelling, the caller still gets called (its window stays alive while
         # the current tile ends); its answer no longer matters.
         if progress is not None and progress(None if cancelled else fraction) is False and not cancelled:

@@ -29,6 +29,18 @@ pub struct VideoCommand {
     pub keep_parts: bool,
 }
 
+impl VideoCommand {
+    /// Whether progress (and so errors) go to stderr as JSON lines.
+    pub fn progress_json(&self) -> bool {
+        match &self.step {
+            None => self.run.progress == ProgressMode::Json || self.job.engine.progress_json,
+            Some(VideoStep::Segment(a)) => a.run.progress == ProgressMode::Json,
+            Some(VideoStep::Merge(a)) => a.run.progress == ProgressMode::Json,
+            Some(VideoStep::Plan(_)) => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum VideoStep {
     /// Scan IN and write the plan (PARTS/plan.json): segments cut at keyframes.

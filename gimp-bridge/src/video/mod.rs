@@ -36,12 +36,7 @@ use crate::{cancel, cli::usage, progress::json_line};
 /// Runs `aiupscale video ...`; a cancelled run reports and exits 130/143.
 pub fn run(command: &VideoCommand) -> Result<ExitCode> {
     let cancel = cancel::install();
-    let json = match &command.step {
-        None => command.run.progress == ProgressMode::Json || command.job.engine.progress_json,
-        Some(VideoStep::Segment(a)) => a.run.progress == ProgressMode::Json,
-        Some(VideoStep::Merge(a)) => a.run.progress == ProgressMode::Json,
-        Some(VideoStep::Plan(_)) => false,
-    };
+    let json = command.progress_json();
     let result = match &command.step {
         None => run_local(command, cancel.flag()),
         Some(VideoStep::Plan(args)) => plan_step(&args.input, &args.parts, &args.job, cancel.flag()).map(|plan| {
@@ -70,7 +65,7 @@ pub fn run(command: &VideoCommand) -> Result<ExitCode> {
 
 /// `{"version":1,"segments":N,"frames":F,"parts":"<abs path>"}`: the line `plan --json` prints.
 fn summary(plan: &Plan, parts: &Path) -> serde_json::Value {
-    let parts = std::path::absolute(parts).unwrap_or_else(|_| parts.to_owned());
+    let parts = std::fs::canonicalize(parts).unwrap_or_else(|_| parts.to_owned());
     json!({ "version": plan::VERSION, "segments": plan.segments.len(), "frames": plan.frames, "parts": parts })
 }
 

@@ -8,7 +8,7 @@ use std::{
 };
 
 use aiupscale_core::{
-    models::{Catalog, Content},
+    models::{Catalog, ContentChoice},
     ModelSource, SessionConfig, Upscaler, UpscalerConfig,
 };
 use anyhow::{bail, Context, Result};
@@ -106,6 +106,11 @@ impl Settings {
         if engine.classic.is_some() {
             return Err(usage("--classic is for images; video runs a model in the aiupscale element"));
         }
+        if job.deinterlace == Deinterlace::FieldRate {
+            // GStreamer 1.22's deinterlace emits a frame more than two per frame at field
+            // rate, so the exact-timestamp promise cannot be kept yet.
+            return Err(usage("--deinterlace field-rate is not available yet; use auto or frame-rate"));
+        }
         if job.crf.is_some() && matches!(job.codec, Codec::Ffv1 | Codec::Prores) {
             return Err(usage(format!("--crf applies to x264 and x265, not to {}", value_name(&job.codec))));
         }
@@ -128,7 +133,11 @@ impl Settings {
             return Err(usage(format!("--tile-size {tile} is outside the element's range 16..=4096")));
         }
         let model = match model {
-            None => Catalog::builtin().default_for(scale, Content::Video).name.clone(),
+            // Video defaults to real camera footage, the element's own default content.
+            None => Catalog::builtin()
+                .default_model(engine.content.map_or(ContentChoice::Footage, |c| c.choice()), scale)?
+                .name
+                .clone(),
             Some(ModelSource::Catalog(name)) => name,
             Some(ModelSource::File(path)) => std::path::absolute(&path)
                 .with_context(|| format!("cannot resolve {}", path.display()))?

@@ -157,6 +157,7 @@ fn decoder(plan: &Plan) -> Result<(Running, gst::Element)> {
             deinterlace.set_property_from_str("method", "yadif");
             deinterlace.set_property_from_str("mode", "auto");
             deinterlace.set_property_from_str("fields", if mode == Deinterlace::FieldRate { "all" } else { "top" });
+            restamp(&deinterlace);
             deinterlace
         }
     };
@@ -182,6 +183,32 @@ fn decoder(plan: &Plan) -> Result<(Running, gst::Element)> {
         let _ = pad.link(&discard.static_pad("sink").expect("a sink pad"));
     });
     Ok((pipeline, sink))
+}
+
+/// Gives each frame leaving `deinterlace` the pts of the frame that entered it, in
+/// order: at frame rate it emits one frame per frame, but GStreamer 1.22 stamps them
+/// from its field history (the first one late, some twice).
+fn restamp(deinterlace: &gst::Element) {
+    let fifo = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let entering = fifo.clone();
+    let sink = deinterlace.static_pad("sink").expect("deinterlace has a sink pad");
+    sink.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH, move |_, info| {
+        let mut fifo = entering.lock().unwrap_or_else(|e| e.into_inner());
+        match &info.data {
+            Some(gst::PadProbeData::Buffer(buffer)) => fifo.push_back(buffer.pts()),
+            Some(gst::PadProbeData::Event(event)) if event.type_() == gst::EventType::FlushStop => fifo.clear(),
+            _ => (),
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let src = deinterlace.static_pad("src").expect("deinterlace has a src pad");
+    src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let pts = fifo.lock().unwrap_or_else(|e| e.into_inner()).pop_front().flatten();
+        if let Some(buffer) = info.buffer_mut() {
+            buffer.make_mut().set_pts(pts);
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// The encoding half: appsrc -> videoconvert -> aiupscale -> videoconvert -> encoder -> matroskamux -> file.

@@ -34,10 +34,11 @@ impl Env {
         self.models.join("nearest_x2.onnx").display().to_string()
     }
 
-    /// The binary with `AIUPSCALE_MODEL_DIR` pointing at an empty cache.
+    /// The binary with `AIUPSCALE_MODEL_DIR` pointing at an empty cache, offline (no
+    /// fetch on first use: a missing catalog model is the error naming the fetch command).
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aiupscale"));
-        cmd.env("AIUPSCALE_MODEL_DIR", &self.cache);
+        cmd.env("AIUPSCALE_MODEL_DIR", &self.cache).env("AIUPSCALE_OFFLINE", "1");
         cmd
     }
 
@@ -55,7 +56,7 @@ impl Env {
 }
 
 pub fn photo(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/photos").join(name)
+    aiupscale_testkit::media(&format!("photos/{name}"))
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -148,19 +149,11 @@ pub fn crop(name: &str, x: u32, y: u32, w: u32, h: u32) -> DynamicImage {
     image::open(photo(name)).unwrap().crop_imm(x, y, w, h)
 }
 
-/// A crop of a real photo (coffee.png, 64x48) and the same with Gaussian-ish noise (a sum
-/// of uniforms, fixed seed) added: the denoise fixtures of the bridge and plug-in tests.
+/// A crop of a real photo (coffee.png, 64x48) and the same with Gaussian noise (sigma 9,
+/// fixed seed) added: the denoise fixtures of the bridge and plug-in tests.
 pub fn noisy_photo() -> (image::RgbImage, image::RgbImage) {
     let clean = crop("coffee.png", 100, 100, 64, 48).to_rgb8();
-    let mut state = 12345u32;
     let mut noisy = clean.clone();
-    for v in noisy.iter_mut() {
-        let mut n = 0i32;
-        for _ in 0..4 {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            n += (state >> 27) as i32 - 16;
-        }
-        *v = (i32::from(*v) + n / 2).clamp(0, 255) as u8;
-    }
+    aiupscale_testkit::add_noise_u8(&mut noisy, 9.0, 12345);
     (clean, noisy)
 }

@@ -33,6 +33,12 @@ pub const FORMATS: &[gst_video::VideoFormat] = {
         F::Y444,
         F::Yuy2,
         F::Uyvy,
+        // DV's 4:1:1, and 10-bit masters: converted at their own depth (no 8-bit step).
+        F::Y41b,
+        F::I42010le,
+        F::P01010le,
+        F::Y44410le,
+        F::V210,
     ]
 };
 
@@ -69,6 +75,11 @@ pub fn frame_kind(format: gst_video::VideoFormat) -> Option<FrameKind> {
         F::Y444 => Some(FrameKind::Yuv(YuvLayout::Y444)),
         F::Yuy2 => Some(FrameKind::Yuv(YuvLayout::Yuy2)),
         F::Uyvy => Some(FrameKind::Yuv(YuvLayout::Uyvy)),
+        F::Y41b => Some(FrameKind::Yuv(YuvLayout::Y41b)),
+        F::I42010le => Some(FrameKind::Yuv(YuvLayout::I420P10)),
+        F::P01010le => Some(FrameKind::Yuv(YuvLayout::P010)),
+        F::Y44410le => Some(FrameKind::Yuv(YuvLayout::Y444P10)),
+        F::V210 => Some(FrameKind::Yuv(YuvLayout::V210)),
         _ => None,
     }
 }

@@ -1,8 +1,10 @@
 //! Mapped GStreamer frames to core images and back, per negotiated stream.
 
 use aiupscale_core::{
+    add_grain,
     color::{self, RGB_F32},
-    ChromaSiting, Control, CoreError, FrameUpscaler, Image, ImageMut, ImageRef, YuvColor, YuvMut, YuvRef,
+    ChromaSiting, Control, CoreError, ErrorKind, FrameUpscaler, Grain, Image, ImageMut, ImageRef, YuvColor, YuvMut,
+    YuvRef,
 };
 use gstreamer as gst;
 use gstreamer_video as gst_video;
@@ -38,9 +40,10 @@ impl FrameError {
 
 impl From<CoreError> for FrameError {
     fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Cancelled => FrameError::Cancelled,
-            e => FrameError::Failed { message: e.to_string(), debug: error_chain(&e) },
+        if e.kind() == ErrorKind::Cancelled {
+            FrameError::Cancelled
+        } else {
+            FrameError::Failed { message: e.to_string(), debug: error_chain(&e) }
         }
     }
 }
@@ -84,12 +87,14 @@ impl StreamConverter {
         }
     }
 
-    /// Upscales `inframe` into `outframe` (same format, the output's size).
+    /// Upscales `inframe` into `outframe` (same format, the output's size), then adds
+    /// `grain` if any.
     pub fn process(
         &mut self,
         upscaler: &mut FrameUpscaler,
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+        grain: Option<Grain>,
         control: &mut Control<'_>,
     ) -> Result<(), FrameError> {
         let (iw, ih) = (inframe.width(), inframe.height());
@@ -101,6 +106,9 @@ impl StreamConverter {
                 let src = ImageRef::new(inframe.plane_data(0)?, iw, ih, in_stride, format)?;
                 let mut dst = ImageMut::new(outframe.plane_data_mut(0)?, ow, oh, out_stride, format)?;
                 upscaler.process(&src, &mut dst, control)?;
+                if let Some(grain) = grain {
+                    add_grain(&mut dst, grain);
+                }
             }
             FrameKind::Yuv(layout) => {
                 let (color, siting) = self.yuv.expect("YUV streams carry their colorimetry");
@@ -111,6 +119,9 @@ impl StreamConverter {
                 color::yuv_to_rgb(&src, color, siting, rgb_in)?;
                 let rgb_out = scratch(&mut self.rgb_out, ow, oh)?;
                 upscaler.process(&rgb_in.as_ref(), &mut rgb_out.as_mut(), control)?;
+                if let Some(grain) = grain {
+                    add_grain(&mut rgb_out.as_mut(), grain);
+                }
                 let out_strides = strides(outframe.plane_stride())?;
                 let planes: Vec<&mut [u8]> =
                     outframe.planes_data_mut().into_iter().take(layout.plane_count()).collect();
@@ -124,7 +135,7 @@ impl StreamConverter {
 
 /// The scratch float RGB image of `width` x `height`, reallocated when the size changes.
 fn scratch(slot: &mut Option<Image>, width: u32, height: u32) -> Result<&mut Image, CoreError> {
-    if slot.as_ref().is_none_or(|i| (i.width, i.height) != (width, height)) {
+    if slot.as_ref().is_none_or(|i| (i.width(), i.height()) != (width, height)) {
         *slot = Some(Image::new(width, height, RGB_F32)?);
     }
     Ok(slot.as_mut().expect("just filled"))

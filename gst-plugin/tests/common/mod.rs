@@ -2,40 +2,35 @@
 //! statically, and the tiny fixture models written once per test process.
 #![allow(dead_code)]
 
-use std::{
-    path::{Path, PathBuf},
-    sync::OnceLock,
-    time::Duration,
-};
+use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-/// Initialises GStreamer, registers `aiupscale` and returns the folder of the tiny models.
-pub fn init() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// Initialises GStreamer and registers `aiupscale` (once per process), and returns the
+/// folder of the tiny models (one per test thread, removed when the test ends).
+pub fn init() -> PathBuf {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
         gst::init().unwrap();
         gstaiupscale::plugin_register_static().expect("register the aiupscale plugin");
         // The element under test is this build's, not an installed copy of the plugin.
         let factory = gst::ElementFactory::find("aiupscale").unwrap();
         let file = factory.plugin().and_then(|p| p.filename());
         assert!(file.is_none(), "aiupscale comes from {file:?}, not from this test build");
-        let dir = tempfile::tempdir().unwrap();
-        aiupscale_models::tiny::write_tiny_models(dir.path()).unwrap();
-        dir
-    })
-    .path()
+    });
+    aiupscale_testkit::tiny_dir()
 }
 
 /// Path of a tiny fixture model (e.g. `nearest_x2`) as the `model` property wants it.
 pub fn tiny(name: &str) -> String {
-    init().join(format!("{name}.onnx")).to_str().unwrap().to_owned()
+    init();
+    aiupscale_testkit::tiny_model(name).to_str().unwrap().to_owned()
 }
 
-/// Real media shipped by `scripts/setup`.
+/// Real video shipped by `scripts/setup`.
 pub fn media(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/video").join(name)
+    aiupscale_testkit::media(&format!("video/{name}"))
 }
 
 /// Runs `pipeline` to EOS (or the first error) within `timeout`; returns the error

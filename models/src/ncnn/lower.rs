@@ -15,7 +15,8 @@ pub const INPUT: &str = "input";
 
 const SUPPORTED: &str = "Input, Split, Noop, Dropout, Convolution, ConvolutionDepthWise, Deconvolution, \
 DeconvolutionDepthWise, ReLU, PReLU, Sigmoid, TanH, Clip, Swish, Mish, HardSigmoid, HardSwish, Concat, \
-Eltwise, BinaryOp, Interp, PixelShuffle, MemoryData (per-channel constants)";
+Eltwise, BinaryOp, Interp, PixelShuffle, MemoryData (per-channel constants), Pooling (global, or windows without \
+padding), InnerProduct (on pooled vectors), Scale, Crop (height and width)";
 
 /// Channels a blob may have. Real SR networks stay under a few hundred (256 in waifu2x
 /// CUNet); the bound keeps what the converter builds itself from the `.param` alone (a
@@ -147,6 +148,16 @@ impl<'a> Lowering<'a> {
                 arity(layer, 1, 1)?;
                 vec![self.pixel_shuffle(layer, &inputs[0])?]
             }
+            "Pooling" => {
+                arity(layer, 1, 1)?;
+                vec![self.pooling(layer, &inputs[0])?]
+            }
+            "InnerProduct" => {
+                arity(layer, 1, 1)?;
+                vec![self.inner_product(layer, &inputs[0])?]
+            }
+            "Scale" => vec![self.scale(layer, &inputs)?],
+            "Crop" => vec![self.crop(layer, &inputs)?],
             other => {
                 return Err(format!("{}: layer type {other:?} is not supported (supported: {SUPPORTED})", ctx(layer)))
             }
@@ -428,7 +439,9 @@ impl<'a> Lowering<'a> {
         };
         let (l, r) = if swap { (&b, &a) } else { (&a, &b) };
         let value = self.g.node(onnx_op, &[l, r], vec![]);
-        let mut out = inputs[0].clone();
+        // A feature map times a pooled vector (scale (0, 0)) is a feature map.
+        let pooled = |b: &Blob| b.scale == (0.0, 0.0);
+        let mut out = if !with_scalar && pooled(&inputs[0]) { inputs[1].clone() } else { inputs[0].clone() };
         if out.channels.is_none() && !with_scalar {
             out.channels = inputs[1].channels;
         }

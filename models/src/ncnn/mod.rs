@@ -1,9 +1,10 @@
 //! ncnn `.param` + `.bin` -> ONNX converter.
 //!
-//! Covers the ops of the Real-ESRGAN and waifu2x (upconv_7) ncnn models we ship, plus
-//! the common activations; anything else is refused with a typed error rather than
-//! converted approximately. The graph keeps ncnn's tensor convention: float32 NCHW RGB
-//! in [0,1], input `input` [1,3,H,W], output `output` [1,3,H',W'].
+//! Covers the ops of the Real-ESRGAN, SPAN, Real-CUGAN and waifu2x (upconv_7, CUNet)
+//! ncnn models we ship, plus the common activations; anything else is refused with a
+//! typed error rather than converted approximately. The graph keeps ncnn's tensor
+//! convention: float32 NCHW RGB in [0,1], input `input` [1,3,H,W], output `output`
+//! [1,3,H',W'].
 
 mod bin;
 mod conv;
@@ -11,11 +12,14 @@ mod lower;
 mod param;
 #[cfg(test)]
 mod tests;
+mod unet;
+#[cfg(test)]
+mod unet_tests;
 
 use std::collections::HashSet;
 
 use crate::{
-    onnx::{image_dims, Dim, ModelProto},
+    onnx::{image_dims, Attr, Dim, GraphBuilder, ModelProto},
     ModelError,
 };
 use lower::{Lowering, INPUT};
@@ -31,13 +35,27 @@ pub struct Converted {
     pub flops_per_pixel: f64,
 }
 
+/// Steps the original program runs around its ncnn graph, appended to ours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Add a nearest-neighbour upscale of the input, less this border on each side, to
+    /// the output (realcugan-ncnn-vulkan does so for its x4 models).
+    pub nearest_residual: Option<u32>,
+}
+
 /// Converts an ncnn model (the `.param` text and the `.bin` weights) to ONNX with
 /// input `input` [1,3,H,W] and output `output`, both float32 RGB in [0,1].
 pub fn convert(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted, ModelError> {
-    convert_inner(model_name, param, bin).map_err(|reason| ModelError::Ncnn { model: model_name.into(), reason })
+    convert_with(model_name, param, bin, Extras::default())
 }
 
-fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted, String> {
+/// [`convert`] with the original's extra steps.
+pub fn convert_with(model_name: &str, param: &str, bin: &[u8], extras: Extras) -> Result<Converted, ModelError> {
+    convert_inner(model_name, param, bin, extras)
+        .map_err(|reason| ModelError::Ncnn { model: model_name.into(), reason })
+}
+
+fn convert_inner(model_name: &str, param: &str, bin: &[u8], extras: Extras) -> Result<Converted, String> {
     let file = param::parse(param)?;
     let output_blob = pick_output(&file)?;
 
@@ -66,11 +84,14 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted,
         ));
     }
 
-    let out = lowering
+    let mut out = lowering
         .blobs
         .get(&output_blob)
         .cloned()
         .ok_or_else(|| format!("output blob {output_blob:?} was never produced"))?;
+    if let Some(border) = extras.nearest_residual {
+        out.value = nearest_residual(&mut lowering.g, &out, border)?;
+    }
     if let Some(c) = out.channels {
         if c != 3 {
             return Err(format!("output blob {output_blob:?} has {c} channels, expected 3 (RGB)"));
@@ -104,6 +125,29 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8]) -> Result<Converted,
         rename_value(&mut model, &out.value, OUTPUT);
     }
     Ok(Converted { model, flops_per_pixel: flops })
+}
+
+/// `out` plus the input, less `border` on each side, upscaled by nearest neighbour to
+/// the output's size.
+fn nearest_residual(g: &mut GraphBuilder, out: &lower::Blob, border: u32) -> Result<String, String> {
+    let s = out.scale.0;
+    if s != out.scale.1 || s < 1.0 || s.fract() != 0.0 {
+        return Err(format!("a nearest residual needs one integer output scale, the graph has {:?}", out.scale));
+    }
+    let b = i64::from(border);
+    let starts = g.constant_i64("residual_starts", &[2], &[b, b]);
+    let end = if b > 0 { -b } else { i64::MAX };
+    let ends = g.constant_i64("residual_ends", &[2], &[end, end]);
+    let axes = g.constant_i64("residual_axes", &[2], &[2, 3]);
+    let inner = g.node("Slice", &[INPUT, &starts, &ends, &axes], vec![]);
+    let scales = g.constant_f32("residual_scales", &[4], &[1.0, 1.0, s as f32, s as f32]);
+    let attrs = vec![
+        Attr::Str("mode", "nearest".into()),
+        Attr::Str("coordinate_transformation_mode", "asymmetric".into()),
+        Attr::Str("nearest_mode", "floor".into()),
+    ];
+    let up = g.node("Resize", &[&inner, "", &scales], attrs);
+    Ok(g.node("Add", &[&out.value, &up], vec![]))
 }
 
 /// The blob that becomes the graph output: the one named `output` (Real-ESRGAN), else

@@ -60,6 +60,21 @@ impl ParamDict {
         }
     }
 
+    /// An integer array param (empty when absent).
+    pub fn ints(&self, id: i32) -> Result<Vec<i32>, String> {
+        match self.values.get(&id) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|n| match n {
+                    Num::Int(i) => Ok(*i),
+                    Num::Float(f) => Err(format!("param {id} must be an integer array, has the float {f}")),
+                })
+                .collect(),
+            Some(other) => Err(format!("param {id} must be an array, got {}", describe(other))),
+        }
+    }
+
     /// A float array param (empty when absent).
     pub fn floats(&self, id: i32) -> Result<Vec<f32>, String> {
         match self.values.get(&id) {

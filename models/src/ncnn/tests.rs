@@ -8,13 +8,13 @@ use super::{convert, param, Converted};
 use crate::onnx::{ModelProto, NodeProto, TensorProto};
 use crate::ModelError;
 
-fn tagged_f32(values: &[f32]) -> Vec<u8> {
+pub(super) fn tagged_f32(values: &[f32]) -> Vec<u8> {
     let mut b = 0u32.to_le_bytes().to_vec();
     b.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     b
 }
 
-fn raw_f32(values: &[f32]) -> Vec<u8> {
+pub(super) fn raw_f32(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
@@ -25,17 +25,17 @@ fn tagged_f16(bits: &[u16]) -> Vec<u8> {
     b
 }
 
-fn ramp(n: usize) -> Vec<f32> {
+pub(super) fn ramp(n: usize) -> Vec<f32> {
     (0..n).map(|i| i as f32 * 0.01 - 0.5).collect()
 }
 
 /// Converts and round-trips through protobuf bytes, as ORT would read it.
-fn convert_ok(param: &str, bin: &[u8]) -> (ModelProto, f64) {
+pub(super) fn convert_ok(param: &str, bin: &[u8]) -> (ModelProto, f64) {
     let Converted { model, flops_per_pixel } = convert("tiny", param, bin).expect("converts");
     (ModelProto::decode(model.to_bytes().as_slice()).expect("decodes"), flops_per_pixel)
 }
 
-fn convert_err(param: &str, bin: &[u8]) -> String {
+pub(super) fn convert_err(param: &str, bin: &[u8]) -> String {
     match convert("bad", param, bin) {
         Err(ModelError::Ncnn { model, reason }) => {
             assert_eq!(model, "bad");
@@ -45,15 +45,15 @@ fn convert_err(param: &str, bin: &[u8]) -> String {
     }
 }
 
-fn ops(model: &ModelProto) -> Vec<&str> {
+pub(super) fn ops(model: &ModelProto) -> Vec<&str> {
     model.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.as_str()).collect()
 }
 
-fn node<'m>(model: &'m ModelProto, op: &str) -> &'m NodeProto {
+pub(super) fn node<'m>(model: &'m ModelProto, op: &str) -> &'m NodeProto {
     model.graph.as_ref().unwrap().node.iter().find(|n| n.op_type == op).unwrap_or_else(|| panic!("no {op} node"))
 }
 
-fn init<'m>(model: &'m ModelProto, name: &str) -> &'m TensorProto {
+pub(super) fn init<'m>(model: &'m ModelProto, name: &str) -> &'m TensorProto {
     model
         .graph
         .as_ref()
@@ -64,15 +64,15 @@ fn init<'m>(model: &'m ModelProto, name: &str) -> &'m TensorProto {
         .unwrap_or_else(|| panic!("no initializer {name}"))
 }
 
-fn floats(t: &TensorProto) -> Vec<f32> {
+pub(super) fn floats(t: &TensorProto) -> Vec<f32> {
     t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-fn attr_ints(n: &NodeProto, name: &str) -> Vec<i64> {
+pub(super) fn attr_ints(n: &NodeProto, name: &str) -> Vec<i64> {
     n.attribute.iter().find(|a| a.name == name).unwrap_or_else(|| panic!("no attribute {name}")).ints.clone()
 }
 
-fn attr_s(n: &NodeProto, name: &str) -> String {
+pub(super) fn attr_s(n: &NodeProto, name: &str) -> String {
     String::from_utf8(n.attribute.iter().find(|a| a.name == name).unwrap().s.clone()).unwrap()
 }
 
@@ -372,9 +372,9 @@ fn reports_truncated_weights_with_sizes() {
 
 #[test]
 fn refuses_unknown_layers_and_bad_graphs() {
-    let unknown = CONV_SHUFFLE.replace("PixelShuffle     ps", "Pooling     pool");
+    let unknown = CONV_SHUFFLE.replace("PixelShuffle     ps", "LSTM     lstm");
     let err = convert_err(&unknown, &conv_shuffle_bin());
-    assert!(err.starts_with("layer pool (Pooling): layer type \"Pooling\" is not supported"), "{err}");
+    assert!(err.starts_with("layer lstm (LSTM): layer type \"LSTM\" is not supported"), "{err}");
 
     let early = CONV_SHUFFLE.replace("1 1 data c0", "1 1 later c0");
     let err = convert_err(&early, &conv_shuffle_bin());

@@ -5,8 +5,10 @@
 (with the pykrita folder on PYTHONPATH). IN is any image Krita opens (.kra, .png, .tif…),
 OUT any file Krita exports. Options:
 
-  --model NAME|PATH.onnx   default waifu2x-photo-x2
-  --scale F                default: the model's own scale
+  --model NAME|PATH.onnx|auto   default auto: the catalog's model for --content
+  --content photo|footage|animation|realtime   default photo (for --model auto)
+  --scale F                default: the model's own scale (2 for auto)
+  --denoise S, --grain S   0 (off, default) to 1, as the bridge's options
   --target image|layer-new|layer-inplace   default image (every layer)
   --layer NAME             the layer for layer-*; default: the active or top paint layer
   --result FILE.json       writes ok, error, cancelled, width, height, unchanged, seconds
@@ -34,7 +36,10 @@ def _parser():
     p = argparse.ArgumentParser(prog="kritarunner -s aiupscale.batch -f upscale_file", exit_on_error=False)
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--model", default="waifu2x-photo-x2")
+    p.add_argument("--model", default="auto")
+    p.add_argument("--content", choices=core.aiupscale_bridge.CONTENT_CHOICES, default="photo")
+    p.add_argument("--denoise", type=float, default=0.0)
+    p.add_argument("--grain", type=float, default=0.0)
     p.add_argument("--scale", type=float)
     p.add_argument("--target", choices=core.TARGETS, default=core.TARGET_IMAGE)
     p.add_argument("--layer")
@@ -93,6 +98,7 @@ def upscale_file(args=None, *rest, progress=None):
         bridge = core.find_bridge()
         scale = opts.scale if opts.scale is not None else core.native_scale(bridge, opts.model)
         extra = ["--tile-size", str(opts.tile_size)] if opts.tile_size else []
+        extra += core.option_args(opts.model, opts.content, opts.denoise, opts.grain)
         try:
             if opts.target == core.TARGET_IMAGE:
                 out = core.upscale_document(doc, opts.model, scale, bridge, progress, extra)

@@ -83,6 +83,21 @@ def scaled_size(size, scale):
     return max(1, int(math.floor(size * float(scale) + 0.5)))
 
 
+def option_args(model, content=None, denoise=0.0, grain=0.0):
+    """The bridge arguments of the dialog's choices beyond model and scale: `--content`
+    (only for the model "auto", which it chooses), `--denoise`, `--grain`."""
+    args = []
+    if content and (not model or model == "auto"):
+        if content not in aiupscale_bridge.CONTENT_CHOICES:
+            raise UpscaleError("unknown content “%s”; expected one of %s" % (content, ", ".join(aiupscale_bridge.CONTENT_CHOICES)))
+        args += ["--content", content]
+    for flag, value in (("--denoise", denoise), ("--grain", grain)):
+        if value and float(value) > 0:
+            # "%.2f" always writes a '.', whatever the locale.
+            args += [flag, "%.2f" % min(float(value), 1.0)]
+    return args
+
+
 def run_bridge(pixels, width, height, fmt, model=None, scale=None, bridge=None, progress=None, extra_args=()):
     """Upscales packed `pixels` (width x height, bridge format `fmt`); returns (bytes,
     out_width, out_height). `progress(fraction)` as in aiupscale_bridge.upscale_raw:

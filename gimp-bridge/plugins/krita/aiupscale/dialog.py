@@ -25,7 +25,14 @@ from PyQt5.QtWidgets import (
 from . import core
 
 TITLE = "AI Upscale"
-DEFAULT_MODEL = "waifu2x-photo-x2"
+# "auto": the catalog's model for the content and scale (the bridge chooses).
+DEFAULT_MODEL = "auto"
+CONTENT_LABELS = {
+    "photo": "Photo",
+    "footage": "Footage (real camera video frames)",
+    "animation": "Animation",
+    "realtime": "Real-time (fastest)",
+}
 TARGET_LABELS = {
     core.TARGET_IMAGE: "Whole image (all layers)",
     core.TARGET_LAYER_NEW: "Current layer, as a new document",
@@ -52,6 +59,7 @@ class UpscaleDialog(QDialog):
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.setMinimumContentsLength(28)
+        self.model.addItem("auto  (the catalog's model for the content)", "auto")
         for entry in models:
             text = "%s  (x%d, %s%s)" % (
                 entry["name"],
@@ -95,6 +103,25 @@ class UpscaleDialog(QDialog):
         target_widget.setLayout(target_box)
         target_box.setContentsMargins(0, 0, 0, 0)
 
+        self.content = QComboBox()
+        for name in core.aiupscale_bridge.CONTENT_CHOICES:
+            self.content.addItem(CONTENT_LABELS.get(name, name), name)
+        self.content.setToolTip("What the picture is, to choose the model when it is auto")
+        self.content.currentIndexChanged.connect(lambda _: self._update_info())
+
+        def strength(tooltip):
+            spin = QDoubleSpinBox()
+            spin.setRange(0.0, 1.0)
+            spin.setDecimals(2)
+            spin.setSingleStep(0.05)
+            spin.setToolTip(tooltip)
+            return spin
+
+        self.denoise = strength(
+            "Edge-preserving denoise before upscaling, tuned to the noise measured in the image: 0 is off, 1 the strongest"
+        )
+        self.grain = strength("Fine film-like grain added after upscaling (luminance only, reproducible): 0 is off")
+
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.hint = QLabel()
@@ -103,7 +130,10 @@ class UpscaleDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Model:", model_box)
+        form.addRow("Content:", self.content)
         form.addRow("Scale:", self.scale)
+        form.addRow("Denoise:", self.denoise)
+        form.addRow("Grain:", self.grain)
         form.addRow("Upscale:", target_widget)
 
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
@@ -123,6 +153,13 @@ class UpscaleDialog(QDialog):
         scale = settings.get("scale")
         if scale:
             self.scale.setValue(float(scale))
+        index = self.content.findData(settings.get("content") or "photo")
+        self.content.setCurrentIndex(max(index, 0))
+        for key, spin in (("denoise", self.denoise), ("grain", self.grain)):
+            try:
+                spin.setValue(float(settings.get(key) or 0.0))
+            except ValueError:
+                spin.setValue(0.0)
         target = settings.get("target") or core.TARGET_IMAGE
         button = self.target_buttons.get(target)
         if button is None or not button.isEnabled():
@@ -173,10 +210,11 @@ class UpscaleDialog(QDialog):
             "Image: %d × %d, %s → %d × %d" % (w, h, color, core.scaled_size(w, s), core.scaled_size(h, s))
         )
         entry = self._entry()
+        self.content.setEnabled(self.model_name() in ("", "auto"))
         if self.models_error:
             self.hint.setText("The model list is not available: %s" % self.models_error)
         elif entry is not None and not entry["fetched"]:
-            self.hint.setText("This model is not fetched yet: run `aiupscale models fetch %s` first." % entry["name"])
+            self.hint.setText("This model is not fetched yet: it is fetched on first use (a download).")
         elif entry is not None and abs(s - entry["scale"]) > 1e-9:
             self.hint.setText(
                 "The model upscales x%d; the result is then resized to x%g with a classic filter." % (entry["scale"], s)
@@ -189,7 +227,14 @@ class UpscaleDialog(QDialog):
         for key, button in self.target_buttons.items():
             if button.isChecked():
                 target = key
-        return {"model": self.model_name(), "scale": self.scale.value(), "target": target}
+        return {
+            "model": self.model_name(),
+            "scale": self.scale.value(),
+            "target": target,
+            "content": self.content.currentData() or "photo",
+            "denoise": self.denoise.value(),
+            "grain": self.grain.value(),
+        }
 
 
 class Progress:

@@ -8,16 +8,17 @@ from . import core, dialog
 
 ACTION_ID = "aiupscale_upscale"
 SETTINGS_GROUP = "aiupscale"
+SETTINGS = ("model", "scale", "target", "content", "denoise", "grain")
 
 
 def _settings():
     k = Krita.instance()
-    return {key: k.readSetting(SETTINGS_GROUP, key, "") for key in ("model", "scale", "target")}
+    return {key: k.readSetting(SETTINGS_GROUP, key, "") for key in SETTINGS}
 
 
 def _save_settings(options):
     k = Krita.instance()
-    for key in ("model", "scale", "target"):
+    for key in SETTINGS:
         k.writeSetting(SETTINGS_GROUP, key, str(options[key]))
 
 
@@ -52,12 +53,15 @@ def run_upscale(window=None):
     progress = dialog.Progress(parent, "Upscaling with %s (x%g)…" % (options["model"], options["scale"]))
     result = None
     try:
+        extra = core.option_args(options["model"], options["content"], options["denoise"], options["grain"])
         if options["target"] == core.TARGET_IMAGE:
-            core.upscale_document(doc, options["model"], options["scale"], bridge, progress)
+            core.upscale_document(doc, options["model"], options["scale"], bridge, progress, extra)
             result = doc
         else:
             new_document = options["target"] == core.TARGET_LAYER_NEW
-            result = core.upscale_layer(doc, node, options["model"], options["scale"], new_document, bridge, progress)
+            result = core.upscale_layer(
+                doc, node, options["model"], options["scale"], new_document, bridge, progress, extra
+            )
             if new_document and window is not None:
                 window.addView(result)
     except core.Cancelled:

@@ -1,0 +1,7 @@
+//! ONNX metadata the converters write and the core reads: the whole contract between
+//! them, so that the core needs nothing of a converter's internals.
+
+/// Model metadata marking an output in phase layout: `[1, 3*s*s, H, W]` where channel
+/// `c*s*s + dy*s + dx` holds output pixel `(s*y + dy, s*x + dx)` of colour c (ONNX
+/// DepthToSpace "CRD" order), not clamped; consumers apply depth-to-space and the clamp.
+pub const PHASES: (&str, &str) = ("aiupscale.output", "phases");
