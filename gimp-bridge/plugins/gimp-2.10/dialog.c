@@ -32,6 +32,30 @@ cost_text (gdouble flops)
   return g_strdup_printf ("%.0f FLOP/px", flops);
 }
 
+/* One labelled row of the dialog's table; a mnemonic label points at its widget. */
+static void
+attach_row (GtkWidget *table, gint row, const gchar *mnemonic, GtkWidget *widget)
+{
+  GtkWidget *label = gtk_label_new_with_mnemonic (mnemonic);
+
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), widget);
+  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
+  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  gtk_table_attach (GTK_TABLE (table), widget, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+}
+
+/* A 0..1 strength in steps of 0.05 (denoise, grain). */
+static GtkWidget *
+strength_spin (gdouble value, const gchar *help)
+{
+  GtkWidget *spin = gimp_spin_button_new_with_range (0.0, 1.0, 0.05);
+
+  gtk_spin_button_set_digits (GTK_SPIN_BUTTON (spin), 2);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), CLAMP (value, 0.0, 1.0));
+  gimp_help_set_help_data (spin, help, NULL);
+  return spin;
+}
+
 static const ModelRow *
 dialog_model (Dialog *d)
 {
@@ -181,18 +205,10 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
   row++;
 
   /* denoise */
-  denoise = gimp_spin_button_new_with_range (0.0, 1.0, 0.05);
-  gtk_spin_button_set_digits (GTK_SPIN_BUTTON (denoise), 2);
-  gtk_spin_button_set_value (GTK_SPIN_BUTTON (denoise), CLAMP (values->denoise, 0.0, 1.0));
-  gimp_help_set_help_data (denoise,
+  denoise = strength_spin (values->denoise,
                            "Edge-preserving denoise before upscaling, tuned to the noise "
-                           "measured in the image: 0 is off, 1 the strongest", NULL);
-  label = gtk_label_new_with_mnemonic ("_Denoise:");
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), denoise);
-  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
-  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach (GTK_TABLE (table), denoise, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  row++;
+                           "measured in the image: 0 is off, 1 the strongest");
+  attach_row (table, row++, "_Denoise:", denoise);
 
   /* content (for auto) */
   d.content = gtk_combo_box_text_new ();
@@ -205,25 +221,13 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
   if (gtk_combo_box_get_active (GTK_COMBO_BOX (d.content)) < 0)
     gtk_combo_box_set_active (GTK_COMBO_BOX (d.content), 0);
   gimp_help_set_help_data (d.content, "What the picture is, to choose the model when it is auto", NULL);
-  label = gtk_label_new_with_mnemonic ("C_ontent:");
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), d.content);
-  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
-  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach (GTK_TABLE (table), d.content, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  row++;
+  attach_row (table, row++, "C_ontent:", d.content);
 
   /* grain */
-  grain = gimp_spin_button_new_with_range (0.0, 1.0, 0.05);
-  gtk_spin_button_set_digits (GTK_SPIN_BUTTON (grain), 2);
-  gtk_spin_button_set_value (GTK_SPIN_BUTTON (grain), CLAMP (values->grain, 0.0, 1.0));
-  gimp_help_set_help_data (grain,
-                           "Fine film-like grain added after upscaling (luminance only, "
-                           "reproducible): 0 is off", NULL);
-  label = gtk_label_new_with_mnemonic ("_Grain:");
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), grain);
-  gtk_misc_set_alignment (GTK_MISC (label), 0.0, 0.5);
-  gtk_table_attach (GTK_TABLE (table), label, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach (GTK_TABLE (table), grain, 1, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  grain = strength_spin (values->grain,
+                         "Fine film-like grain added after upscaling (luminance only, "
+                         "reproducible): 0 is off");
+  attach_row (table, row, "_Grain:", grain);
 
   /* destination */
   new_image = gtk_check_button_new_with_mnemonic ("Put the result in a new _image "

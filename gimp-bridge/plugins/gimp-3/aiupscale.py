@@ -254,16 +254,23 @@ def show_dialog(procedure, config, bridge, drawable):
     grid.attach(label, 0, 4, 1, 1)
     grid.attach(size, 1, 4, 1, 1)
 
-    denoise = Gtk.SpinButton.new_with_range(0.0, 1.0, 0.05)
-    denoise.set_digits(2)
-    denoise.set_value(min(max(config.get_property("denoise"), 0.0), 1.0))
-    denoise.set_tooltip_text("Edge-preserving denoise before upscaling, tuned to the noise measured in the "
-                             "image: 0 is off, 1 the strongest")
-    label = Gtk.Label.new_with_mnemonic("_Denoise:")
-    label.set_mnemonic_widget(denoise)
-    label.set_xalign(0.0)
-    grid.attach(label, 0, 5, 1, 1)
-    grid.attach(denoise, 1, 5, 1, 1)
+    def attach_row(row, mnemonic, widget):
+        label = Gtk.Label.new_with_mnemonic(mnemonic)
+        label.set_mnemonic_widget(widget)
+        label.set_xalign(0.0)
+        grid.attach(label, 0, row, 1, 1)
+        grid.attach(widget, 1, row, 1, 1)
+
+    def strength_spin(prop, tooltip):
+        spin = Gtk.SpinButton.new_with_range(0.0, 1.0, 0.05)
+        spin.set_digits(2)
+        spin.set_value(min(max(config.get_property(prop), 0.0), 1.0))
+        spin.set_tooltip_text(tooltip)
+        return spin
+
+    denoise = strength_spin("denoise", "Edge-preserving denoise before upscaling, tuned to the noise measured "
+                            "in the image: 0 is off, 1 the strongest")
+    attach_row(5, "_Denoise:", denoise)
 
     new_image = Gtk.CheckButton.new_with_mnemonic("Put the result in a new _image (off: resize this image)")
     new_image.set_active(config.get_property("new-image"))
@@ -275,22 +282,11 @@ def show_dialog(procedure, config, bridge, drawable):
     saved_content = config.get_property("content")
     content.set_active_id(saved_content if saved_content in bridge_io.CONTENT_CHOICES else "photo")
     content.set_tooltip_text("What the picture is, to choose the model when it is auto")
-    label = Gtk.Label.new_with_mnemonic("C_ontent:")
-    label.set_mnemonic_widget(content)
-    label.set_xalign(0.0)
-    grid.attach(label, 0, 6, 1, 1)
-    grid.attach(content, 1, 6, 1, 1)
+    attach_row(6, "C_ontent:", content)
 
-    grain = Gtk.SpinButton.new_with_range(0.0, 1.0, 0.05)
-    grain.set_digits(2)
-    grain.set_value(min(max(config.get_property("grain"), 0.0), 1.0))
-    grain.set_tooltip_text("Fine film-like grain added after upscaling (luminance only, reproducible): "
-                           "0 is off, 1 the strongest")
-    label = Gtk.Label.new_with_mnemonic("_Grain:")
-    label.set_mnemonic_widget(grain)
-    label.set_xalign(0.0)
-    grid.attach(label, 0, 7, 1, 1)
-    grid.attach(grain, 1, 7, 1, 1)
+    grain = strength_spin("grain", "Fine film-like grain added after upscaling (luminance only, reproducible): "
+                          "0 is off, 1 the strongest")
+    attach_row(7, "_Grain:", grain)
 
     def update(*_):
         text = combo.get_child().get_text().strip()
