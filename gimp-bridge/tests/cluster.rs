@@ -18,9 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
-use gstreamer as gst;
-use gstreamer::prelude::*;
+use common::{media::*, *};
 
 /// Ray nodes: a head and two workers, one Ray CPU each, so tasks spread over the three.
 /// The arguments after `work` are the driver's for each job, jobs separated by `;`; job K
@@ -212,36 +210,6 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// Every sample of the appsink named `sink` in a gst-launch style description.
-fn pull_all(desc: &str) -> Vec<gst::Sample> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let sink = pipeline.by_name("sink").unwrap();
-    sink.set_property("sync", false);
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut samples = Vec::new();
-    while let Some(sample) = sink.emit_by_name::<Option<gst::Sample>>("pull-sample", &[]) {
-        samples.push(sample);
-    }
-    let error = pipeline.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(error.is_none(), "{desc}: {error:?}");
-    samples
-}
-
-/// (pts, FNV-1a of the data) of every buffer at the appsink of `desc`.
-fn checksums(desc: &str) -> Vec<(u64, u64)> {
-    let hash =
-        |b: &[u8]| b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
-    pull_all(desc)
-        .iter()
-        .map(|s| {
-            let buffer = s.buffer().unwrap();
-            (buffer.pts().unwrap().nseconds(), hash(&buffer.map_readable().unwrap()))
-        })
-        .collect()
-}
-
 /// carphone (real, 176x144, 120 frames at 29.97 fps) with a keyframe every 10 frames, so
 /// that `--segment-frames 20` cuts it into 6 segments.
 fn carphone_clip(path: &Path) {
@@ -252,14 +220,7 @@ fn carphone_clip(path: &Path) {
         source.display(),
         path.display()
     );
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let bus = pipeline.bus().unwrap();
-    let msg =
-        bus.timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error]);
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{desc}: {msg:?}");
+    run_to_eos(&desc);
 }
 
 /// The checks common to both jobs: the killed process was a Ray worker, the task it ran was

@@ -13,9 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::*;
-use gstreamer as gst;
-use gstreamer::prelude::*;
+use common::{media::checksums, *};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -41,26 +39,6 @@ impl Drop for Slurm {
             }
         }
     }
-}
-
-/// (pts, FNV-1a of the data) of every buffer at the appsink named `sink` of `desc`.
-fn checksums(desc: &str) -> Vec<(u64, u64)> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let sink = pipeline.by_name("sink").unwrap();
-    sink.set_property("sync", false);
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let hash =
-        |b: &[u8]| b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
-    let mut sums = Vec::new();
-    while let Some(sample) = sink.emit_by_name::<Option<gst::Sample>>("pull-sample", &[]) {
-        let buffer = sample.buffer().unwrap();
-        sums.push((buffer.pts().unwrap().nseconds(), hash(&buffer.map_readable().unwrap())));
-    }
-    let error = pipeline.bus().unwrap().pop_filtered(&[gst::MessageType::Error]);
-    pipeline.set_state(gst::State::Null).unwrap();
-    assert!(error.is_none(), "{desc}: {error:?}");
-    sums
 }
 
 #[test]

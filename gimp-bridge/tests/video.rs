@@ -12,45 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{assert_ok, stderr, stdout, Env};
+use common::{
+    assert_ok,
+    media::{data_hash, pull_all, run_to_eos},
+    stderr, stdout, Env,
+};
 use gstreamer as gst;
-use gstreamer::prelude::*;
 
 fn media(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/video").join(name)
-}
-
-/// Every sample of the appsink named `sink` in a gst-launch style description.
-fn pull_all(desc: &str) -> Vec<gst::Sample> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    let sink = pipeline.by_name("sink").unwrap();
-    sink.set_property("sync", false);
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut samples = Vec::new();
-    while let Some(sample) = sink.emit_by_name::<Option<gst::Sample>>("pull-sample", &[]) {
-        samples.push(sample);
-    }
-    let bus = pipeline.bus().unwrap();
-    if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-        panic!("{desc}: {msg:?}");
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    samples
-}
-
-/// Runs a pipeline that ends in a filesink to EOS (fixtures).
-fn make_clip(desc: &str) {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let msg = pipeline
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Eos, gst::MessageType::Error])
-        .unwrap();
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{desc}: {msg:?}");
-    pipeline.set_state(gst::State::Null).unwrap();
 }
 
 fn demuxer(path: &Path) -> &'static str {
@@ -58,15 +28,6 @@ fn demuxer(path: &Path) -> &'static str {
         "mkv" => "matroskademux",
         _ => "qtdemux",
     }
-}
-
-fn hash(bytes: &[u8]) -> u64 {
-    // FNV-1a: enough to tell buffers apart.
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
-fn data_hash(sample: &gst::Sample) -> u64 {
-    hash(&sample.buffer().unwrap().map_readable().unwrap())
 }
 
 /// Sorted pts of the video stream, without decoding.
@@ -115,7 +76,7 @@ impl Env {
 /// about a quarter of the frames dropped at random: a variable-frame-rate source.
 fn vfr_clip(env: &Env) -> PathBuf {
     let out = env.path("carphone_vfr.mp4");
-    make_clip(&format!(
+    run_to_eos(&format!(
         "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! identity drop-probability=0.25 ! \
          x264enc key-int-max=10 speed-preset=ultrafast ! mp4mux ! filesink location={}",
         media("carphone_pristine.mp4").display(),
@@ -399,7 +360,7 @@ fn an_interlaced_source_comes_out_progressive_without_combing() {
     // bikes (real, 640x272 at 25p, fast motion): 1:1 interlacing puts consecutive frames
     // into the two fields of one frame, as a 50i camera would.
     let interlaced = env.path("bikes_i.mkv");
-    make_clip(&format!(
+    run_to_eos(&format!(
         "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! \
          interlace field-pattern=1:1 top-field-first=true ! avenc_ffv1 ! matroskamux ! filesink location={}",
         media("bikes.mp4").display(),

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
