@@ -234,15 +234,19 @@ pub fn markdown(
             rec.crop[0],
             rec.crop[1]
         );
-        let cols = 5;
-        let _ = writeln!(md, "|{}", " |".repeat(cols));
-        let _ = writeln!(md, "|{}", "---|".repeat(cols));
-        for row in files.chunks(cols) {
-            let cells: Vec<String> = row.iter().map(|(label, file)| format!("![{label}]({file})<br>{label}")).collect();
-            let _ = writeln!(md, "| {} |{}", cells.join(" | "), " |".repeat(cols - row.len()));
-        }
-        md.push('\n');
+        image_grid(&mut md, files, 5);
     }
     md += &crate::report_text::footage_section(footage, footage_frames);
     md
+}
+
+/// A markdown table of labelled images (label, file), `cols` to a row.
+pub(crate) fn image_grid(md: &mut String, files: &[(String, String)], cols: usize) {
+    let _ = writeln!(md, "|{}", " |".repeat(cols));
+    let _ = writeln!(md, "|{}", "---|".repeat(cols));
+    for row in files.chunks(cols) {
+        let cells: Vec<String> = row.iter().map(|(label, file)| format!("![{label}]({file})<br>{label}")).collect();
+        let _ = writeln!(md, "| {} |{}", cells.join(" | "), " |".repeat(cols - row.len()));
+    }
+    md.push('\n');
 }

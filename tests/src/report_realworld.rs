@@ -27,17 +27,6 @@ pub fn write_crops(scene: &str, crops: &[(String, Image)], docs: &Path) -> Resul
     Ok(files)
 }
 
-fn grid(md: &mut String, files: &[(String, String)]) {
-    let cols = 6;
-    let _ = writeln!(md, "|{}", " |".repeat(cols));
-    let _ = writeln!(md, "|{}", "---|".repeat(cols));
-    for row in files.chunks(cols) {
-        let cells: Vec<String> = row.iter().map(|(label, file)| format!("![{label}]({file})<br>{label}")).collect();
-        let _ = writeln!(md, "| {} |{}", cells.join(" | "), " |".repeat(cols - row.len()));
-    }
-    md.push('\n');
-}
-
 pub fn realworld_section(rows: &[Row], scenes: &[(String, Vec<(String, String)>)]) -> String {
     let mut md = String::from("## Real degraded footage and photos (no ground truth)\n\n");
     let _ = writeln!(
@@ -85,7 +74,7 @@ pub fn realworld_section(rows: &[Row], scenes: &[(String, Vec<(String, String)>)
             md,
             "### {scene}\n\nThe centre 128x128 of the x2 output; first the input (nearest neighbour), then Lanczos and every model.\n"
         );
-        grid(&mut md, files);
+        crate::report::image_grid(&mut md, files, 6);
     }
     md
 }
