@@ -125,6 +125,14 @@ impl Lowering<'_> {
         let e = |m: String| format!("{}: {m}", ctx(layer));
         let size = p.int(0, 0).map_err(e)?;
         let bias = p.int(1, 0).map_err(e)? != 0;
+        if inputs.is_empty() || inputs.len() > 2 || layer.outputs.len() != 1 {
+            return Err(format!(
+                "{}: has {} inputs and {} outputs, expected 1 or 2 and 1",
+                ctx(layer),
+                inputs.len(),
+                layer.outputs.len()
+            ));
+        }
         let x = &inputs[0];
         let factors = if size == UNSET {
             if inputs.len() != 2 || bias {

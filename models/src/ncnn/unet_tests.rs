@@ -181,6 +181,8 @@ fn refuses_what_the_unet_layers_cannot_reproduce() {
         ("Crop c 1 1 data output 2=1", "channel crops (params 2, 5, 8) are not supported"),
         ("Scale s 1 1 data output 0=-233", "takes the factors from a second input (have 1 inputs)"),
         ("Scale s 1 1 data output 0=4", "scale_data_size 4, input has Some(3) channels"),
+        // Found by the ncnn_convert fuzz target: a Scale with no input used to index past the end.
+        ("Scale s 0 1 output", "has 0 inputs and 1 outputs, expected 1 or 2 and 1"),
     ];
     for (line, want) in cases {
         let param = format!("7767517\n2 2\nInput in0 0 1 data\n{line}\n");
