@@ -84,6 +84,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
         bail!(FirstFrame)
     });
     let video_caps = video_caps.with_context(|| format!("cannot read {}", first.display()))?;
+    let video_caps = as_muxer_wants(&container.muxer()?, &video_caps);
 
     let temp = files::TempGuard(files::temp_path(output));
     let pipeline = Running(gst::Pipeline::new());
@@ -181,7 +182,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
         if index != expected.len() {
             bail!("{} holds {index} frames; the plan has {}", path.display(), expected.len());
         }
-        if caps != video_caps {
+        if as_muxer_wants(&mux, &caps) != video_caps {
             bail!("{} was encoded differently from segment 0 ({caps} vs {video_caps}); delete it and run its segment again", path.display());
         }
     }
@@ -190,6 +191,19 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     drop(pipeline);
     // The guard then finds nothing to remove.
     files::commit(&temp.0, output)
+}
+
+/// The caps of a demuxed video stream narrowed to the muxer's video template: 1.22's
+/// matroskamux wants `ffversion` on ffv1 where its demuxer (and avenc_ffv1) say
+/// `ffvversion`, so ffv1 read back from a segment is refused as it is.
+fn as_muxer_wants(mux: &gst::Element, caps: &gst::Caps) -> gst::Caps {
+    let Some(template) = mux.pad_template(mux_pad_template("video")) else { return caps.clone() };
+    let narrowed = caps.intersect(template.caps());
+    if narrowed.is_empty() {
+        caps.clone()
+    } else {
+        narrowed
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
