@@ -386,3 +386,60 @@ fn an_interlaced_source_comes_out_progressive_without_combing() {
     assert!(mean(&before) > 1.0, "the fixture is combed: {}", mean(&before));
     assert!(mean(&after) < 0.8, "combing left: {} (source {})", mean(&after), mean(&before));
 }
+
+#[test]
+fn field_rate_gives_one_frame_per_field_at_exact_timestamps_across_segments() {
+    let env = Env::new();
+    // The first 80 frames of bikes (eos-after lets one more pass), interlaced 1:1 (40 frames at 12.5 fps, 80 fields),
+    // in ffv1 with a GOP of 1: every frame a keyframe, so segments may start at any frame.
+    let interlaced = env.path("bikes_i.mkv");
+    run_to_eos(&format!(
+        "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! identity eos-after=79 ! videoconvert ! \
+         video/x-raw,format=I420 ! interlace field-pattern=1:1 top-field-first=true ! avenc_ffv1 gop-size=1 ! matroskamux ! \
+         filesink location={}",
+        media("bikes.mp4").display(),
+        interlaced.display()
+    ));
+    let source = video_pts(&interlaced);
+    assert_eq!(source.len(), 40);
+    // Field 2 = the frame's pts + half its duration (the next frame's pts minus its own).
+    let duration = source[1] - source[0];
+    let expected: Vec<u64> = source
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &p)| [p, p + (source.get(i + 1).map_or(duration, |&n| n - p)) / 2])
+        .collect();
+    let run = |name: &str, segment_frames: &str| {
+        let out = env.path(name);
+        let o = env.video(&[
+            interlaced.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--model",
+            &env.nearest(),
+            "--scale",
+            "1",
+            "--codec",
+            "ffv1",
+            "--deinterlace",
+            "field-rate",
+            "--segment-frames",
+            segment_frames,
+            "--keep-parts",
+        ]);
+        assert_ok(&o);
+        out
+    };
+    let whole = run("whole.mkv", "1000");
+    let cut = run("cut.mkv", "14");
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("cut.mkv.parts/plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["segments"].as_array().unwrap().len(), 6, "cuts at fields 14, 28, ... (frame starts)");
+    assert_eq!(video_pts(&whole), expected, "2N frames, field 2 half a frame after field 1");
+    assert_eq!(video_pts(&cut), expected);
+    assert_eq!(decoded(&cut).0, decoded(&whole).0, "a segment boundary drops, repeats or changes no field");
+    let after = combing(&whole, false);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let before = mean(&combing(&interlaced, true));
+    assert!(before > 1.0, "the fixture is combed: {before}");
+    assert!(mean(&after) < 0.8, "combing left: {} (source {before})", mean(&after));
+}

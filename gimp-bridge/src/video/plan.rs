@@ -106,11 +106,6 @@ impl Settings {
         if engine.classic.is_some() {
             return Err(usage("--classic is for images; video runs a model in the aiupscale element"));
         }
-        if job.deinterlace == Deinterlace::FieldRate {
-            // GStreamer 1.22's deinterlace emits a frame more than two per frame at field
-            // rate, so the exact-timestamp promise cannot be kept yet.
-            return Err(usage("--deinterlace field-rate is not available yet; use auto or frame-rate"));
-        }
         if job.crf.is_some() && matches!(job.codec, Codec::Ffv1 | Codec::Prores) {
             return Err(usage(format!("--crf applies to x264 and x265, not to {}", value_name(&job.codec))));
         }
@@ -390,7 +385,8 @@ pub fn make(source: Source, settings: Settings, threads: u32, cancel: &AtomicBoo
     let mut pts: Vec<u64> = scan.frames.iter().map(|f| f.0).collect();
     let mut last_duration = scan.last_duration;
     if field_rate {
-        // yadif at field rate: each frame becomes two, the second half a frame later.
+        // yadif at field rate: each frame becomes two, the second half a frame later
+        // (rounded down to the ns; the muxers' time scales then store it exactly).
         let durations: Vec<u64> =
             pts.windows(2).map(|w| w[1] - w[0]).chain(std::iter::once(scan.last_duration)).collect();
         pts = pts.iter().zip(&durations).flat_map(|(&p, &d)| [p, p + d / 2]).collect();
