@@ -443,3 +443,71 @@ fn field_rate_gives_one_frame_per_field_at_exact_timestamps_across_segments() {
     assert!(before > 1.0, "the fixture is combed: {before}");
     assert!(mean(&after) < 0.8, "combing left: {} (source {before})", mean(&after));
 }
+
+#[test]
+fn cuts_land_on_a_scene_change_and_change_no_frame() {
+    let env = Env::new();
+    // 50 frames of bikes, then 50 of carphone (real, both at half bikes' size): a hard
+    // scene change at frame 50 (bikes has its own at 30). All-intra (ffv1, GOP 1), so a cut may fall on any frame.
+    let joined = env.path("joined.mkv");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(media("bikes.mp4"))
+        .arg("-i")
+        .arg(media("carphone_pristine.mp4"))
+        .args([
+            "-filter_complex",
+            "[0:v]scale=320:136,trim=end_frame=50,setpts=PTS-STARTPTS[a];\
+             [1:v]scale=320:136,setsar=1,fps=25,trim=end_frame=50,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "ffv1",
+            "-g",
+            "1",
+        ])
+        .arg(&joined)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(video_pts(&joined).len(), 100);
+    let run = |name: &str, segment_frames: &str| {
+        let out = env.path(name);
+        let o = env.video(&[
+            joined.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--model",
+            &env.nearest(),
+            "--scale",
+            "1",
+            "--codec",
+            "ffv1",
+            "--temporal",
+            "0.5",
+            "--segment-frames",
+            segment_frames,
+            "--keep-parts",
+        ]);
+        assert_ok(&o);
+        let plan: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.path(&format!("{name}.parts/plan.json"))).unwrap()).unwrap();
+        let segments: Vec<(u64, bool, u64)> = plan["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["first_frame"].as_u64().unwrap(),
+                    s["scene_cut"].as_bool().unwrap(),
+                    s["preroll_frames"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        (out, segments)
+    };
+    let (whole, _) = run("whole.mkv", "1000");
+    // Planned cuts at 45 (the scene change at 50 is within 45 +- 11) and 95 (none near).
+    let (cut, segments) = run("cut.mkv", "45");
+    assert_eq!(segments, [(0, false, 0), (50, true, 0), (95, false, 4)], "re-primed only away from the scene change");
+    assert_eq!(decoded(&cut).0, decoded(&whole).0, "per-frame checksums equal to the uncut run");
+}

@@ -13,6 +13,7 @@ pub mod gst;
 pub mod merge;
 pub mod plan;
 pub mod progress;
+pub mod scenes;
 pub mod segment;
 
 use std::{
