@@ -511,3 +511,97 @@ fn cuts_land_on_a_scene_change_and_change_no_frame() {
     assert_eq!(segments, [(0, false, 0), (50, true, 0), (95, false, 4)], "re-primed only away from the scene change");
     assert_eq!(decoded(&cut).0, decoded(&whole).0, "per-frame checksums equal to the uncut run");
 }
+
+/// ffprobe's JSON for `args` on `path`.
+fn probe(path: &Path, args: &[&str]) -> serde_json::Value {
+    let o = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(args).arg(path).output().unwrap();
+    assert_ok(&o);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn subtitles_chapters_and_the_title_survive_bit_identically() {
+    let env = Env::new();
+    // Text the demuxer would escape (& and <) before a chunk with markup, then markup.
+    let srt = env.path("s.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,500\n<i>Second</i> & last\n",
+    )
+    .unwrap();
+    let meta = env.path("meta.txt");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\ntitle=Holiday tape\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n\
+         [CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Dinner\n",
+    )
+    .unwrap();
+    let input = env.path("in.mkv");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(media("bikes.mp4"))
+        .arg("-i")
+        .arg(&srt)
+        .arg("-i")
+        .arg(&meta)
+        .args([
+            "-map",
+            "0:v",
+            "-map",
+            "1",
+            "-map_metadata",
+            "2",
+            "-map_chapters",
+            "2",
+            "-t",
+            "2",
+            "-vf",
+            "scale=320:136",
+        ])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let out = env.path("out.mkv");
+    let o = env.video(&[
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        &env.nearest(),
+        "--scale",
+        "1",
+        "--preset",
+        "ultrafast",
+    ]);
+    assert_ok(&o);
+    let packets = |p: &Path| {
+        probe(p, &["-select_streams", "s", "-show_packets", "-show_data", "-show_entries", "packet=pts,duration,data"])
+            ["packets"]
+            .clone()
+    };
+    let before = packets(&input);
+    assert_eq!(before.as_array().unwrap().len(), 2, "{before}");
+    assert_eq!(packets(&out), before, "subtitle packets: bytes and timing");
+    let chapters = |p: &Path| {
+        probe(p, &["-show_chapters"])["chapters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["start_time"].to_string(), c["end_time"].to_string(), c["tags"]["title"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(chapters(&input).len(), 2);
+    assert_eq!(chapters(&out), chapters(&input));
+    // The title as GStreamer reads it back (1.22's matroskamux stores tag strings
+    // gst-serialized, `"Holiday\ tape"`, which other readers show as they are).
+    let discovered = |p: &Path| {
+        let o = Command::new("gst-discoverer-1.0").arg("-v").arg(p).output().unwrap();
+        assert_ok(&o);
+        stdout(&o)
+    };
+    assert!(discovered(&input).contains("title: Holiday tape"));
+    let text = discovered(&out);
+    assert!(text.contains("title: Holiday tape"), "{text}");
+    assert!(text.contains("comment: AI-upscaled x1 by aiupscale"), "{text}");
+}

@@ -92,6 +92,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     if container == Container::Matroska {
         mux.set_property("timecodescale", matroska_scale(&plan.pts));
     }
+    super::extras::apply(&mux, &super::extras::read(&plan.source.path)?);
     tag(&mux, &plan);
     let filesink = g::make("filesink")?;
     filesink.set_property("location", &temp.0);
@@ -121,8 +122,23 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
         queue.set_property("max-size-bytes", 64u32 << 20);
         pipeline.add(&queue)?;
         let caps = stream.caps.parse::<gst::Caps>().unwrap_or_else(|_| gst::Caps::new_any());
-        link_request(&mux, &queue, &stream.kind, &caps, container)?;
-        queues.push((stream.clone(), queue));
+        let entry = match super::extras::mux_caps(&caps) {
+            Some(caps) => {
+                let setter = g::make("capssetter")?;
+                setter.set_property("caps", &caps);
+                setter.set_property("replace", true);
+                super::extras::unescape_subtitles(&setter.static_pad("sink").expect("capssetter has a sink pad"));
+                pipeline.add(&setter)?;
+                setter.link(&queue)?;
+                link_request(&mux, &queue, &stream.kind, &caps, container)?;
+                setter
+            }
+            None => {
+                link_request(&mux, &queue, &stream.kind, &caps, container)?;
+                queue
+            }
+        };
+        queues.push((stream.clone(), entry));
     }
     let pending: Arc<Mutex<Vec<(Stream, gst::Element)>>> = Arc::new(Mutex::new(queues));
     let video_taken = Arc::new(AtomicBool::new(false));

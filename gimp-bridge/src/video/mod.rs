@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod encode;
+pub mod extras;
 pub mod files;
 pub mod gst;
 pub mod merge;
