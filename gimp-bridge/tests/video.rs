@@ -386,3 +386,222 @@ fn an_interlaced_source_comes_out_progressive_without_combing() {
     assert!(mean(&before) > 1.0, "the fixture is combed: {}", mean(&before));
     assert!(mean(&after) < 0.8, "combing left: {} (source {})", mean(&after), mean(&before));
 }
+
+#[test]
+fn field_rate_gives_one_frame_per_field_at_exact_timestamps_across_segments() {
+    let env = Env::new();
+    // The first 80 frames of bikes (eos-after lets one more pass), interlaced 1:1 (40 frames at 12.5 fps, 80 fields),
+    // in ffv1 with a GOP of 1: every frame a keyframe, so segments may start at any frame.
+    let interlaced = env.path("bikes_i.mkv");
+    run_to_eos(&format!(
+        "filesrc location={} ! qtdemux ! h264parse ! avdec_h264 ! identity eos-after=79 ! videoconvert ! \
+         video/x-raw,format=I420 ! interlace field-pattern=1:1 top-field-first=true ! avenc_ffv1 gop-size=1 ! matroskamux ! \
+         filesink location={}",
+        media("bikes.mp4").display(),
+        interlaced.display()
+    ));
+    let source = video_pts(&interlaced);
+    assert_eq!(source.len(), 40);
+    // Field 2 = the frame's pts + half its duration (the next frame's pts minus its own).
+    let duration = source[1] - source[0];
+    let expected: Vec<u64> = source
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &p)| [p, p + (source.get(i + 1).map_or(duration, |&n| n - p)) / 2])
+        .collect();
+    let run = |name: &str, segment_frames: &str| {
+        let out = env.path(name);
+        let o = env.video(&[
+            interlaced.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--model",
+            &env.nearest(),
+            "--scale",
+            "1",
+            "--codec",
+            "ffv1",
+            "--deinterlace",
+            "field-rate",
+            "--segment-frames",
+            segment_frames,
+            "--keep-parts",
+        ]);
+        assert_ok(&o);
+        out
+    };
+    let whole = run("whole.mkv", "1000");
+    let cut = run("cut.mkv", "14");
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("cut.mkv.parts/plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["segments"].as_array().unwrap().len(), 6, "cuts at fields 14, 28, ... (frame starts)");
+    assert_eq!(video_pts(&whole), expected, "2N frames, field 2 half a frame after field 1");
+    assert_eq!(video_pts(&cut), expected);
+    assert_eq!(decoded(&cut).0, decoded(&whole).0, "a segment boundary drops, repeats or changes no field");
+    let after = combing(&whole, false);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let before = mean(&combing(&interlaced, true));
+    assert!(before > 1.0, "the fixture is combed: {before}");
+    assert!(mean(&after) < 0.8, "combing left: {} (source {before})", mean(&after));
+}
+
+#[test]
+fn cuts_land_on_a_scene_change_and_change_no_frame() {
+    let env = Env::new();
+    // 50 frames of bikes, then 50 of carphone (real, both at half bikes' size): a hard
+    // scene change at frame 50 (bikes has its own at 30). All-intra (ffv1, GOP 1), so a cut may fall on any frame.
+    let joined = env.path("joined.mkv");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(media("bikes.mp4"))
+        .arg("-i")
+        .arg(media("carphone_pristine.mp4"))
+        .args([
+            "-filter_complex",
+            "[0:v]scale=320:136,trim=end_frame=50,setpts=PTS-STARTPTS[a];\
+             [1:v]scale=320:136,setsar=1,fps=25,trim=end_frame=50,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "ffv1",
+            "-g",
+            "1",
+        ])
+        .arg(&joined)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    assert_eq!(video_pts(&joined).len(), 100);
+    let run = |name: &str, segment_frames: &str| {
+        let out = env.path(name);
+        let o = env.video(&[
+            joined.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--model",
+            &env.nearest(),
+            "--scale",
+            "1",
+            "--codec",
+            "ffv1",
+            "--temporal",
+            "0.5",
+            "--segment-frames",
+            segment_frames,
+            "--keep-parts",
+        ]);
+        assert_ok(&o);
+        let plan: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.path(&format!("{name}.parts/plan.json"))).unwrap()).unwrap();
+        let segments: Vec<(u64, bool, u64)> = plan["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["first_frame"].as_u64().unwrap(),
+                    s["scene_cut"].as_bool().unwrap(),
+                    s["preroll_frames"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        (out, segments)
+    };
+    let (whole, _) = run("whole.mkv", "1000");
+    // Planned cuts at 45 (the scene change at 50 is within 45 +- 11) and 95 (none near).
+    let (cut, segments) = run("cut.mkv", "45");
+    assert_eq!(segments, [(0, false, 0), (50, true, 0), (95, false, 4)], "re-primed only away from the scene change");
+    assert_eq!(decoded(&cut).0, decoded(&whole).0, "per-frame checksums equal to the uncut run");
+}
+
+/// ffprobe's JSON for `args` on `path`.
+fn probe(path: &Path, args: &[&str]) -> serde_json::Value {
+    let o = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(args).arg(path).output().unwrap();
+    assert_ok(&o);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn subtitles_chapters_and_the_title_survive_bit_identically() {
+    let env = Env::new();
+    // Text the demuxer would escape (& and <) before a chunk with markup, then markup.
+    let srt = env.path("s.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,500\n<i>Second</i> & last\n",
+    )
+    .unwrap();
+    let meta = env.path("meta.txt");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\ntitle=Holiday tape\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n\
+         [CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Dinner\n",
+    )
+    .unwrap();
+    let input = env.path("in.mkv");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(media("bikes.mp4"))
+        .arg("-i")
+        .arg(&srt)
+        .arg("-i")
+        .arg(&meta)
+        .args([
+            "-map",
+            "0:v",
+            "-map",
+            "1",
+            "-map_metadata",
+            "2",
+            "-map_chapters",
+            "2",
+            "-t",
+            "2",
+            "-vf",
+            "scale=320:136",
+        ])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let out = env.path("out.mkv");
+    let o = env.video(&[
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--model",
+        &env.nearest(),
+        "--scale",
+        "1",
+        "--preset",
+        "ultrafast",
+    ]);
+    assert_ok(&o);
+    let packets = |p: &Path| {
+        probe(p, &["-select_streams", "s", "-show_packets", "-show_data", "-show_entries", "packet=pts,duration,data"])
+            ["packets"]
+            .clone()
+    };
+    let before = packets(&input);
+    assert_eq!(before.as_array().unwrap().len(), 2, "{before}");
+    assert_eq!(packets(&out), before, "subtitle packets: bytes and timing");
+    let chapters = |p: &Path| {
+        probe(p, &["-show_chapters"])["chapters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["start_time"].to_string(), c["end_time"].to_string(), c["tags"]["title"].to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(chapters(&input).len(), 2);
+    assert_eq!(chapters(&out), chapters(&input));
+    // The title as GStreamer reads it back (1.22's matroskamux stores tag strings
+    // gst-serialized, `"Holiday\ tape"`, which other readers show as they are).
+    let discovered = |p: &Path| {
+        let o = Command::new("gst-discoverer-1.0").arg("-v").arg(p).output().unwrap();
+        assert_ok(&o);
+        stdout(&o)
+    };
+    assert!(discovered(&input).contains("title: Holiday tape"));
+    let text = discovered(&out);
+    assert!(text.contains("title: Holiday tape"), "{text}");
+    assert!(text.contains("comment: AI-upscaled x1 by aiupscale"), "{text}");
+}

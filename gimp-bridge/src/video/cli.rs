@@ -43,7 +43,8 @@ impl VideoCommand {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum VideoStep {
-    /// Scan IN and write the plan (PARTS/plan.json): segments cut at keyframes.
+    /// Scan IN and write the plan (PARTS/plan.json): segments cut at keyframes, at scene
+    /// changes where one is near.
     Plan(PlanArgs),
     /// Upscale and encode segment N of a plan (0-based); a verified segment is skipped.
     Segment(SegmentArgs),
@@ -118,7 +119,8 @@ pub struct JobArgs {
     /// frame), off, field-rate (one frame per field), frame-rate.
     #[arg(long, value_name = "MODE", default_value = "auto")]
     pub deinterlace: Deinterlace,
-    /// Target segment length in frames; cuts snap to the next keyframe.
+    /// Target segment length in frames; a cut goes to a keyframe at a scene change within
+    /// a quarter of it, else to the next keyframe.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub segment_frames: u32,
 }

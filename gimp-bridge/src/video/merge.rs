@@ -84,6 +84,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
         bail!(FirstFrame)
     });
     let video_caps = video_caps.with_context(|| format!("cannot read {}", first.display()))?;
+    let video_caps = as_muxer_wants(&container.muxer()?, &video_caps);
 
     let temp = files::TempGuard(files::temp_path(output));
     let pipeline = Running(gst::Pipeline::new());
@@ -91,6 +92,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     if container == Container::Matroska {
         mux.set_property("timecodescale", matroska_scale(&plan.pts));
     }
+    super::extras::apply(&mux, &super::extras::read(&plan.source.path)?);
     tag(&mux, &plan);
     let filesink = g::make("filesink")?;
     filesink.set_property("location", &temp.0);
@@ -120,8 +122,23 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
         queue.set_property("max-size-bytes", 64u32 << 20);
         pipeline.add(&queue)?;
         let caps = stream.caps.parse::<gst::Caps>().unwrap_or_else(|_| gst::Caps::new_any());
-        link_request(&mux, &queue, &stream.kind, &caps, container)?;
-        queues.push((stream.clone(), queue));
+        let entry = match super::extras::mux_caps(&caps) {
+            Some(caps) => {
+                let setter = g::make("capssetter")?;
+                setter.set_property("caps", &caps);
+                setter.set_property("replace", true);
+                super::extras::unescape_subtitles(&setter.static_pad("sink").expect("capssetter has a sink pad"));
+                pipeline.add(&setter)?;
+                setter.link(&queue)?;
+                link_request(&mux, &queue, &stream.kind, &caps, container)?;
+                setter
+            }
+            None => {
+                link_request(&mux, &queue, &stream.kind, &caps, container)?;
+                queue
+            }
+        };
+        queues.push((stream.clone(), entry));
     }
     let pending: Arc<Mutex<Vec<(Stream, gst::Element)>>> = Arc::new(Mutex::new(queues));
     let video_taken = Arc::new(AtomicBool::new(false));
@@ -181,7 +198,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
         if index != expected.len() {
             bail!("{} holds {index} frames; the plan has {}", path.display(), expected.len());
         }
-        if caps != video_caps {
+        if as_muxer_wants(&mux, &caps) != video_caps {
             bail!("{} was encoded differently from segment 0 ({caps} vs {video_caps}); delete it and run its segment again", path.display());
         }
     }
@@ -190,6 +207,19 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     drop(pipeline);
     // The guard then finds nothing to remove.
     files::commit(&temp.0, output)
+}
+
+/// The caps of a demuxed video stream narrowed to the muxer's video template: 1.22's
+/// matroskamux wants `ffversion` on ffv1 where its demuxer (and avenc_ffv1) say
+/// `ffvversion`, so ffv1 read back from a segment is refused as it is.
+fn as_muxer_wants(mux: &gst::Element, caps: &gst::Caps) -> gst::Caps {
+    let Some(template) = mux.pad_template(mux_pad_template("video")) else { return caps.clone() };
+    let narrowed = caps.intersect(template.caps());
+    if narrowed.is_empty() {
+        caps.clone()
+    } else {
+        narrowed
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

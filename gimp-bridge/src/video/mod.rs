@@ -8,11 +8,13 @@
 
 pub mod cli;
 pub mod encode;
+pub mod extras;
 pub mod files;
 pub mod gst;
 pub mod merge;
 pub mod plan;
 pub mod progress;
+pub mod scenes;
 pub mod segment;
 
 use std::{

@@ -72,6 +72,9 @@ pub struct Segment {
     /// Frames before `first_frame` run through the element and dropped (the temporal
     /// filter's history, so a segment's output does not depend on where it starts).
     pub preroll_frames: usize,
+    /// It starts at a scene change (so without temporal history: no preroll).
+    #[serde(default)]
+    pub scene_cut: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,11 +108,6 @@ impl Settings {
         let engine = &job.engine;
         if engine.classic.is_some() {
             return Err(usage("--classic is for images; video runs a model in the aiupscale element"));
-        }
-        if job.deinterlace == Deinterlace::FieldRate {
-            // GStreamer 1.22's deinterlace emits a frame more than two per frame at field
-            // rate, so the exact-timestamp promise cannot be kept yet.
-            return Err(usage("--deinterlace field-rate is not available yet; use auto or frame-rate"));
         }
         if job.crf.is_some() && matches!(job.codec, Codec::Ffv1 | Codec::Prores) {
             return Err(usage(format!("--crf applies to x264 and x265, not to {}", value_name(&job.codec))));
@@ -356,27 +354,51 @@ fn scan(source: &Path, cancel: &AtomicBool) -> Result<Scan> {
     Ok(Scan { frames, last_duration, caps: caps.context("no caps on the video stream")?, streams })
 }
 
-/// Cuts `frames` (pts order, keyframe flags) into segments of at least `target`
-/// frames, each starting at a keyframe.
-pub fn cut(keyframes: &[bool], target: usize, preroll: usize) -> Vec<Segment> {
-    let mut starts = vec![0];
-    for (i, &key) in keyframes.iter().enumerate().skip(1) {
-        if key && i - starts.last().copied().unwrap_or(0) >= target {
-            starts.push(i);
+/// Cuts `keyframes` (one flag per output frame) into segments of about `target`
+/// frames, each starting at a keyframe: at the keyframe with the strongest scene
+/// change within `target / 4` of the planned cut (`scenes(lo, hi)` gives the scores of
+/// frames `lo..=hi`), else at the first keyframe at or after it. A segment that starts
+/// at a scene change needs no temporal history (`preroll` frames elsewhere).
+pub fn cut(
+    keyframes: &[bool],
+    target: usize,
+    preroll: usize,
+    mut scenes: impl FnMut(usize, usize) -> Result<Vec<f64>>,
+) -> Result<Vec<Segment>> {
+    let n = keyframes.len();
+    let mut starts = vec![(0, false)];
+    loop {
+        let planned = starts[starts.len() - 1].0 + target;
+        if planned >= n {
+            break;
+        }
+        let tolerance = target / 4;
+        let (lo, hi) = ((planned - tolerance).max(starts[starts.len() - 1].0 + 1), (planned + tolerance).min(n - 1));
+        let mut at_scene = None;
+        if tolerance > 0 && keyframes[lo..=hi].iter().any(|&k| k) {
+            let scores = scenes(lo, hi)?;
+            at_scene = (lo..=hi)
+                .filter(|&i| keyframes[i] && scores[i - lo] >= super::scenes::THRESHOLD)
+                .max_by(|&a, &b| scores[a - lo].total_cmp(&scores[b - lo]).then(b.cmp(&a)));
+        }
+        match at_scene.map(|i| (i, true)).or_else(|| (planned..n).find(|&i| keyframes[i]).map(|i| (i, false))) {
+            Some(start) => starts.push(start),
+            None => break,
         }
     }
-    let ends = starts.iter().skip(1).copied().chain(std::iter::once(keyframes.len()));
-    starts
+    let ends = starts.iter().skip(1).map(|s| s.0).chain(std::iter::once(n));
+    Ok(starts
         .iter()
         .zip(ends)
         .enumerate()
-        .map(|(index, (&first_frame, end))| Segment {
+        .map(|(index, (&(first_frame, scene_cut), end))| Segment {
             index,
             first_frame,
             frames: end - first_frame,
-            preroll_frames: preroll.min(first_frame),
+            preroll_frames: if scene_cut { 0 } else { preroll.min(first_frame) },
+            scene_cut,
         })
-        .collect()
+        .collect())
 }
 
 /// Scans the source and builds its plan.
@@ -390,7 +412,8 @@ pub fn make(source: Source, settings: Settings, threads: u32, cancel: &AtomicBoo
     let mut pts: Vec<u64> = scan.frames.iter().map(|f| f.0).collect();
     let mut last_duration = scan.last_duration;
     if field_rate {
-        // yadif at field rate: each frame becomes two, the second half a frame later.
+        // yadif at field rate: each frame becomes two, the second half a frame later
+        // (rounded down to the ns; the muxers' time scales then store it exactly).
         let durations: Vec<u64> =
             pts.windows(2).map(|w| w[1] - w[0]).chain(std::iter::once(scan.last_duration)).collect();
         pts = pts.iter().zip(&durations).flat_map(|(&p, &d)| [p, p + d / 2]).collect();
@@ -398,7 +421,15 @@ pub fn make(source: Source, settings: Settings, threads: u32, cancel: &AtomicBoo
         last_duration -= last_duration / 2;
     }
     let preroll = if settings.temporal > 0.0 { TEMPORAL_PREROLL } else { 0 };
-    let segments = cut(&keyframes, settings.segment_frames as usize, preroll);
+    // Scene scores are of source frames; at field rate a frame's second field never
+    // starts a segment.
+    let per_frame = if field_rate { 2 } else { 1 };
+    let source_pts: Vec<u64> = scan.frames.iter().map(|f| f.0).collect();
+    let segments = cut(&keyframes, settings.segment_frames as usize, preroll, |lo, hi| {
+        let first = lo / per_frame;
+        let scores = super::scenes::scores(&source.path, &source_pts, first, hi / per_frame, cancel)?;
+        Ok((lo..=hi).map(|i| if i % per_frame == 0 { scores[i / per_frame - first] } else { 0.0 }).collect())
+    })?;
     let settings_hash = settings_hash(&settings, &source);
     Ok(Plan {
         version: VERSION,
@@ -421,25 +452,50 @@ pub fn make(source: Source, settings: Settings, threads: u32, cancel: &AtomicBoo
 mod tests {
     use super::*;
 
+    fn no_scenes(lo: usize, hi: usize) -> Result<Vec<f64>> {
+        Ok(vec![0.0; hi + 1 - lo])
+    }
+
     #[test]
     fn segments_start_at_keyframes_and_cover_every_frame() {
         let mut keys = vec![false; 100];
         for k in [0, 10, 25, 31, 60, 99] {
             keys[k] = true;
         }
-        let segments = cut(&keys, 20, 4);
+        let segments = cut(&keys, 20, 4, no_scenes).unwrap();
         let starts: Vec<usize> = segments.iter().map(|s| s.first_frame).collect();
         assert_eq!(starts, [0, 25, 60, 99]);
         assert_eq!(segments.iter().map(|s| s.frames).sum::<usize>(), 100);
         assert_eq!(segments[0].preroll_frames, 0);
         assert_eq!(segments[1].preroll_frames, 4);
-        assert!(segments.iter().all(|s| keys[s.first_frame]));
+        assert!(segments.iter().all(|s| keys[s.first_frame] && !s.scene_cut));
+    }
+
+    #[test]
+    fn a_keyframe_at_a_scene_change_near_the_planned_cut_wins() {
+        // All-intra: every frame a keyframe; scene changes at 47 and 90, none in
+        // the third window: cuts planned 40 after each start, within 10).
+        let keys = vec![true; 200];
+        let score = |i: usize| match i {
+            47 => 0.5,
+            90 => 0.3,
+            44 => 0.05,
+            _ => 0.01,
+        };
+        let segments = cut(&keys, 40, 4, |lo, hi| Ok((lo..=hi).map(score).collect())).unwrap();
+        let starts: Vec<(usize, bool, usize)> =
+            segments.iter().map(|s| (s.first_frame, s.scene_cut, s.preroll_frames)).collect();
+        assert_eq!(starts[..3], [(0, false, 0), (47, true, 0), (90, true, 0)]);
+        assert_eq!(starts[3], (130, false, 4), "no scene change near 130: the planned cut, re-primed");
     }
 
     #[test]
     fn one_keyframe_is_one_segment() {
         let mut keys = vec![false; 50];
         keys[0] = true;
-        assert_eq!(cut(&keys, 10, 0), [Segment { index: 0, first_frame: 0, frames: 50, preroll_frames: 0 }]);
+        assert_eq!(
+            cut(&keys, 10, 0, no_scenes).unwrap(),
+            [Segment { index: 0, first_frame: 0, frames: 50, preroll_frames: 0, scene_cut: false }]
+        );
     }
 }

@@ -157,7 +157,7 @@ fn decoder(plan: &Plan) -> Result<(Running, gst::Element)> {
             deinterlace.set_property_from_str("method", "yadif");
             deinterlace.set_property_from_str("mode", "auto");
             deinterlace.set_property_from_str("fields", if mode == Deinterlace::FieldRate { "all" } else { "top" });
-            restamp(&deinterlace);
+            restamp(&deinterlace, plan);
             deinterlace
         }
     };
@@ -185,17 +185,38 @@ fn decoder(plan: &Plan) -> Result<(Running, gst::Element)> {
     Ok((pipeline, sink))
 }
 
-/// Gives each frame leaving `deinterlace` the pts of the frame that entered it, in
-/// order: at frame rate it emits one frame per frame, but GStreamer 1.22 stamps them
-/// from its field history (the first one late, some twice).
-fn restamp(deinterlace: &gst::Element) {
+/// Source frames decoded before a segment's first one when deinterlacing: yadif works
+/// on a window of fields around the one it outputs, and the first frame after a flush
+/// is made without the older ones, so a segment starts where its history is complete.
+const DEINTERLACE_HISTORY: usize = 3;
+
+/// Whether the plan makes two frames of each source frame (yadif at field rate).
+fn field_rate(plan: &Plan) -> bool {
+    plan.interlaced && plan.settings.deinterlace() == Deinterlace::FieldRate
+}
+
+/// Gives each frame leaving `deinterlace` its planned pts, in order: one per frame
+/// entering it (frame rate) or two (field rate: the frame's pts, then the next entry of
+/// the plan, the second field's). GStreamer 1.22 stamps the first field pair after a
+/// flush from the next frame in its history and, at EOS, outputs the last field twice
+/// more; its output frames themselves are the fields in order, so the frames beyond
+/// the entries (those two) are dropped.
+fn restamp(deinterlace: &gst::Element, plan: &Plan) {
     let fifo = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
     let entering = fifo.clone();
+    let pts: Option<Arc<[u64]>> = field_rate(plan).then(|| plan.pts.clone().into());
     let sink = deinterlace.static_pad("sink").expect("deinterlace has a sink pad");
     sink.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH, move |_, info| {
         let mut fifo = entering.lock().unwrap_or_else(|e| e.into_inner());
         match &info.data {
-            Some(gst::PadProbeData::Buffer(buffer)) => fifo.push_back(buffer.pts()),
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                let first = buffer.pts();
+                fifo.push_back(first);
+                if let Some(pts) = &pts {
+                    let second = first.and_then(|p| pts.binary_search(&p.nseconds()).ok()).and_then(|i| pts.get(i + 1));
+                    fifo.push_back(second.map(|&p| gst::ClockTime::from_nseconds(p)));
+                }
+            }
             Some(gst::PadProbeData::Event(event)) if event.type_() == gst::EventType::FlushStop => fifo.clear(),
             _ => (),
         }
@@ -203,7 +224,9 @@ fn restamp(deinterlace: &gst::Element) {
     });
     let src = deinterlace.static_pad("src").expect("deinterlace has a src pad");
     src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        let pts = fifo.lock().unwrap_or_else(|e| e.into_inner()).pop_front().flatten();
+        let Some(pts) = fifo.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+            return gst::PadProbeReturn::Drop;
+        };
         if let Some(buffer) = info.buffer_mut() {
             buffer.make_mut().set_pts(pts);
         }
@@ -271,12 +294,17 @@ fn encode(
     let (decoder, sink) = decoder(plan)?;
     g::set_state(&decoder, gst::State::Paused)
         .with_context(|| format!("cannot decode {}", plan.source.path.display()))?;
-    if first_in > 0 {
+    let history = match (plan.interlaced, plan.settings.deinterlace()) {
+        (false, _) | (true, Deinterlace::Off) => 0,
+        (true, _) => DEINTERLACE_HISTORY * if field_rate(plan) { 2 } else { 1 },
+    };
+    let decode_from = first_in.saturating_sub(history);
+    if decode_from > 0 {
         // From the keyframe at or before the first frame needed; earlier frames are skipped below.
         decoder
             .seek_simple(
                 gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-                gst::ClockTime::from_nseconds(expected[0]),
+                gst::ClockTime::from_nseconds(plan.pts[decode_from]),
             )
             .context("the source cannot seek")?;
     }
