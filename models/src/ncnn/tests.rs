@@ -245,19 +245,29 @@ Deconvolution    conv7  1 1 c1 Eltwise4 0=3 1=4 3=2 4=3 5=1 6=96
     bin.extend(tagged_f16(&deconv.iter().map(|v| f32_to_f16_exact(*v)).collect::<Vec<_>>()));
     bin.extend(raw_f32(&[0.5, 0.5, 0.5]));
     let (model, flops) = convert_ok(param, &bin);
-    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "ConvTranspose"]);
-    assert_eq!(attr_ints(node(&model, "Conv"), "pads"), [0, 0, 0, 0], "waifu2x convs are valid (unpadded)");
-    let ct = node(&model, "ConvTranspose");
-    assert_eq!(ct.output[0], "output");
-    assert_eq!(attr_ints(ct, "pads"), [3, 3, 3, 3], "ncnn crops pad from each side of the output");
-    assert_eq!(attr_ints(ct, "strides"), [2, 2]);
-    let w = init(&model, &ct.input[1]);
-    assert_eq!(w.dims, [2, 3, 4, 4], "ConvTranspose wants [in][out][kh][kw]");
+    // The deconvolution becomes a conv to its 2x2 output phases and DepthToSpace.
+    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "Conv", "DepthToSpace"]);
+    let convs: Vec<&NodeProto> = model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "Conv").collect();
+    assert_eq!(attr_ints(convs[0], "pads"), [0, 0, 0, 0], "waifu2x convs are valid (unpadded)");
+    // Transposed conv pads 3 crop the full output: output row 2m + r reads inputs
+    // m..m+2, so a valid 3x3 conv (2m + r = m + d with kernel row r + 3 - 2d).
+    assert_eq!(attr_ints(convs[1], "pads"), [0, 0, 0, 0]);
+    let d2s = node(&model, "DepthToSpace");
+    assert_eq!(d2s.output[0], "output");
+    assert_eq!(attr_s(d2s, "mode"), "CRD");
+    let w = init(&model, &convs[1].input[1]);
+    assert_eq!(w.dims, [12, 2, 3, 3], "[colour x 2x2 phases][in][3][3]");
     let w = floats(w);
-    // ONNX [i][o][y][x] (3 outputs) <- ncnn [o][i][y][x] (2 inputs); values are indices.
-    for (i, o, y, x) in [(1, 2, 3, 1), (0, 1, 2, 3), (1, 0, 0, 0)] {
-        assert_eq!(w[((i * 3 + o) * 4 + y) * 4 + x], (((o * 2 + i) * 4 + y) * 4 + x) as f32);
+    // Phase (o, ry, rx) tap (dy, dx) <- ncnn [o][i][ry + 3 - 2dy][rx + 3 - 2dx]; values are
+    // indices; taps outside the 4x4 kernel are zero.
+    for (o, ry, rx, i, dy, dx) in [(2, 0, 1, 1, 0, 1), (0, 1, 1, 0, 2, 2), (1, 0, 0, 1, 1, 0)] {
+        let (ky, kx) = (ry + 3 - 2 * dy, rx + 3 - 2 * dx);
+        let phase = (o * 2 + ry) * 2 + rx;
+        assert_eq!(w[((phase * 2 + i) * 3 + dy) * 3 + dx], (((o * 2 + i) * 4 + ky) * 4 + kx) as f32);
     }
+    let (phase, i, dy, dx) = (0, 1, 2, 0);
+    assert_eq!(w[((phase * 2 + i) * 3 + dy) * 3 + dx], 0.0, "phase row 0 has no tap at dy 2");
+    assert_eq!(floats(init(&model, &convs[1].input[2])), [0.5; 12]);
     assert_eq!(flops, 2.0 * 54.0 + 2.0 * 96.0);
 }
 
