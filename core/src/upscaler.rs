@@ -304,7 +304,7 @@ impl Upscaler {
             check_dimensions(u64::from(width), u64::from(height))?;
         }
         let model = match &self.kind {
-            Kind::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 => model,
+            Kind::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 || model.info.scale == 1 => model,
             // As in `upscale`: a classic filter, or no growth, only resamples.
             _ => return Ok(()),
         };
@@ -332,8 +332,11 @@ impl Upscaler {
         }
         let config = self.config;
         let model = match &mut self.kind {
-            Kind::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() => model,
-            // A classic filter, or a size no larger than the input: the model adds nothing.
+            // A scale-1 model (denoise only) runs at any output size.
+            Kind::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() || model.info.scale == 1 => {
+                model
+            }
+            // A classic filter, or an enlarging model asked for no growth: the model adds nothing.
             _ => {
                 resample(src, dst, config.resample)?;
                 control.report(1.0);
