@@ -55,37 +55,20 @@ fn every_catalog_model_tiles_without_seams() {
     }
 }
 
-/// The models whose name starts with `prefix`, in catalog order.
-fn family(prefix: &str) -> Vec<&'static ModelEntry> {
-    Catalog::builtin().models().iter().filter(|m| m.name.starts_with(prefix)).collect()
-}
-
+/// The U-Nets whose SE blocks average over the whole input (Real-CUGAN x2, x3, x4 and
+/// waifu2x CUNet): tiled, the core runs them in stages and shares every SE point's mean
+/// across tiles, so tiles equal one pass. A small crop (several tiles per axis) keeps
+/// the staged runs short; its sides keep the tiles' stride phase (side + 2 x border is
+/// a multiple of the tile multiple).
 #[test]
-fn waifu2x_cunet_tiles_without_seams() {
-    let models = family("waifu2x-cunet-");
-    assert_eq!(models.len(), 5);
-    for entry in models {
-        let (size, tile) = seam_setup(entry);
-        let db = tiled_vs_untiled(&entry.name, size, tile);
-        assert!(db >= 50.0, "{}: tiled vs untiled {db:.1} dB", entry.name);
+fn global_pooling_models_tile_without_seams() {
+    let names =
+        ["realcugan-se-x2", "realcugan-pro-x3", "realcugan-se-x4", "waifu2x-cunet-x2", "waifu2x-cunet-x1-denoise2"];
+    for name in names {
+        let entry = Catalog::builtin().require(name).unwrap();
+        assert!(entry.global_pooling, "{name}");
+        let tile = 2 * (entry.overlap + entry.border) + 48;
+        let db = tiled_vs_untiled(name, (120, 88), tile);
+        assert!(db >= 50.0, "{name}: tiled vs untiled {db:.1} dB");
     }
-}
-
-/// Real-CUGAN's SE blocks average over the whole input, so each tile pools its own
-/// vectors and tiled output differs from one pass (37.0-44.9 dB measured on 100-110 px
-/// tiles, 2026-12). realcugan-ncnn-vulkan shares pooled vectors across tiles (its
-/// syncgap); the core does not yet, so this holds the current bound, short of the
-/// 50 dB target (MODELS.md). The border, tile multiple and x4 residual are exact: see
-/// tests/parity.rs.
-#[test]
-fn realcugan_tiles_within_the_per_tile_pooling_bound() {
-    let models = family("realcugan-");
-    assert_eq!(models.len(), 17);
-    let mut worst = f64::INFINITY;
-    for entry in models {
-        assert!(entry.global_pooling, "{}", entry.name);
-        let (size, tile) = seam_setup(entry);
-        worst = worst.min(tiled_vs_untiled(&entry.name, size, tile));
-    }
-    assert!(worst >= 35.0, "worst tiled vs untiled {worst:.1} dB");
 }
