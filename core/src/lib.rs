@@ -20,6 +20,7 @@ mod error;
 pub mod grain;
 mod libraries;
 pub mod pixels;
+mod pooled;
 pub mod provenance;
 pub mod resample;
 pub mod runtime;

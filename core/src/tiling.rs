@@ -190,6 +190,31 @@ pub fn auto_tile_shape(
     best.map(|(_, tx, ty)| (tx, ty)).unwrap_or((min_side, min_side))
 }
 
+/// Where a feature map inside a model lies relative to its input, along one axis: a
+/// map of `len` pixels at `ratio` times the input's resolution that the model computed
+/// from `input_len` input pixels consuming `consumed` of them (half on each side, valid
+/// convolutions), so `len = ratio * (input_len - consumed)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureAxis {
+    pub ratio: f64,
+    pub consumed: f64,
+}
+
+impl FeatureAxis {
+    /// The feature pixels of `tile` (a map of `len` pixels) whose centres lie in the span
+    /// the tile owns; the first and the last tile also own the centres beyond the image
+    /// (in its reflected border). Over a plan's tiles these ranges count every pixel of
+    /// the untiled map once, when all tiles share its sampling phase.
+    pub fn owned(&self, tile: &AxisTile, first: bool, last: bool, len: usize) -> std::ops::Range<usize> {
+        // Pixel j's centre is at start_pad + consumed / 2 + (j + 0.5) / ratio.
+        let origin = tile.input_start_pad as f64 + self.consumed / 2.0;
+        let index = |at: f64| ((at - origin) * self.ratio - 0.5).ceil().clamp(0.0, len as f64) as usize;
+        let start = if first { 0 } else { index(f64::from(tile.input_start)) };
+        let end = if last { len } else { index(f64::from(tile.input_end)) };
+        start..end.max(start)
+    }
+}
+
 /// Maps a coordinate outside `0..len` back inside by mirroring without repeating the
 /// edge pixel (`-1 -> 1`), periodically, so any distance works for any `len`.
 pub fn reflect(index: i64, len: u32) -> u32 {
@@ -239,6 +264,38 @@ mod tests {
         // The model border is always read beyond the edge.
         let tiles = plan_axis(10, &TileSpec { edge_overlap: 0, ..spec(64, 8, 7, 2) }).unwrap();
         assert_eq!((tiles[0].input_start_pad, tiles[0].input_len_pad), (-7, 24));
+    }
+
+    #[test]
+    fn feature_pixels_are_owned_once_across_tiles() {
+        // A stride-2 map consuming 6 input pixels: one pass over 100 + 2 * 9 pixels
+        // (border 9) has (118 - 6) / 2 = 56 pixels.
+        let axis = FeatureAxis { ratio: 0.5, consumed: 6.0 };
+        let s = TileSpec { edge_overlap: 0, ..spec(40, 4, 9, 2) };
+        let tiles = plan_axis(100, &s).unwrap();
+        assert!(tiles.len() > 2);
+        let mut next = 0.0;
+        let mut count = 0;
+        for (i, t) in tiles.iter().enumerate() {
+            let len = (f64::from(t.input_len_pad) - axis.consumed) * axis.ratio;
+            let owned = axis.owned(t, i == 0, i + 1 == tiles.len(), len as usize);
+            // Centres in untiled coordinates continue where the previous tile stopped.
+            let first_centre = t.input_start_pad as f64 + 3.0 + (owned.start as f64 + 0.5) * 2.0;
+            if i > 0 {
+                assert_eq!(first_centre, next, "tile {i}: {owned:?}");
+            }
+            next = first_centre + 2.0 * owned.len() as f64;
+            count += owned.len();
+        }
+        assert_eq!(count, 56);
+        // A map at twice the input's resolution.
+        let up = FeatureAxis { ratio: 2.0, consumed: 4.0 };
+        let total: usize = tiles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| up.owned(t, i == 0, i + 1 == tiles.len(), (2 * (t.input_len_pad - 4)) as usize).len())
+            .sum();
+        assert_eq!(total, 2 * (118 - 4));
     }
 
     #[test]

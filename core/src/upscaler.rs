@@ -15,6 +15,7 @@ use crate::{
         check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef,
         PlaneRect, SampleType,
     },
+    pooled::{Means, PooledStages},
     resample::{resample, Filter},
     runtime::{is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
@@ -150,6 +151,15 @@ struct OnnxModel {
     info: ModelInfo,
     /// The output is in phase layout (`aiupscale_models::metadata::PHASES`).
     phases: bool,
+    /// For models whose SE blocks average over the whole input (catalog
+    /// `global_pooling`): their stages, loaded when an image first needs several tiles.
+    pooling: Option<Pooling>,
+}
+
+struct Pooling {
+    path: PathBuf,
+    session: SessionConfig,
+    stages: Option<PooledStages>,
 }
 
 enum Kind {
@@ -206,7 +216,11 @@ impl Upscaler {
                         .or(Some(prefers_blocked_layout(hint.flops_per_pixel))),
                     ..config.session
                 };
-                load_model(&path, Some(hint), &session)?
+                let mut model = load_model(&path, Some(hint), &session)?;
+                if entry.global_pooling {
+                    model.pooling = Some(Pooling { path, session, stages: None });
+                }
+                model
             }
             ModelSource::File(path) => load_model(path, None, &config.session)?,
         };
@@ -290,7 +304,7 @@ impl Upscaler {
             check_dimensions(u64::from(width), u64::from(height))?;
         }
         let model = match &self.kind {
-            Kind::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 => model,
+            Kind::Onnx(model) if dst.0 > src.0 || dst.1 > src.1 || model.info.scale == 1 => model,
             // As in `upscale`: a classic filter, or no growth, only resamples.
             _ => return Ok(()),
         };
@@ -318,8 +332,11 @@ impl Upscaler {
         }
         let config = self.config;
         let model = match &mut self.kind {
-            Kind::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() => model,
-            // A classic filter, or a size no larger than the input: the model adds nothing.
+            // A scale-1 model (denoise only) runs at any output size.
+            Kind::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() || model.info.scale == 1 => {
+                model
+            }
+            // A classic filter, or an enlarging model asked for no growth: the model adds nothing.
             _ => {
                 resample(src, dst, config.resample)?;
                 control.report(1.0);
@@ -350,6 +367,7 @@ fn load_model(path: &Path, hint: Option<ModelInfo>, config: &SessionConfig) -> R
     let mut model = OnnxModel {
         backend: loaded.backend,
         phases: loaded.phases,
+        pooling: None,
         info: ModelInfo {
             name: name.clone(),
             scale: 1,
@@ -369,31 +387,38 @@ impl OnnxModel {
     fn infer(
         &mut self,
         tensor: &[f32],
-        width: usize,
-        height: usize,
+        (width, height): (usize, usize),
+        means: Option<&Means>,
         cancel: Option<&AtomicBool>,
     ) -> Result<(Vec<i64>, Vec<f32>)> {
         let phases = self.phases;
-        self.infer_with(tensor, width, height, cancel, |shape, data| match phase_scale(shape).filter(|_| phases) {
-            Some(s) => {
-                let (h, w) = (shape[2] as usize, shape[3] as usize);
-                (vec![1, 3, (s * h) as i64, (s * w) as i64], phases_to_planar(data, s, w, h))
+        self.infer_with(tensor, (width, height), means, cancel, |shape, data| {
+            match phase_scale(shape).filter(|_| phases) {
+                Some(s) => {
+                    let (h, w) = (shape[2] as usize, shape[3] as usize);
+                    (vec![1, 3, (s * h) as i64, (s * w) as i64], phases_to_planar(data, s, w, h))
+                }
+                None => (shape.to_vec(), data.to_vec()),
             }
-            None => (shape.to_vec(), data.to_vec()),
         })
     }
 
     /// Runs the model and hands its output (shape, data) to `use_output` while the
-    /// engine still owns it: no copy of the (scale² times larger) output tensor.
+    /// engine still owns it: no copy of the (scale² times larger) output tensor. With
+    /// `means`, the last of the staged graphs runs with them (see [`crate::pooled`]).
     fn infer_with<R>(
         &mut self,
         tensor: &[f32],
-        width: usize,
-        height: usize,
+        size: (usize, usize),
+        means: Option<&Means>,
         cancel: Option<&AtomicBool>,
         use_output: impl FnOnce(&[i64], &[f32]) -> R,
     ) -> Result<R> {
-        self.backend.infer_with(&self.info.name, tensor, (width, height), cancel, use_output)
+        let name = &self.info.name;
+        match (means, self.pooling.as_mut().and_then(|p| p.stages.as_mut())) {
+            (Some(means), Some(stages)) => stages.infer_last_with(name, tensor, size, means, cancel, use_output),
+            _ => self.backend.infer_with(name, tensor, size, &[], cancel, use_output),
+        }
     }
 
     /// Measures scale and border by running the model on small inputs: with input
@@ -406,7 +431,7 @@ impl OnnxModel {
         let mut outs = Vec::new();
         for &n in &sides {
             let n = n as usize;
-            let (shape, _) = self.infer(&vec![0.5; 3 * n * n], n, n, None)?;
+            let (shape, _) = self.infer(&vec![0.5; 3 * n * n], (n, n), None, None)?;
             if shape.len() != 4 || shape[0] != 1 || shape[1] != 3 || shape[2] != shape[3] {
                 return Err(CoreError::Model(ModelLoadError::Shape {
                     model: self.info.name.clone(),
@@ -505,8 +530,17 @@ impl OnnxModel {
         let mut alpha_in = vec![0.0f32; if has_alpha { tw * th } else { 0 }];
         let mut alpha_rgb = vec![0.0f32; if transparent { 3 * tw * th } else { 0 }];
         let mut alpha_out = vec![1.0f32; if has_alpha { ow * oh } else { 0 }];
-        let total = plan.len() as f32;
+        let means = self.shared_means(src, &plan, transparent, control)?;
+        let (color_means, alpha_means) = match &means {
+            Some((color, alpha)) => (Some(color), alpha.as_ref()),
+            None => (None, None),
+        };
+        // The stages' passes count towards progress as tiles too.
+        let passes = means.as_ref().map_or(0, |(_, a)| self.stage_points() * (1 + usize::from(a.is_some())));
+        let total = (plan.len() * (1 + passes)) as f32;
+        let already = plan.len() * passes;
         for (done, (xt, yt)) in plan.tiles().enumerate() {
+            let done = already + done;
             if control.cancelled() {
                 return Err(CoreError::Cancelled);
             }
@@ -530,7 +564,7 @@ impl OnnxModel {
                     [1, 3, oh as i64, ow as i64]
                 };
                 let phases = self.phases;
-                let shape_ok = self.infer_with(&rgb, tw, th, control.cancel, |shape, color| {
+                let shape_ok = self.infer_with(&rgb, (tw, th), color_means, control.cancel, |shape, color| {
                     let ok = shape == expected;
                     if ok && phases {
                         write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, rect);
@@ -545,7 +579,7 @@ impl OnnxModel {
                 control.report((done + 1) as f32 / total);
                 continue;
             }
-            let color = self.run_tile(&rgb, (tw, th), (ow, oh), control.cancel)?;
+            let color = self.run_tile(&rgb, (tw, th), (ow, oh), color_means, control.cancel)?;
             if !transparent {
                 // Phase-layout output into a format without the fast path.
                 let alpha = has_alpha.then_some(&alpha_out[..]);
@@ -558,7 +592,7 @@ impl OnnxModel {
             for c in 0..3 {
                 alpha_rgb[c * tw * th..(c + 1) * tw * th].copy_from_slice(&alpha_in);
             }
-            let a = self.run_tile(&alpha_rgb, (tw, th), (ow, oh), control.cancel)?;
+            let a = self.run_tile(&alpha_rgb, (tw, th), (ow, oh), alpha_means, control.cancel)?;
             let plane = ow * oh;
             for (i, out) in alpha_out.iter_mut().enumerate() {
                 *out = (a[i] + a[plane + i] + a[2 * plane + i]) * (1.0 / 3.0);
@@ -575,13 +609,73 @@ impl OnnxModel {
         tensor: &[f32],
         (tw, th): (usize, usize),
         (ow, oh): (usize, usize),
+        means: Option<&Means>,
         cancel: Option<&AtomicBool>,
     ) -> Result<Vec<f32>> {
-        let (shape, data) = self.infer(tensor, tw, th, cancel)?;
+        let (shape, data) = self.infer(tensor, (tw, th), means, cancel)?;
         if shape != [1, 3, oh as i64, ow as i64] {
             return Err(self.shape_error(&shape, tw, th, ow, oh));
         }
         Ok(data)
+    }
+
+    fn stage_points(&self) -> usize {
+        self.pooling.as_ref().and_then(|p| p.stages.as_ref()).map_or(0, PooledStages::points)
+    }
+
+    /// For a `global_pooling` model cut into several tiles: the mean of every SE point
+    /// over the whole image (and over its alpha plane when that goes through the model
+    /// too), so that each tile pools what one pass would. `None` otherwise: one tile
+    /// pools the whole image by itself.
+    fn shared_means(
+        &mut self,
+        src: &ImageRef<'_>,
+        plan: &TilePlan,
+        transparent: bool,
+        control: &mut Control<'_>,
+    ) -> Result<Option<(Means, Option<Means>)>> {
+        let Some(pooling) = self.pooling.as_mut().filter(|_| plan.len() > 1) else { return Ok(None) };
+        let info = &self.info;
+        if pooling.stages.is_none() {
+            // Two tile sides the model accepts (as `probe` uses).
+            let base = (2 * info.border + 8).div_ceil(info.tile_multiple) * info.tile_multiple;
+            let sides = [base, base + 8 * info.tile_multiple];
+            pooling.stages = Some(PooledStages::load(&pooling.path, &info.name, &pooling.session, sides)?);
+        }
+        let stages = pooling.stages.as_mut().expect("loaded above");
+        let (tw, th) = plan.tile_shape();
+        let (tw, th) = (tw as usize, th as usize);
+        let cancel = control.cancel;
+        let passes = stages.points() * (1 + usize::from(transparent));
+        let total = (plan.len() * (1 + passes)) as f32;
+        let mut done = 0usize;
+        let mut tile_done = || {
+            if control.cancelled() {
+                return Err(CoreError::Cancelled);
+            }
+            done += 1;
+            control.report(done as f32 / total);
+            Ok(())
+        };
+        let read_color = |xi: usize, yi: usize, rgb: &mut [f32]| {
+            read_tile(src, plan.xs[xi].input_start_pad, plan.ys[yi].input_start_pad, tw, th, rgb, None);
+        };
+        let color = stages.means(&info.name, plan, read_color, cancel, &mut tile_done)?;
+        if !transparent {
+            return Ok(Some((color, None)));
+        }
+        // The alpha plane in all three channels, as the tile loop feeds it.
+        let mut scratch = vec![0.0f32; 3 * tw * th];
+        let mut alpha = vec![0.0f32; tw * th];
+        let read_alpha = |xi: usize, yi: usize, planes: &mut [f32]| {
+            let (x0, y0) = (plan.xs[xi].input_start_pad, plan.ys[yi].input_start_pad);
+            read_tile(src, x0, y0, tw, th, &mut scratch, Some(&mut alpha));
+            for plane in planes.chunks_exact_mut(tw * th) {
+                plane.copy_from_slice(&alpha);
+            }
+        };
+        let alpha = stages.means(&info.name, plan, read_alpha, cancel, &mut tile_done)?;
+        Ok(Some((color, Some(alpha))))
     }
 
     fn shape_error(&self, shape: &[i64], tw: usize, th: usize, ow: usize, oh: usize) -> CoreError {

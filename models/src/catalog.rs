@@ -337,6 +337,9 @@ mod tests {
         let cunet = c.require("waifu2x-cunet-x2-denoise3").unwrap();
         assert_eq!((cunet.border, cunet.tile_multiple, cunet.denoise), (18, 2, Some(3)));
         assert!(!cunet.nearest_residual && cunet.global_pooling);
+        // The denoise-only x1 CUNet: waifu2x-ncnn-vulkan's prepadding 28, tiles of 4.
+        let x1 = c.require("waifu2x-cunet-x1-denoise0").unwrap();
+        assert_eq!((x1.scale, x1.border, x1.tile_multiple, x1.denoise), (1, 28, 4, Some(0)));
         assert!(!c.require("realesrgan-x4plus").unwrap().global_pooling, "the field defaults to false");
     }
 

@@ -43,6 +43,8 @@ pub enum ModelError {
     Ncnn { model: String, reason: String },
     #[error("Anime4K weights {model}: {reason}")]
     Anime4k { model: String, reason: String },
+    #[error("model {model} cannot be split at its global pools: {reason}")]
+    Stages { model: String, reason: String },
     #[error("the model cache is not writable ({} could not be written); set AIUPSCALE_MODEL_DIR to a writable folder", path.display())]
     CacheNotWritable {
         path: PathBuf,
@@ -99,7 +101,7 @@ impl ModelError {
             | ModelError::ClientMissing { .. }
             | ModelError::ClientOutputMissing { .. }
             | ModelError::OfflineArchiveMissing { .. } => ModelErrorKind::Fetch,
-            ModelError::Ncnn { .. } | ModelError::Anime4k { .. } => ModelErrorKind::Convert,
+            ModelError::Ncnn { .. } | ModelError::Anime4k { .. } | ModelError::Stages { .. } => ModelErrorKind::Convert,
             ModelError::Cancelled => ModelErrorKind::Cancelled,
             ModelError::Io { .. } | ModelError::Archive { .. } => ModelErrorKind::Io,
         }

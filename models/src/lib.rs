@@ -8,6 +8,7 @@ pub mod catalog;
 mod error;
 pub mod metadata;
 pub mod onnx;
+pub mod stages;
 
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
 pub use catalog::{Catalog, Content, ContentChoice, ModelEntry, Package, Registry, SourceFile, SourceFormat};

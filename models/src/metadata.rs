@@ -5,3 +5,10 @@
 /// `c*s*s + dy*s + dx` holds output pixel `(s*y + dy, s*x + dx)` of colour c (ONNX
 /// DepthToSpace "CRD" order), not clamped; consumers apply depth-to-space and the clamp.
 pub const PHASES: (&str, &str) = ("aiupscale.output", "phases");
+
+/// Graph inputs of a stage of a model split at its global average pools
+/// ([`crate::stages`]): `se_mean_<k>`, the `[1, C, 1, 1]` mean of SE point k over the whole image.
+pub const SE_MEAN_PREFIX: &str = "se_mean_";
+
+/// The output of a prefix stage: the `[1, C, h, w]` feature map SE point k averages.
+pub const SE_FEATURE: &str = "se_feature";

@@ -310,7 +310,7 @@ impl ModelProto {
     }
 }
 
-fn value_info(name: &str, elem_type: i32, dims: &[Dim]) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, elem_type: i32, dims: &[Dim]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| match d {

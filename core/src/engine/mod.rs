@@ -191,19 +191,21 @@ impl Backend {
     }
 
     /// Runs the model on a `[1, 3, height, width]` tensor and hands the output (shape,
-    /// data) to `use_output` while the engine still owns it. A `cancel` flag set during
-    /// the run stops it within [`CANCEL_POLL`] plus the engine's reaction time.
+    /// data) to `use_output` while the engine still owns it. `vectors` feeds the named
+    /// `[1, C, 1, 1]` inputs of a stage graph (its SE means; empty otherwise). A `cancel`
+    /// flag set during the run stops it within [`CANCEL_POLL`] plus the engine's reaction time.
     pub fn infer_with<R>(
         &mut self,
         model: &str,
         tensor: &[f32],
         (width, height): (usize, usize),
+        vectors: &[(&str, &[f32])],
         cancel: Option<&AtomicBool>,
         use_output: impl FnOnce(&[i64], &[f32]) -> R,
     ) -> Result<R> {
         match self {
-            Backend::Ort(b) => b.infer_with(model, tensor, (width, height), cancel, use_output),
-            Backend::OpenVino(b) => b.infer_with(model, tensor, (width, height), cancel, use_output),
+            Backend::Ort(b) => b.infer_with(model, tensor, (width, height), vectors, cancel, use_output),
+            Backend::OpenVino(b) => b.infer_with(model, tensor, (width, height), vectors, cancel, use_output),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use aiupscale_models::metadata::PHASES;
+use aiupscale_models::metadata::{PHASES, SE_MEAN_PREFIX};
 use ort::{
     ep::{self, ExecutionProvider},
     session::{RunOptions, Session},
@@ -62,7 +62,8 @@ impl OrtBackend {
                 session.outputs().len()
             )));
         };
-        if session.inputs().len() != 1 {
+        // Besides the image, only the SE means of a stage graph (aiupscale_models::stages).
+        if session.inputs().iter().skip(1).any(|i| !i.name().starts_with(SE_MEAN_PREFIX)) {
             return Err(shape_err(format!("{} inputs", session.inputs().len())));
         }
         match input.dtype().tensor_shape() {
@@ -99,6 +100,7 @@ impl OrtBackend {
         model: &str,
         tensor: &[f32],
         (width, height): (usize, usize),
+        vectors: &[(&str, &[f32])],
         cancel: Option<&AtomicBool>,
         use_output: impl FnOnce(&[i64], &[f32]) -> R,
     ) -> Result<R> {
@@ -110,7 +112,11 @@ impl OrtBackend {
             })
         };
         let input = TensorRef::from_array_view(([1usize, 3, height, width], tensor)).map_err(infer_err)?;
-        let inputs = ort::inputs![self.input.as_str() => input];
+        let mut inputs = ort::inputs![self.input.as_str() => input];
+        for &(name, values) in vectors {
+            let vector = TensorRef::from_array_view(([1usize, values.len(), 1, 1], values)).map_err(infer_err)?;
+            inputs.push((name.into(), vector.into()));
+        }
         let Some(cancel) = cancel else {
             let outputs = self.session.run_with_options(inputs, &self.run_options).map_err(infer_err)?;
             let (shape, data) = outputs[self.output.as_str()].try_extract_tensor::<f32>().map_err(infer_err)?;

@@ -6,7 +6,7 @@ use std::{
     sync::{atomic::AtomicBool, OnceLock},
 };
 
-use aiupscale_models::metadata::PHASES;
+use aiupscale_models::metadata::{PHASES, SE_MEAN_PREFIX};
 use openvino::{
     Core, DeviceType, ElementType, InferRequest, InferenceError, InferenceErrorKind, PropertyKey, RwPropertyKey, Shape,
     Tensor,
@@ -185,8 +185,15 @@ impl OvBackend {
             })
         };
         let inputs = read.get_inputs_len().map_err(load_err(model, "reading the inputs"))?;
-        if inputs != 1 {
-            return Err(shape_err(format!("{inputs} inputs")));
+        // Besides the image, only the SE means of a stage graph (aiupscale_models::stages).
+        for index in 1..inputs {
+            let name = read
+                .get_input_by_index(index)
+                .and_then(|node| node.get_name())
+                .map_err(load_err(model, "reading the inputs"))?;
+            if !name.starts_with(SE_MEAN_PREFIX) {
+                return Err(shape_err(format!("{inputs} inputs ({name:?} besides the image)")));
+            }
         }
         let shape = read
             .get_input_by_index(0)
@@ -218,6 +225,7 @@ impl OvBackend {
         model: &str,
         tensor: &[f32],
         (width, height): (usize, usize),
+        vectors: &[(&str, &[f32])],
         cancel: Option<&AtomicBool>,
         use_output: impl FnOnce(&[i64], &[f32]) -> R,
     ) -> Result<R> {
@@ -228,7 +236,13 @@ impl OvBackend {
         let shape = Shape::new(&[1, 3, height as i64, width as i64]).map_err(err("shaping the input"))?;
         let mut input = Tensor::new(ElementType::F32, &shape).map_err(err("allocating the input"))?;
         input.get_data_mut::<f32>().map_err(err("writing the input"))?.copy_from_slice(tensor);
-        self.request.set_input_tensor(&input).map_err(err("setting the input"))?;
+        self.request.set_input_tensor_by_index(0, &input).map_err(err("setting the input"))?;
+        for &(name, values) in vectors {
+            let shape = Shape::new(&[1, values.len() as i64, 1, 1]).map_err(err("shaping an SE mean"))?;
+            let mut vector = Tensor::new(ElementType::F32, &shape).map_err(err("allocating an SE mean"))?;
+            vector.get_data_mut::<f32>().map_err(err("writing an SE mean"))?.copy_from_slice(values);
+            self.request.set_tensor(name, &vector).map_err(err("setting an SE mean"))?;
+        }
         self.request.infer_async().map_err(err("starting inference"))?;
         let poll = CANCEL_POLL.as_millis() as i64;
         loop {
