@@ -21,6 +21,7 @@ pub mod grain;
 mod libraries;
 pub mod pixels;
 pub mod provenance;
+pub mod quantize;
 pub mod resample;
 pub mod runtime;
 pub mod stream;
