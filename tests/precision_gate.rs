@@ -10,7 +10,9 @@ use aiupscale_core::{
     Upscaler, UpscalerConfig,
 };
 use aiupscale_models::Catalog;
-use aiupscale_tests::{f32_samples, media, metrics::psnr_ssim_y, psnr, repo_root, to_f32, try_ensure_model};
+use aiupscale_tests::{
+    ensure_int8_model, f32_samples, media, metrics::psnr_ssim_y, psnr, repo_root, to_f32, try_ensure_model,
+};
 
 const PHOTOS: [&str; 5] = [
     ".deps/media/photos/astronaut.png",
@@ -96,4 +98,40 @@ fn auto_never_picks_a_precision_that_fails_the_gate() {
         }
     }
     assert!(failures.is_empty(), "auto picks bf16 for models that fail the gate: {failures:?}");
+}
+
+/// The models whose int8 gate is measured here: calibration and two runs on 5 photos
+/// take well under a minute each (x4plus on the gate's small crops).
+const INT8_MEASURED: [(&str, u32); 3] =
+    [("realesr-animevideov3-x2", 2), ("realesr-animevideov3-x4", 4), ("realesrgan-x4plus", 4)];
+
+#[test]
+fn int8_is_measured_and_auto_picks_it_only_where_it_passes() {
+    let mut failures = Vec::new();
+    for (model, scale) in INT8_MEASURED {
+        ensure_int8_model(model).unwrap_or_else(|e| panic!("{e:#}"));
+        let gate = measure(model, scale, Precision::Int8);
+        println!(
+            "{model}: int8 (ran {}) {:.1} dB from fp32 (lowest of {} photos), {:+.3} dB against the originals: {}",
+            gate.ran.name(),
+            gate.min_db_against_fp32,
+            PHOTOS.len(),
+            gate.ground_truth_change_db,
+            if gate.passes() { "passes" } else { "fails" }
+        );
+        assert_eq!(gate.ran, Precision::Int8, "{model}");
+        // Far from the gate, but proof that the quantized graph computes the model (a
+        // wrong scale, zero point or layout costs dBs against the originals). The GAN
+        // x4plus redraws fine texture under int8: ~27 dB from fp32 at -0.04 dB.
+        assert!(
+            gate.min_db_against_fp32 > 25.0 && gate.ground_truth_change_db > -0.5,
+            "{model}: int8 output is broken ({:.1} dB from fp32, {:+.3} dB against the originals)",
+            gate.min_db_against_fp32,
+            gate.ground_truth_change_db
+        );
+        if auto_precision(model) == Precision::Int8 && !gate.passes() {
+            failures.push(model);
+        }
+    }
+    assert!(failures.is_empty(), "auto picks int8 for models that fail the gate: {failures:?}");
 }

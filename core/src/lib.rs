@@ -22,6 +22,7 @@ mod libraries;
 pub mod pixels;
 mod pooled;
 pub mod provenance;
+pub mod quantize;
 pub mod resample;
 pub mod runtime;
 pub mod stream;

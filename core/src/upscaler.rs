@@ -19,7 +19,7 @@ use crate::{
     resample::{resample, Filter},
     runtime::{is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
-    CoreError, ModelLoadError, ParameterError, Result,
+    CoreError, ModelLoadError, ParameterError, Result, SetupError,
 };
 
 /// Which model to load: a catalog name or a path to an `.onnx` file.
@@ -199,7 +199,12 @@ impl Upscaler {
         let model = match source {
             ModelSource::Catalog(name) => {
                 let entry = Catalog::builtin().require(name)?;
-                let path = cache.locate_verified(entry)?;
+                // int8 runs its own file, built from this one (`crate::quantize`).
+                let path = if crate::quantize::wants_int8(name, &config.session) {
+                    cache.locate_int8(entry)?.0
+                } else {
+                    cache.locate_verified(entry)?
+                };
                 let hint = ModelInfo {
                     name: entry.name.clone(),
                     scale: entry.scale,
@@ -221,6 +226,15 @@ impl Upscaler {
                     model.pooling = Some(Pooling { path, session, stages: None });
                 }
                 model
+            }
+            ModelSource::File(_) if config.session.precision == Precision::Int8 => {
+                return Err(CoreError::Setup(SetupError::PrecisionUnavailable {
+                    engine: config.session.engine.name(),
+                    precision: "int8",
+                    reason: "int8 models are built from catalog models (calibrated, stored in the model cache); \
+                             a file runs as it is, in fp32 or bf16"
+                        .into(),
+                }))
             }
             ModelSource::File(path) => load_model(path, None, &config.session)?,
         };

@@ -267,6 +267,19 @@ pub enum ModelsCommand {
         #[arg(value_name = "NAME")]
         names: Vec<String>,
     },
+    /// Build the int8 model of fetched catalog models (calibration on real photo tiles;
+    /// `--precision int8` does it on first use). Stored in the cache next to the fp32 file.
+    Quantize {
+        /// Catalog names.
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+        /// Rebuild even if the cache holds a valid int8 model.
+        #[arg(long)]
+        force: bool,
+        /// Take the calibration package's archive from this folder instead of the network.
+        #[arg(long, value_name = "DIR")]
+        archives: Option<PathBuf>,
+    },
     /// Print the path of a fetched model (fails, naming the fetch command, if it is not).
     Path {
         #[arg(value_name = "NAME")]

@@ -1,4 +1,4 @@
-//! `aiupscale models list|fetch|verify|path`: the model catalog and the local cache
+//! `aiupscale models list|fetch|verify|quantize|path`: the model catalog and the local cache
 //! (`AIUPSCALE_MODEL_DIR`, else `$XDG_CACHE_HOME/aiupscale/models`, else
 //! `~/.cache/aiupscale/models`), through the models crate only.
 //!
@@ -8,6 +8,10 @@
 
 use std::{io::Write, process::ExitCode, time::Instant};
 
+use aiupscale_core::{
+    quantize::{build_int8, ensure_int8, Int8Event},
+    CoreError, ModelLoadError,
+};
 use aiupscale_models::{ArchiveSource, Catalog, ContentChoice, FetchOptions, ModelCache, ModelEntry, ModelError};
 use anyhow::{Context, Result};
 
@@ -28,6 +32,11 @@ pub fn run(command: &ModelsCommand) -> Result<ExitCode> {
             fetch(&cache, &entries, &options, cancel::install())
         }
         ModelsCommand::Verify { names } => verify(&cache, names),
+        ModelsCommand::Quantize { names, force, archives } => {
+            let entries = entries(&cache, names, false)?;
+            let options = FetchOptions { force: false, offline_archive_dir: archives.clone() };
+            quantize(&cache, &entries, &options, *force, cancel::install())
+        }
         ModelsCommand::Path { name } => {
             let entry = cache.catalog().require(name)?;
             let path = cache.locate(entry)?;
@@ -167,6 +176,44 @@ fn fetch(cache: &ModelCache, entries: &[&ModelEntry], options: &FetchOptions, ca
                     cancel.signal_name(),
                     name = entry.name,
                 );
+                return Ok(ExitCode::from(cancel.exit_code()));
+            }
+            Err(e) => {
+                eprintln!("error: {}: {:#}", entry.name, anyhow::Error::from(e));
+                failed.push(entry.name.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} of {} models failed: {}", failed.len(), entries.len(), failed.join(", "));
+    Ok(ExitCode::FAILURE)
+}
+
+/// Builds int8 models (fetching the fp32 model first if needed); one failure does not
+/// stop the others.
+fn quantize(
+    cache: &ModelCache,
+    entries: &[&ModelEntry],
+    options: &FetchOptions,
+    force: bool,
+    cancel: &Cancel,
+) -> Result<ExitCode> {
+    let mut failed = Vec::new();
+    for entry in entries {
+        let mut notify = |event: Int8Event<'_>| crate::upscale::report_int8(&event, false, false);
+        let built = cache.fetch_cancellable(entry, options, cancel.flag()).map_err(CoreError::from).and_then(|_| {
+            if force {
+                build_int8(cache, entry, options, 0, cancel.flag(), &mut notify)
+            } else {
+                ensure_int8(cache, entry, Some(options), 0, cancel.flag(), &mut notify)
+            }
+        });
+        match built {
+            Ok(path) => println!("{}: {}", entry.name, path.display()),
+            Err(CoreError::Cancelled | CoreError::Model(ModelLoadError::Catalog(ModelError::Cancelled))) => {
+                eprintln!("int8 build of {} cancelled by {}; nothing was installed", entry.name, cancel.signal_name());
                 return Ok(ExitCode::from(cancel.exit_code()));
             }
             Err(e) => {

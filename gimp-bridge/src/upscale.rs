@@ -7,6 +7,7 @@ use std::{path::Path, sync::atomic::AtomicBool};
 use aiupscale_core::{
     models::{offline_from_env, Catalog, ContentChoice, FetchOptions, FirstUse, ModelCache, Registry},
     provenance::Method,
+    quantize::{ensure_int8, wants_int8, Int8Event},
     Control, CoreError, Device, Filter, Grain, Image, ModelSource, SessionConfig, Target, Upscaler, UpscalerConfig,
 };
 use anyhow::{Context, Result};
@@ -149,6 +150,10 @@ impl Settings {
         };
         let fetch = (!self.offline).then_some(&options);
         cache.ensure(entry, fetch, cancel, &mut notify)?;
+        if wants_int8(name, &self.config.session) {
+            let threads = self.config.session.threads;
+            ensure_int8(&cache, entry, fetch, threads, cancel, &mut |e| report_int8(&e, json, quiet))?;
+        }
         Ok(())
     }
 
@@ -165,6 +170,24 @@ impl Settings {
             (None, None, Some(h)) => Target::Size { width: keep_aspect(h, height, width), height: h },
             (None, None, None) => Target::Factor(native.map_or(DEFAULT_SCALE, f64::from)),
         }
+    }
+}
+
+/// A progress line (stderr) for the int8 model built on first use.
+pub fn report_int8(event: &Int8Event<'_>, json: bool, quiet: bool) {
+    match (event, json) {
+        (Int8Event::Building { model, tiles, tile_side }, false) if !quiet => eprintln!(
+            "the int8 model of {model} is not in the cache: calibrating it on {tiles} photo tiles of \
+             {tile_side}x{tile_side} (first use; --offline refuses instead)..."
+        ),
+        (Int8Event::Built { model, path, elapsed }, false) if !quiet => {
+            eprintln!("built the int8 model of {model} into {} ({})", path.display(), seconds(*elapsed))
+        }
+        (Int8Event::Building { model, .. }, true) => json_line(&json!({ "quantizing": model })),
+        (Int8Event::Built { model, elapsed, .. }, true) => {
+            json_line(&json!({ "quantized": model, "seconds": (elapsed.as_secs_f64() * 10.0).round() / 10.0 }))
+        }
+        _ => {}
     }
 }
 

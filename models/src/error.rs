@@ -51,6 +51,10 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    #[error("int8 quantization of {model}: {reason}")]
+    Quantize { model: String, reason: String },
+    #[error("the int8 model of {name} is not built yet (expected {}); run `aiupscale models quantize {name}` or drop --offline", path.display())]
+    NotQuantized { name: String, path: PathBuf },
     #[error("cancelled; nothing was installed")]
     Cancelled,
     #[error("I/O on {}", path.display())]
@@ -92,6 +96,7 @@ impl ModelError {
             | ModelError::UnknownModel { .. }
             | ModelError::UnknownContent { .. } => ModelErrorKind::Catalog,
             ModelError::NotFetched { .. }
+            | ModelError::NotQuantized { .. }
             | ModelError::CorruptCacheEntry { .. }
             | ModelError::NoCacheDir
             | ModelError::CacheNotWritable { .. } => ModelErrorKind::Cache,
@@ -101,7 +106,9 @@ impl ModelError {
             | ModelError::ClientMissing { .. }
             | ModelError::ClientOutputMissing { .. }
             | ModelError::OfflineArchiveMissing { .. } => ModelErrorKind::Fetch,
-            ModelError::Ncnn { .. } | ModelError::Anime4k { .. } | ModelError::Stages { .. } => ModelErrorKind::Convert,
+            ModelError::Ncnn { .. } | ModelError::Anime4k { .. } | ModelError::Stages { .. } | ModelError::Quantize { .. } => {
+                ModelErrorKind::Convert
+            }
             ModelError::Cancelled => ModelErrorKind::Cancelled,
             ModelError::Io { .. } | ModelError::Archive { .. } => ModelErrorKind::Io,
         }

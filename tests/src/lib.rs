@@ -146,6 +146,20 @@ pub fn ensure_model(name: &str) {
         .unwrap_or_else(|e| panic!("fetching {name} failed: {e}"));
 }
 
+/// Builds the int8 model of a fetched catalog model on first use (calibration, as the
+/// fronts do for `precision=int8`), progress on stderr.
+pub fn ensure_int8_model(name: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    try_ensure_model(name)?;
+    let cache = aiupscale_models::ModelCache::from_env().context("opening the model cache")?;
+    let entry = aiupscale_models::Catalog::builtin().require(name)?;
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let options = aiupscale_models::FetchOptions::default();
+    aiupscale_core::quantize::ensure_int8(&cache, entry, Some(&options), 0, &never, &mut |e| eprintln!("{e:?}"))
+        .with_context(|| format!("building the int8 model of {name}"))?;
+    Ok(())
+}
+
 /// [`ensure_model`] that reports failure as an error instead of panicking.
 pub fn try_ensure_model(name: &str) -> anyhow::Result<()> {
     use anyhow::Context;

@@ -161,6 +161,17 @@ impl Backend {
         }
     }
 
+    /// Whether [`Backend::open`] would take OpenVINO for `config` (what an int8 file
+    /// needs: ONNX Runtime refuses int8).
+    pub fn picks_openvino(config: &SessionConfig) -> bool {
+        match (config.engine, config.device) {
+            (Engine::OpenVino, Device::Cpu | Device::Auto) => true,
+            (Engine::Auto, Device::Cpu) => openvino::available(),
+            (Engine::Auto, Device::Auto) => !onnxruntime::gpu_available() && openvino::available(),
+            _ => false,
+        }
+    }
+
     pub fn engine(&self) -> Engine {
         match self {
             Backend::Ort(_) => Engine::Ort,

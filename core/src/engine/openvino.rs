@@ -145,13 +145,9 @@ impl OvBackend {
         let hint = match precision {
             Precision::Fp32 | Precision::Auto => "f32",
             Precision::Bf16 => "bf16",
-            Precision::Int8 => {
-                return Err(CoreError::Setup(SetupError::PrecisionUnavailable {
-                    engine: "openvino",
-                    precision: "int8",
-                    reason: "no int8 models are produced yet; use fp32 or bf16".into(),
-                }))
-            }
+            // The caller passes the QDQ file (`crate::quantize`): its convs run on int8
+            // kernels; the float rest stays f32 (bf16 there cost accuracy for little).
+            Precision::Int8 => "f32",
         };
         let setup = |e: openvino::SetupError| {
             CoreError::Setup(SetupError::OpenVinoLoad {
@@ -209,6 +205,7 @@ impl OvBackend {
         }
         let mut compiled = core.compile_model(&read, DeviceType::CPU).map_err(load_err(model, "compiling"))?;
         let precision = match compiled.get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision)) {
+            _ if precision == Precision::Int8 => Precision::Int8,
             // A CPU without bf16 arithmetic keeps f32; report what runs.
             Ok(value) if value == "bf16" => Precision::Bf16,
             _ => Precision::Fp32,

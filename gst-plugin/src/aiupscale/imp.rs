@@ -9,6 +9,7 @@ use std::sync::{
 use aiupscale_core::{
     models::{offline_from_env, Catalog, FetchOptions, FirstUse, ModelCache},
     provenance::{describe, Method, SOFTWARE},
+    quantize::{ensure_int8, wants_int8, Int8Event},
     Control, CoreError, DenoiseSettings, Device, Engine, FrameUpscaler, Grain, ModelSource, Precision, SessionConfig,
     Upscaler, UpscalerConfig,
 };
@@ -180,6 +181,36 @@ impl AiUpscale {
         cache.ensure(entry, fetch, &self.cancel, &mut notify).map(drop).map_err(|e| {
             gst::error!(CAT, imp = self, "cannot fetch model {name}: {}", error_chain(&e));
             load_error(&CoreError::from(e))
+        })
+    }
+}
+
+impl AiUpscale {
+    /// Builds the int8 model on first use (calibration, a minute or more), like a fetch:
+    /// progress on stderr and the debug log, AIUPSCALE_OFFLINE refuses, stop cancels.
+    fn ensure_int8(&self, name: &str, threads: usize) -> Result<(), gst::ErrorMessage> {
+        let cache = ModelCache::from_env().map_err(|e| load_error(&e.into()))?;
+        let entry = cache.catalog().require(name).map_err(|e| load_error(&e.into()))?;
+        let options = FetchOptions::default();
+        let fetch = (!offline_from_env()).then_some(&options);
+        let mut notify = |event: Int8Event<'_>| {
+            let line = match event {
+                Int8Event::Building { model, tiles, tile_side } => format!(
+                    "aiupscale: the int8 model of {model} is not in the cache: calibrating it on {tiles} photo \
+                     tiles of {tile_side}x{tile_side} (first use; AIUPSCALE_OFFLINE=1 refuses instead)..."
+                ),
+                Int8Event::Built { model, path, elapsed } => format!(
+                    "aiupscale: built the int8 model of {model} into {} ({:.1} s)",
+                    path.display(),
+                    elapsed.as_secs_f64()
+                ),
+            };
+            gst::info!(CAT, imp = self, "{line}");
+            eprintln!("{line}");
+        };
+        ensure_int8(&cache, entry, fetch, threads, &self.cancel, &mut notify).map(drop).map_err(|e| {
+            gst::error!(CAT, imp = self, "cannot build the int8 model of {name}: {}", error_chain(&e));
+            load_error(&e)
         })
     }
 }
@@ -429,6 +460,9 @@ impl BaseTransformImpl for AiUpscale {
         let config = settings.upscaler_config();
         if let ModelSource::Catalog(name) = &source {
             self.ensure_fetched(name)?;
+            if wants_int8(name, &config.session) {
+                self.ensure_int8(name, config.session.threads)?;
+            }
         }
         gst::info!(CAT, imp = self, "loading model {source:?} ({config:?})");
         let upscaler = Upscaler::new(&source, config).map_err(|e| {

@@ -68,7 +68,7 @@ pub enum PrecisionChoice {
     Fp32 = 1,
     #[enum_value(name = "bf16 (OpenVINO on CPUs with bf16 arithmetic)", nick = "bf16")]
     Bf16 = 2,
-    #[enum_value(name = "int8 (OpenVINO; not available yet)", nick = "int8")]
+    #[enum_value(name = "int8 (OpenVINO; built from the model on first use)", nick = "int8")]
     Int8 = 3,
 }
 
