@@ -1,9 +1,7 @@
 //! The metrics of tests/src (NIQE, BRISQUE, MS-SSIM, GMSD) against an independent Python
 //! evaluation (tests/reference/metrics_reference.py: basicsr 1.4.2's `niqe.py`, OpenCV
-//! contrib's `QualityBRISQUE`, numpy from the papers) on real photos and frames, to 1e-3;
-//! BRISQUE to 0.25 of its 0..100 scale: its full-size features agree exactly, but OpenCV's
-//! single-precision bicubic halving rounds differently from ours in the last bit on about
-//! half the pixels (an order of operations not reproduced yet), and the SVR amplifies that.
+//! contrib's `QualityBRISQUE` with IPP off, numpy from the papers) on real photos and frames,
+//! to 1e-3.
 //! `scripts/setup` installs what both sides need.
 
 use std::process::Command;
@@ -12,7 +10,6 @@ use aiupscale_core::{Filter, Image};
 use aiupscale_tests::{brisque, gmsd, media, metrics, msssim, niqe, repo_root};
 
 const TOLERANCE: f64 = 1e-3;
-const BRISQUE_TOLERANCE: f64 = 0.25;
 
 /// Real test images: (label, distorted or plain image, reference of the same size).
 fn cases() -> Vec<(String, Image, Image)> {
@@ -68,7 +65,7 @@ fn reference(cases: &[(String, Image, Image)]) -> serde_json::Value {
 }
 
 fn compare(metric: &str, ours: &[f64], theirs: &serde_json::Value, cases: &[(String, Image, Image)]) {
-    let tolerance = if metric == "brisque" { BRISQUE_TOLERANCE } else { TOLERANCE };
+    let tolerance = TOLERANCE;
     let theirs: Vec<f64> = theirs[metric].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(ours.len(), theirs.len());
     let mut report = Vec::new();

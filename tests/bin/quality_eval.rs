@@ -15,11 +15,12 @@
 use std::{process::ExitCode, time::Instant};
 
 use aiupscale_core::{Filter, Image};
+use aiupscale_models::{Catalog, ContentChoice};
 use aiupscale_tests::{
-    crop, defaults, footage, media,
+    crop, defaults, footage, footage_paths, media,
     quality::{self, Config, Evaluation, ExtraModels, Margins, Recorded},
     realworld::{self, Kind},
-    repo_root, report,
+    repo_root, report, report_footage,
     report_realworld::{self, FootageCandidate},
 };
 use anyhow::{bail, Context, Result};
@@ -121,8 +122,9 @@ fn write_report(eval: &Evaluation, machine: &report::Machine, started: Instant) 
     }
     let extra = ExtraModels::load()?;
     let (real_rows, real_md) = real_world(&extra, &docs)?;
-    let defaults_md = default_figures(eval, &extra, &real_rows)?;
-    let mut md = report::markdown(eval, machine, started.elapsed().as_secs_f64(), &scenes, &rows, &frames);
+    let (defaults_md, footage_targets) = default_figures(eval, &extra, &real_rows)?;
+    let mut md =
+        report::markdown(eval, machine, started.elapsed().as_secs_f64(), &scenes, &rows, &frames, &footage_targets);
     md += &real_md;
     md += &defaults_md;
     let path = docs.join("QUALITY.md");
@@ -173,9 +175,10 @@ fn real_world(extra: &ExtraModels, docs: &std::path::Path) -> Result<(Vec<realwo
     Ok((rows, md))
 }
 
-/// The footage candidates with and without denoise on the camcorder-like set and the real
-/// frames, and the photo ranking: the defaults section.
-fn default_figures(eval: &Evaluation, extra: &ExtraModels, real_rows: &[realworld::Row]) -> Result<String> {
+/// The footage candidates with and without denoise, and the footage paths (footage_paths),
+/// on the camcorder-like set and the real frames; grain on the footage default; the photo
+/// ranking: the defaults section, and the footage default's rows of the Targets table.
+fn default_figures(eval: &Evaluation, extra: &ExtraModels, real_rows: &[realworld::Row]) -> Result<(String, String)> {
     let prepared = quality::prepare(&eval.config)?;
     let task = eval.config.tasks.iter().position(|t| t.key() == "x2-camcorder").context("no x2-camcorder task")?;
     let camcorder = &prepared[task];
@@ -184,7 +187,9 @@ fn default_figures(eval: &Evaluation, extra: &ExtraModels, real_rows: &[realworl
     let lanczos_camcorder = defaults::camcorder(lanczos, 0.0, camcorder, 2, extra)?;
     let lanczos_real = real_rows.iter().find(|r| r.method == "lanczos").context("no lanczos row")?.niqe[0];
     let frames: Vec<realworld::Input> = realworld::inputs()?.into_iter().filter(|i| i.kind == Kind::Footage).collect();
+    let default_model = Catalog::builtin().default_model(ContentChoice::Footage, 2.0)?.name.clone();
     let mut candidates = Vec::new();
+    let mut default_row = None;
     for method in defaults::footage_candidates(&methods) {
         for denoise in defaults::DENOISE {
             let t0 = Instant::now();
@@ -202,8 +207,32 @@ fn default_figures(eval: &Evaluation, extra: &ExtraModels, real_rows: &[realworl
                 score.psnr,
                 t0.elapsed().as_secs_f64()
             );
-            candidates.push(FootageCandidate { flops: method.flops, camcorder: score, real_niqe, real_shift });
+            let candidate = FootageCandidate { flops: method.flops, camcorder: score, real_niqe, real_shift };
+            // The element's default denoise is 0.
+            if method.name == default_model && denoise == 0.0 {
+                default_row = Some(candidate.clone());
+            }
+            candidates.push(candidate);
         }
     }
-    Ok(report_realworld::defaults_section(eval, &candidates, lanczos_camcorder, lanczos_real))
+    let real_images: Vec<Image> = frames.iter().map(|f| f.image.clone()).collect();
+    for path in footage_paths::paths(&methods)? {
+        let t0 = Instant::now();
+        let score = footage_paths::camcorder(&path, camcorder, extra)?;
+        let (real_niqe, real_shift) = footage_paths::real(&path, &real_images, extra)?;
+        eprintln!(
+            "[quality-eval] path {}: {:.2} dB, real NIQE {real_niqe:.2} {:5.1} s",
+            path.label(),
+            score.psnr,
+            t0.elapsed().as_secs_f64()
+        );
+        candidates.push(FootageCandidate { flops: path.flops(), camcorder: score, real_niqe, real_shift });
+    }
+    let default_row = default_row.with_context(|| format!("the footage default {default_model} was not measured"))?;
+    let default_method = methods.iter().find(|m| m.name == default_model).context("no footage default method")?;
+    let grain = footage_paths::grain(default_method, camcorder, &real_images, extra)?;
+    let mut md = report_realworld::defaults_section(eval, &candidates, lanczos_camcorder.clone(), lanczos_real);
+    md += &report_footage::grain_section(&default_model, &grain);
+    let targets = report_footage::target_rows(&default_model, &default_row, &lanczos_camcorder, lanczos_real);
+    Ok((md, targets))
 }

@@ -9,7 +9,8 @@ Prints the same structure with the scores, as JSON.
   (basicsr itself is not installed: its package pulls torch). niqe.py's only torch use is
   `imresize`, replaced here by a numpy transcription of basicsr's MATLAB-compatible bicubic; the
   torch import of `color_util` (for functions not used here) is satisfied by an empty module.
-- BRISQUE: OpenCV contrib's `cv2.quality.QualityBRISQUE` with Debian opencv-data's LIVE model.
+- BRISQUE: OpenCV contrib's `cv2.quality.QualityBRISQUE` with Debian opencv-data's LIVE model,
+  IPP off (OpenCV's portable resize).
 - MS-SSIM (Wang, Simoncelli, Bovik 2003) and GMSD (Xue, Zhang, Mou, Bovik 2014): numpy from the
   papers' definitions, written apart from the Rust code.
 """
@@ -161,6 +162,9 @@ def main():
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         result['niqe'].append(niqe.calculate_niqe(img, 0, input_order='HWC', convert_to='y'))
     if jobs.get('brisque'):
+        # OpenCV's own resize, not Intel IPP's: IPP's bicubic halving rounds in an order of
+        # its own (and per CPU dispatch), which BRISQUE's SVR amplifies to ~0.2 of 0..100.
+        cv2.ipp.setUseIPP(False)
         model = cv2.quality.QualityBRISQUE_create(f'{brisque_dir}/brisque_model_live.yml',
                                                   f'{brisque_dir}/brisque_range_live.yml')
         for path in jobs['brisque']:

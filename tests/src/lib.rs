@@ -7,6 +7,7 @@ pub mod brisque;
 pub mod defaults;
 pub mod fma;
 pub mod footage;
+pub mod footage_paths;
 pub mod gmsd;
 pub mod media;
 pub mod metrics;
@@ -17,6 +18,7 @@ pub mod quality;
 pub mod realworld;
 pub mod recorded;
 pub mod report;
+pub mod report_footage;
 pub mod report_realworld;
 pub mod report_text;
 

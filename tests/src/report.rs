@@ -189,6 +189,7 @@ pub fn markdown(
     scenes: &[Vec<(String, String)>],
     footage: &[ClipRow],
     footage_frames: &[(String, String, String)],
+    extra_targets: &str,
 ) -> String {
     let rec = &eval.recorded;
     let mut md = String::new();
@@ -211,7 +212,7 @@ pub fn markdown(
         run_seconds
     );
     md += &crate::report_text::method_section(eval);
-    md += &crate::report_text::targets_section(eval, footage);
+    md += &crate::report_text::targets_section(eval, footage, extra_targets);
     let _ = writeln!(
         md,
         "## Quality against speed\n\n![PSNR against seconds per megapixel](quality/quality_vs_speed.svg)\n"

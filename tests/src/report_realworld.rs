@@ -81,6 +81,7 @@ pub fn realworld_section(rows: &[Row], scenes: &[(String, Vec<(String, String)>)
 
 /// Per footage candidate and denoise strength: camcorder-set scores and real-footage NIQE
 /// (footage mean) with its colour shift.
+#[derive(Debug, Clone)]
 pub struct FootageCandidate {
     pub flops: f64,
     pub camcorder: CamcorderScore,
@@ -104,7 +105,12 @@ pub fn defaults_section(
          + JPEG; PSNR/SSIM on Y against the original, NIQE of the output); *real footage*: the 6 real frames of the section \
          above (NIQE; Δ = Lanczos minus the model, so positive is more natural than Lanczos). Targets (issue 13): ≥ +{} dB \
          and ≥ +{} SSIM over Lanczos on x2-camcorder, real-footage NIQE ≥ {} below Lanczos's, colour shift ≤ {}/255 \
-         (the largest of both sets). Lanczos: {:.2} dB, SSIM {:.4}, NIQE {:.2} on x2-camcorder; NIQE {:.2} on the real frames.\n",
+         (the largest of both sets). Lanczos: {:.2} dB, SSIM {:.4}, NIQE {:.2} on x2-camcorder; NIQE {:.2} on the real frames. \
+         The rows with several terms are footage paths (`tests/src/footage_paths.rs`, denoise 1.0): a model fed the input \
+         halved (an x4 model then nets x2 at a quarter of its cost per input pixel), blended with Lanczos, or two models \
+         blended; their weights were chosen on a tuning split that shares no photo or frame with these sets \
+         (`cargo run --release -p aiupscale-tests --example footage_tune`: the most targets met, then the smallest \
+         summed shortfall; there the plain span-clearreality-x4 came first, so it stays the footage default).\n",
         defaults::COST_LIMIT / 1e6,
         defaults::FOOTAGE_TARGET_DB,
         defaults::FOOTAGE_TARGET_SSIM,

@@ -56,9 +56,9 @@ pub fn method_section(eval: &Evaluation) -> String {
          contrib's, LIVE model of Debian's opencv-data; 0..100, lower is better) of the output alone: they need no \
          ground truth. The four are in Rust (`tests/src/{{msssim,gmsd,niqe,brisque}}.rs`) and `tests/metrics_reference.rs` \
          checks them against an independent Python evaluation (basicsr's own `niqe.py`, OpenCV's \
-         `QualityBRISQUE`, numpy written from the papers) on real photos and frames: NIQE, MS-SSIM and GMSD to 1e-3, \
-         BRISQUE to 0.25 (its full-size features agree exactly; OpenCV's single-precision bicubic halving rounds \
-         differently in the last bit, which its SVR amplifies).",
+         `QualityBRISQUE` with Intel IPP off, numpy written from the papers) on real photos and frames, all four to \
+         1e-3 (with IPP on, OpenCV halves the image for BRISQUE's second scale with IPP's bicubic resize, which rounds \
+         in an order of its own: up to 0.2 apart on 0..100).",
         c.photos.len()
     );
     let _ = writeln!(
@@ -87,7 +87,8 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
-pub fn targets_section(eval: &Evaluation, footage: &[ClipRow]) -> String {
+/// `extra` holds further rows (the footage default's, measured later in the run).
+pub fn targets_section(eval: &Evaluation, footage: &[ClipRow], extra: &str) -> String {
     let mut md = String::from("## Targets\n\n| target | measured | result |\n|---|---|---|\n");
     // The model every front uses for `--content photo` at x2: the catalog's choice, not a name here.
     let catalog = aiupscale_models::Catalog::builtin();
@@ -123,6 +124,7 @@ pub fn targets_section(eval: &Evaluation, footage: &[ClipRow]) -> String {
         };
         let _ = writeln!(md, "| colour shift within {COLOR_SHIFT_LIMIT}/255 per channel for every model, {kind} tasks | {measured} | {} |", verdict(failing.is_empty()));
     }
+    md += extra;
     md += &footage_targets(footage);
     md.push('\n');
     md

@@ -1,0 +1,232 @@
+//! Footage paths beyond one plain model (issue 13): a model fed the input halved (an x4
+//! model then nets x2 at a quarter of its cost per input pixel), the model's output blended
+//! with Lanczos (GAN models over-sharpen), and two models blended. Each path runs the
+//! element's spatial denoise first, at the input size, as `FrameUpscaler` does.
+//!
+//! The fixed weights of [`paths`] were chosen on a tuning split that shares no photo or
+//! frame with quality-eval (`cargo run --release -p aiupscale-tests --example footage_tune`);
+//! quality-eval then reports them on its own photos and frames.
+
+use aiupscale_core::{Control, DenoiseSettings, Filter, FrameUpscaler, Grain, Image, Target, Upscaler};
+use anyhow::{ensure, Context, Result};
+
+use crate::{
+    defaults::CamcorderScore,
+    media, metrics,
+    quality::{ExtraModels, Method, Prepared},
+};
+
+/// One model inside a path: its input is first downscaled by `prescale` (antialiased
+/// bicubic), its output (at the path's output size) weighs `weight`.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub method: Method,
+    pub prescale: u32,
+    pub weight: f32,
+}
+
+/// Models blended with Lanczos (which takes the weight the parts leave).
+#[derive(Debug, Clone)]
+pub struct Path {
+    pub parts: Vec<Part>,
+    pub denoise: f32,
+}
+
+impl Path {
+    pub fn label(&self) -> String {
+        let mut terms: Vec<String> = self
+            .parts
+            .iter()
+            .map(|p| {
+                let input = if p.prescale > 1 { format!(" on input ↓{}", p.prescale) } else { String::new() };
+                format!("{:.1} {}{input}", p.weight, p.method.name)
+            })
+            .collect();
+        let rest = 1.0 - self.parts.iter().map(|p| p.weight).sum::<f32>();
+        if rest > 1e-3 {
+            terms.push(format!("{rest:.1} Lanczos"));
+        }
+        terms.join(" + ")
+    }
+
+    /// FLOP per input pixel: a model on the input halved costs a quarter.
+    pub fn flops(&self) -> f64 {
+        self.parts.iter().map(|p| p.method.flops / f64::from(p.prescale * p.prescale)).sum()
+    }
+
+    pub fn upscalers(&self) -> Result<Vec<Upscaler>> {
+        self.parts.iter().map(|p| p.method.upscaler()).collect()
+    }
+
+    /// `img` through the path to `width` x `height`.
+    pub fn run(&self, ups: &mut [Upscaler], img: &Image, width: u32, height: u32) -> Result<Image> {
+        let (lanczos, outputs) = self.outputs(ups, img, width, height)?;
+        let weights: Vec<f32> = self.parts.iter().map(|p| p.weight).collect();
+        mix(&lanczos, &outputs, &weights)
+    }
+
+    /// The denoised input through Lanczos and through each part's model, before blending.
+    pub fn outputs(&self, ups: &mut [Upscaler], img: &Image, width: u32, height: u32) -> Result<(Image, Vec<Image>)> {
+        let input = denoised(img, self.denoise)?;
+        let target = Target::Size { width, height };
+        let lanczos =
+            Upscaler::classic(Filter::Lanczos3).upscale_to(&input.as_ref(), target, &mut Control::default())?;
+        let mut outputs = Vec::new();
+        for (part, up) in self.parts.iter().zip(ups.iter_mut()) {
+            let small = if part.prescale > 1 {
+                media::resize(&input, input.width() / part.prescale, input.height() / part.prescale, Filter::Bicubic)?
+            } else {
+                input.clone()
+            };
+            outputs.push(up.upscale_to(&small.as_ref(), target, &mut Control::default())?);
+        }
+        Ok((lanczos, outputs))
+    }
+}
+
+/// Lanczos plus each output's difference to it times its weight, rounded to 8 bits.
+pub fn mix(lanczos: &Image, outputs: &[Image], weights: &[f32]) -> Result<Image> {
+    let mut sum: Vec<f32> = lanczos.data().iter().map(|&v| f32::from(v)).collect();
+    for (out, &w) in outputs.iter().zip(weights) {
+        for (s, (&o, &l)) in sum.iter_mut().zip(out.data().iter().zip(lanczos.data())) {
+            *s += w * (f32::from(o) - f32::from(l));
+        }
+    }
+    let data = sum.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect();
+    Image::from_vec(lanczos.width(), lanczos.height(), lanczos.format(), data).context("a path's output")
+}
+
+/// The element's spatial denoise alone (a same-size resample is a copy).
+fn denoised(img: &Image, denoise: f32) -> Result<Image> {
+    if denoise <= 0.0 {
+        return Ok(img.clone());
+    }
+    let mut copy = Upscaler::classic(Filter::Lanczos3);
+    let mut out = Image::new(img.width(), img.height(), img.format())?;
+    FrameUpscaler::new(&mut copy, DenoiseSettings { denoise, temporal: 0.0 }).process(
+        &img.as_ref(),
+        &mut out.as_mut(),
+        &mut Control::default(),
+    )?;
+    Ok(out)
+}
+
+fn part(methods: &[Method], name: &str, prescale: u32, weight: f32) -> Result<Part> {
+    let method = methods.iter().find(|m| m.name == name).with_context(|| format!("no method {name}"))?.clone();
+    Ok(Part { method, prescale, weight })
+}
+
+/// Models with the factor their input is halved by.
+pub type Shape = &'static [(&'static str, u32)];
+/// (grain strength, camcorder PSNR, SSIM, NIQE, real-frame NIQE).
+pub type GrainRow = (f32, f64, f64, f64, f64);
+
+/// The shapes footage_tune searches.
+pub const SHAPES: [Shape; 4] = [
+    &[("span-clearreality-x4", 1)],
+    &[("span-clearreality-x4", 2)],
+    &[("realesrgan-x4fast", 2)],
+    &[("span-clearreality-x4", 1), ("realesrgan-x4fast", 2)],
+];
+
+/// A path of `shape` with `weights` (one per model).
+pub fn path(methods: &[Method], shape: &[(&str, u32)], weights: &[f32], denoise: f32) -> Result<Path> {
+    ensure!(shape.len() == weights.len(), "{} weights for {} models", weights.len(), shape.len());
+    let parts = shape.iter().zip(weights).map(|(&(n, s), &w)| part(methods, n, s, w)).collect::<Result<_>>()?;
+    Ok(Path { parts, denoise })
+}
+
+/// The paths quality-eval reports: per shape the weights footage_tune chose on its split
+/// (the most targets met, then the smallest shortfall), and x4fast on the halved input
+/// unblended for information. (For the first shape, one model on the full input, it chose
+/// weight 1: the plain model, which quality-eval measures anyway.)
+pub fn paths(methods: &[Method]) -> Result<Vec<Path>> {
+    let chosen: [(Shape, &[f32]); 4] =
+        [(SHAPES[1], &[0.7]), (SHAPES[2], &[1.0]), (SHAPES[2], &[0.4]), (SHAPES[3], &[0.8, 0.2])];
+    chosen.iter().map(|(shape, weights)| path(methods, shape, weights, 1.0)).collect()
+}
+
+/// A path on the camcorder-like x2 set (PSNR/SSIM on Y, NIQE, colour shift), as
+/// [`crate::defaults::camcorder`] scores a plain model.
+pub fn camcorder(path: &Path, inputs: &[Prepared], extra: &ExtraModels) -> Result<CamcorderScore> {
+    let mut ups = path.upscalers()?;
+    let (mut psnr, mut ssim, mut niqe, mut shift) = (0.0, 0.0, 0.0, 0.0f64);
+    for p in inputs {
+        let out = path.run(&mut ups, &p.lr, p.hr.width(), p.hr.height())?;
+        let (a, b) = metrics::psnr_ssim_y(&out, &p.hr, 2);
+        psnr += a;
+        ssim += b;
+        niqe += crate::niqe::niqe_rgb(&out, &extra.niqe)?;
+        for s in metrics::color_shift(&out, &p.lr) {
+            shift = shift.max(s.abs());
+        }
+    }
+    let n = inputs.len() as f64;
+    Ok(CamcorderScore {
+        method: path.label(),
+        denoise: path.denoise,
+        psnr: psnr / n,
+        ssim: ssim / n,
+        niqe: niqe / n,
+        colour_shift: shift,
+    })
+}
+
+/// A path on real frames (x2): mean NIQE and the largest colour shift against the input.
+pub fn real(path: &Path, frames: &[Image], extra: &ExtraModels) -> Result<(f64, f64)> {
+    let mut ups = path.upscalers()?;
+    let (mut niqe, mut shift) = (0.0, 0.0f64);
+    for f in frames {
+        let out = path.run(&mut ups, f, f.width() * 2, f.height() * 2)?;
+        niqe += crate::niqe::niqe_rgb(&out, &extra.niqe)?;
+        for s in metrics::color_shift(&out, f) {
+            shift = shift.max(s.abs());
+        }
+    }
+    Ok((niqe / frames.len() as f64, shift))
+}
+
+/// Grain strengths measured on the footage default's output (0 = none).
+pub const GRAIN: [f32; 4] = [0.0, 0.1, 0.25, 0.5];
+
+/// NIQE (and PSNR/SSIM on the camcorder set) of `method`'s x2 outputs with grain of each
+/// [`GRAIN`] strength added (fixed seed per image): rows of (strength, camcorder PSNR,
+/// SSIM, NIQE, real-frame NIQE).
+pub fn grain(method: &Method, inputs: &[Prepared], frames: &[Image], extra: &ExtraModels) -> Result<Vec<GrainRow>> {
+    let mut up = method.upscaler()?;
+    let camcorder: Vec<Image> = inputs
+        .iter()
+        .map(|p| {
+            Ok(up.upscale_to(
+                &p.lr.as_ref(),
+                Target::Size { width: p.hr.width(), height: p.hr.height() },
+                &mut Control::default(),
+            )?)
+        })
+        .collect::<Result<_>>()?;
+    let real: Vec<Image> = frames
+        .iter()
+        .map(|f| Ok(up.upscale_to(&f.as_ref(), Target::Factor(2.0), &mut Control::default())?))
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for strength in GRAIN {
+        let with = |img: &Image, seed: u64| -> Result<Image> {
+            let mut img = img.clone();
+            aiupscale_core::add_grain(&mut img.as_mut(), Grain::new(strength, seed)?);
+            Ok(img)
+        };
+        let (mut psnr, mut ssim, mut niqe, mut real_niqe) = (0.0, 0.0, 0.0, 0.0);
+        for (i, (out, p)) in camcorder.iter().zip(inputs).enumerate() {
+            let out = with(out, i as u64)?;
+            let (a, b) = metrics::psnr_ssim_y(&out, &p.hr, 2);
+            psnr += a / inputs.len() as f64;
+            ssim += b / inputs.len() as f64;
+            niqe += crate::niqe::niqe_rgb(&out, &extra.niqe)? / inputs.len() as f64;
+        }
+        for (i, out) in real.iter().enumerate() {
+            real_niqe += crate::niqe::niqe_rgb(&with(out, 100 + i as u64)?, &extra.niqe)? / real.len() as f64;
+        }
+        rows.push((strength, psnr, ssim, niqe, real_niqe));
+    }
+    Ok(rows)
+}
