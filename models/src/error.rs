@@ -106,9 +106,10 @@ impl ModelError {
             | ModelError::ClientMissing { .. }
             | ModelError::ClientOutputMissing { .. }
             | ModelError::OfflineArchiveMissing { .. } => ModelErrorKind::Fetch,
-            ModelError::Ncnn { .. } | ModelError::Anime4k { .. } | ModelError::Stages { .. } | ModelError::Quantize { .. } => {
-                ModelErrorKind::Convert
-            }
+            ModelError::Ncnn { .. }
+            | ModelError::Anime4k { .. }
+            | ModelError::Stages { .. }
+            | ModelError::Quantize { .. } => ModelErrorKind::Convert,
             ModelError::Cancelled => ModelErrorKind::Cancelled,
             ModelError::Io { .. } | ModelError::Archive { .. } => ModelErrorKind::Io,
         }
