@@ -199,6 +199,21 @@ try:
     found["cancel"] = "finished"
 except b.Cancelled:
     found["cancel"] = "cancelled"
+found["argv"] = b.upscale_argv("x", 4, 4, "rgba8", "auto", 2.0, content="footage", engine="ort", precision="int8")
+found["argv_named"] = b.upscale_argv("x", 4, 4, "rgba8", "m", None, content="photo", engine="auto", precision="auto")
+try:
+    b.upscale_argv("x", 4, 4, "rgba8", engine="cuda")
+except b.BridgeError as e:
+    found["bad_engine"] = str(e)
+events = []
+b.upscale_raw(bridge, pixels, 16, 12, "rgba8", nearest, None, engine="ort", precision="fp32", started=events.append,
+              done=events.append)
+found["started"] = [events[0].get("engine"), events[0].get("precision")]
+found["xmp"] = events[-1].get("xmp", "")
+try:
+    b.upscale_raw(bridge, pixels, 16, 12, "rgba8", nearest, None, engine="ort", precision="bf16")
+except b.BridgeError as e:
+    found["bf16"] = str(e)
 os.environ["AIUPSCALE_BRIDGE"] = "/nonexistent/aiupscale"
 try:
     b.find_bridge([], "aiupscale install krita")
@@ -239,6 +254,21 @@ print(json.dumps(found))
     let no_bridge = found["no_bridge"].as_str().unwrap();
     assert!(no_bridge.contains("/nonexistent/aiupscale") && no_bridge.contains("aiupscale install krita"), "{found}");
     assert!(found["version_2"].as_str().unwrap().contains("version 2"), "{found}");
+    // The dialogs' choices on the command line: auto left out, --content only for auto.
+    let argv = |key: &str| found[key].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    let named: Vec<String> = argv("argv_named");
+    assert!(!named.iter().any(|a| a == "--engine" || a == "--precision" || a == "--content"), "{named:?}");
+    let full: Vec<String> = argv("argv");
+    for pair in [["--content", "footage"], ["--engine", "ort"], ["--precision", "int8"], ["--scale", "2.0"]] {
+        assert!(full.windows(2).any(|w| w == pair), "{pair:?} in {full:?}");
+    }
+    assert!(found["bad_engine"].as_str().unwrap().contains("expected one of auto, ort, openvino"), "{found}");
+    // They reach the binary: its started line says what ran, and a refusal is its message.
+    assert_eq!(found["started"], serde_json::json!(["ort", "fp32"]), "{found}");
+    let xmp = found["xmp"].as_str().unwrap();
+    assert!(xmp.contains("nearest_x2.onnx</aiupscale:Model>"), "{xmp}");
+    let bf16 = found["bf16"].as_str().unwrap();
+    assert!(bf16.contains("precision bf16 is not available on engine ort") && !bf16.contains('{'), "{bf16}");
 }
 
 /// The GIMP 2.10 plug-in's C side (`plugins/gimp-2.10/bridge.c`, json-glib) reads the
