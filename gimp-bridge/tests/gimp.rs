@@ -695,7 +695,7 @@ import sys
 import gi
 gi.require_version('Gimp', '3.0')
 from gi.repository import Gimp, Gio
-def job(src, dst, model, new_image, denoise):
+def job(src, dst, model, new_image, denoise, export_metadata=False, **options):
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(src))
     proc = Gimp.get_pdb().lookup_procedure('plug-in-aiupscale')
     config = proc.create_config()
@@ -707,13 +707,26 @@ def job(src, dst, model, new_image, denoise):
     config.set_property('new-image', new_image)
     if denoise > 0:
         config.set_property('denoise', denoise)
+    for key, value in options.items():
+        config.set_property(key, value)
     result = proc.run(config)
     status = result.index(0)
     if status != Gimp.PDBStatusType.SUCCESS:
         print('aiupscale-test: FAILED', dst, status, flush=True)
         return
     target = result.index(1) if new_image else image
-    Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, target, Gio.File.new_for_path(dst), None)
+    if export_metadata:
+        # What a user's export with its Exif, XMP and comment boxes ticked writes (the
+        # non-interactive defaults write none of them).
+        export = Gimp.get_pdb().lookup_procedure('file-png-export')
+        settings = export.create_config()
+        settings.set_property('image', target)
+        settings.set_property('file', Gio.File.new_for_path(dst))
+        for key in ('include-exif', 'include-xmp', 'include-comment'):
+            settings.set_property(key, True)
+        export.run(settings)
+    else:
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, target, Gio.File.new_for_path(dst), None)
     print('aiupscale-test: saved', dst, flush=True)
 {}
 {}
@@ -726,6 +739,23 @@ def job(src, dst, model, new_image, denoise):
         job(&photo_in, &missing_out, "realesrgan-x4plus", true),
         job_denoise(&noisy_in, &denoised_out, &nearest, true, 0.8),
         job(&noisy_in, &plain_out, &nearest, false),
+    );
+    // Engine, precision and provenance (the Advanced fold's arguments).
+    let (advanced_out, refused_out, unmarked_out) =
+        (work.path().join("ort_fp32.png"), work.path().join("ort_bf16.png"), work.path().join("unmarked.png"));
+    let with = |output: &Path, options: &str| {
+        format!(
+            "job({:?}, {:?}, {:?}, True, 0.0, {options})",
+            inside(&photo_in).display().to_string(),
+            inside(output).display().to_string(),
+            nearest
+        )
+    };
+    let script = format!(
+        "{script}{}\n{}\n{}\n",
+        with(&advanced_out, "engine='ort', precision='fp32', export_metadata=True"),
+        with(&refused_out, "engine='ort', precision='bf16'"),
+        with(&unmarked_out, "provenance=False, export_metadata=True"),
     );
     let script_path = work.path().join("test.py");
     std::fs::write(&script_path, script).unwrap();
@@ -756,4 +786,18 @@ def job(src, dst, model, new_image, denoise):
     let cli_out = work.path().join("noisy_cli_x2.png");
     cli_denoise(&noisy_in, &cli_out, &models.join("nearest_x2.onnx").display().to_string(), "0.8");
     check_denoised(&denoised_out, &plain, &cli_out, &clean, &log);
+
+    // ort/fp32 runs; bf16 on ort is refused with the binary's message; what GIMP 3 saves
+    // records the provenance unless it was turned off.
+    assert!(advanced_out.is_file(), "GIMP 3 wrote no {}:\n{log}", advanced_out.display());
+    assert!(max_diff(&read(&advanced_out).image, &nearest_x2(&read(&photo_in).image)) <= 1);
+    assert!(!refused_out.exists(), "{log}");
+    assert!(log.contains("precision bf16 is not available on engine ort"), "{log}");
+    let xmp = png_text(&advanced_out, "XML:com.adobe.xmp");
+    assert!(xmp.contains("nearest_x2") && xmp.contains("compositeWithTrainedAlgorithmicMedia"), "{xmp}");
+    let comment = png_text(&advanced_out, "Comment");
+    assert!(comment.contains("AI-upscaled by aiupscale"), "{comment:?}");
+    assert!(unmarked_out.is_file(), "GIMP 3 wrote no {}:\n{log}", unmarked_out.display());
+    let unmarked = png_texts(&unmarked_out);
+    assert!(unmarked.iter().all(|(_, t)| !t.contains("AI-upscaled")), "{unmarked:?}");
 }

@@ -21,11 +21,11 @@
 #   engine     auto (default), ort, openvino (`--engine`);
 #   precision  auto (default), fp32, bf16, int8 (`--precision`); one that cannot run here
 #              is an error with the bridge's message;
-#   provenance True (default): the result image's metadata records that it was
-#              AI-upscaled, by which model and which aiupscale (the bridge's `provenance`
-#              text, in Exif.Image.ImageDescription, Exif.Image.Software and
-#              Xmp.xmp.CreatorTool), so an export with metadata keeps it; False: not
-#              (as `aiupscale upscale --no-provenance`).
+#   provenance True (default): the result image records that it was AI-upscaled, by
+#              which model and which aiupscale: the bridge's XMP packet and Exif
+#              ImageDescription/Software in its metadata, its text in the image comment
+#              (exports write them where their Exif/XMP/comment options are on); False:
+#              not (as `aiupscale upscale --no-provenance`).
 #
 # The layer's pixels go to `aiupscale upscale-raw --progress-json ... - -` through a
 # pipe; its JSON progress lines drive GIMP's progress bar; the upscaled pixels come back
@@ -43,6 +43,7 @@
 # Gimp.message); the image is then untouched.
 
 import os
+import struct
 import sys
 
 import gi
@@ -61,6 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aiupscale_bridge as bridge_io  # noqa: E402
 
 PROC = "plug-in-aiupscale"
+COMMENT = "gimp-comment"  # the image comment's parasite
 INSTALL = "aiupscale install gimp"
 
 
@@ -79,7 +81,8 @@ def find_bridge():
 
 def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=0.0, content=None, grain=0.0,
                engine=None, precision=None):
-    """upscale-raw with GIMP's progress bar; returns (bytes, out_width, out_height).
+    """upscale-raw with GIMP's progress bar; returns (bytes, out_width, out_height, the
+    bridge's `done` line).
     Cancel is GIMP killing this plug-in: the bridge then gets SIGTERM by itself."""
 
     def started(event):
@@ -105,22 +108,48 @@ def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=
                                              precision=precision)
     except bridge_io.Cancelled as e:
         raise bridge_io.BridgeError(f"cancelled ({e}); nothing was changed.") from e
-    return data, ow, oh, finished.get("provenance")
+    return data, ow, oh, finished
 
 
-def record_provenance(image, text):
-    """Puts the bridge's provenance text into `image`'s metadata (kept by exports that
-    write metadata). Never fails the filter: an image without it is still correct."""
-    if not text:
+def _exif(tags):
+    """A minimal Exif block (TIFF, little-endian, one IFD) of ASCII `tags` (number, text)."""
+    entries, data = [], b""
+    start = 8 + 2 + 12 * len(tags) + 4
+    for number, text in sorted(tags):
+        value = text.encode("ascii", "replace") + b"\0"
+        entries.append(struct.pack("<HHII", number, 2, len(value), start + len(data)))
+        data += value + b"\0" * (len(value) % 2)
+    return b"II*\0" + struct.pack("<IH", 8, len(tags)) + b"".join(entries) + struct.pack("<I", 0) + data
+
+
+def _comment(image):
+    parasite = image.get_parasite(COMMENT)
+    return bytes(parasite.get_data()).rstrip(b"\0").decode("utf-8", "replace") if parasite else ""
+
+
+def record_provenance(image, source, finished):
+    """Records the bridge's provenance (`finished`: its `done` line) in `image`: its XMP
+    packet and Exif ImageDescription/Software merged into the metadata (a new image starts
+    from `source`'s), its text added to the image comment; what was there stays. Exports
+    write them where their metadata options are on (GIMP 3's non-interactive defaults are
+    off). Never fails the filter: an image without it is still correct."""
+    text, xmp = finished.get("provenance"), finished.get("xmp")
+    if not text or not xmp:
         return
     try:
-        metadata = image.get_metadata() or Gimp.Metadata.new()
-        software = text.split(" with ", 1)[0].replace("AI-upscaled by ", "").replace("Upscaled by ", "")
-        metadata.set_tag_string("Exif.Image.ImageDescription", text)
-        metadata.set_tag_string("Exif.Image.Software", software)
-        metadata.set_tag_string("Xmp.xmp.CreatorTool", software)
-        metadata.set_tag_string("Xmp.dc.description", text)
+        metadata = image.get_metadata()
+        if metadata is None and source != image and source.get_metadata() is not None:
+            metadata = source.get_metadata().duplicate()
+        metadata = metadata or Gimp.Metadata.new()
+        software = text.split(" with ", 1)[0].replace("AI-upscaled by ", "")
+        metadata.set_from_xmp(xmp.encode("utf-8"))
+        metadata.set_from_exif(_exif([(270, text), (305, software)]))
         image.set_metadata(metadata)
+        comment = _comment(image) or (_comment(source) if source != image else "")
+        if text not in comment:
+            comment = (comment + "\n" if comment else "") + text
+            image.attach_parasite(Gimp.Parasite.new(COMMENT, Gimp.PARASITE_PERSISTENT,
+                                                    list(comment.encode("utf-8") + b"\0")))
     except Exception as e:  # noqa: BLE001 - metadata is a courtesy, the pixels are the result
         Gimp.message(f"AI Upscale: the provenance could not be recorded in the metadata ({e})")
 
@@ -479,8 +508,8 @@ class AIUpscale(Gimp.PlugIn):
         Gimp.progress_init("AI upscaling: loading the model\u2026")
         Gimp.progress_pulse()
         try:
-            data, ow, oh, text = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise, content, grain, engine,
-                                            precision)
+            data, ow, oh, finished = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise, content, grain,
+                                                engine, precision)
         except bridge_io.BridgeError as e:
             Gimp.progress_end()
             return fail(str(e))
@@ -495,7 +524,7 @@ class AIUpscale(Gimp.PlugIn):
         else:
             put_in_place(image, drawable, babl, data, ow, oh)
         if provenance:
-            record_provenance(result if result is not None else image, text)
+            record_provenance(result if result is not None else image, image, finished)
         Gimp.progress_end()
         if run_mode != Gimp.RunMode.NONINTERACTIVE:
             Gimp.displays_flush()
