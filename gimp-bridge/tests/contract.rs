@@ -321,3 +321,47 @@ fn the_gimp210_bridge_c_reads_models_list_json() {
         assert!(stdout(&out).contains(expected), "{doc}: {}", stdout(&out));
     }
 }
+
+/// The names in `const gchar *const NAME[N] = { "a", "b" };` of a C file.
+fn c_choices(source: &str, name: &str) -> Vec<String> {
+    let start = source.find(&format!("{name}[")).unwrap_or_else(|| panic!("no {name} in the C source"));
+    let body = &source[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
+    body.split(',').map(|s| s.trim().trim_matches('"').to_owned()).collect()
+}
+
+/// The three dialogs offer the command line's names: the content, engine and precision
+/// choices of the C plug-in (GIMP 2.10) and of the Python module (GIMP 3, Krita) are the
+/// catalog's content choices and names that `--engine`/`--precision` accept as they are.
+#[test]
+fn the_dialogs_offer_the_command_line_s_choices() {
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let c = std::fs::read_to_string(plugin.join("gimp-2.10/plugin.c")).unwrap();
+    let script = "import json, aiupscale_bridge as b\n\
+                  print(json.dumps([b.CONTENT_CHOICES, b.ENGINE_CHOICES, b.PRECISION_CHOICES, \
+                  sorted(b.ENGINE_LABELS), sorted(b.PRECISION_LABELS)]))";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env("PYTHONPATH", plugin.join("python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let python: Vec<Vec<String>> = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let content: Vec<String> = aiupscale_models::ContentChoice::ALL.iter().map(|c| c.name().to_owned()).collect();
+    assert_eq!(python[0], content);
+    assert_eq!(c_choices(&c, "CONTENT_CHOICES"), content);
+    for (i, name, parse) in [
+        (1, "ENGINE_CHOICES", (|s: &str| s.parse::<aiupscale_core::Engine>().map(|e| e.name())) as fn(&str) -> _),
+        (2, "PRECISION_CHOICES", |s: &str| s.parse::<aiupscale_core::Precision>().map(|p| p.name())),
+    ] {
+        assert_eq!(c_choices(&c, name), python[i], "{name}: C and Python differ");
+        assert_eq!(python[i][0], "auto", "{name}: auto first, the default");
+        for choice in &python[i] {
+            assert_eq!(parse(choice).as_deref(), Ok(choice.as_str()), "{name}: the command line's own name");
+        }
+        let mut sorted = python[i].clone();
+        sorted.sort();
+        assert_eq!(python[i + 2], sorted, "{name}: every choice has a label");
+    }
+}

@@ -39,7 +39,8 @@ const SCRIPT_FU: &str = r#"
 (define (aiupscale-test-batch in out model scale new-image denoise)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in)))
          (drawable (car (gimp-image-get-active-drawable image)))
-         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise "" 0.0))))
+         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise "" 0.0
+                                         "" "" 1))))
     (aiupscale-test-save (if (= new-image 1) result image) out)))
 
 (define (aiupscale-test-full in out model scale new-image content engine precision provenance)
@@ -52,7 +53,8 @@ const SCRIPT_FU: &str = r#"
 (define (aiupscale-test-indexed in out model)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in))))
     (gimp-image-convert-indexed image CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE "")
-    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0 "" 0.0)
+    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0 "" 0.0
+                       "" "" 1)
     (aiupscale-test-save image out)))
 "#;
 

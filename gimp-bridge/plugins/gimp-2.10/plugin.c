@@ -23,7 +23,8 @@
  *              here is an error with the bridge's message;
  *   provenance 1: record "AI-upscaled by aiupscale ... with the model ..." in the result
  *              image's metadata (0: not, as `aiupscale upscale --no-provenance`); the last
- *              three come together and may be left out (9 values: auto, auto, 1).
+ *              three come together and may be left out (9 values: auto, auto, 1) by
+ *              callers through libgimp; Script-Fu checks the count and passes all 12.
  *
  * Provenance: the bridge's XMP packet is merged into the image's metadata (what the
  * image held stays; a new image starts from the source's) and its text is added to the
