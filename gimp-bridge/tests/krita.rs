@@ -765,6 +765,12 @@ fn krita_window(kh: &KritaHome, input: &Path, output: &Path, mut config: Value, 
     config["open"] = input.display().to_string().into();
     config["export"] = output.display().to_string().into();
     config["result"] = result.display().to_string().into();
+    // The plug-in's saved settings are shared by the runs: the Advanced ones a test does
+    // not set go back to their defaults (another test may have changed them).
+    for (key, default) in [("engine", "auto"), ("precision", "auto"), ("provenance", "True")] {
+        let options = config["options"].as_object_mut().expect("options");
+        options.entry(key).or_insert(default.into());
+    }
     let path = dir.join("test.json");
     fs::write(&path, config.to_string()).unwrap();
     let _turn = krita_lock();
