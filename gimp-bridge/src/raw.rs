@@ -19,8 +19,9 @@
 //!   image); take the size from the `started` line or compute it from the arguments.
 //! - `--progress-json` puts JSON lines on stderr (see [`crate::progress`]):
 //!   `{"fetching":"NAME",...}` and `{"fetched":"NAME",...}` when the model is fetched on
-//!   first use, `{"started":true,"width":W2,"height":H2,"model":"...","device":"cpu"}`,
-//!   `{"progress":0.42}`…, then `{"done":true,"width":W2,"height":H2,"provenance":"..."}` or
+//!   first use, `{"started":true,"width":W2,"height":H2,"model":"...","device":"cpu","engine":"openvino",
+//!   "precision":"bf16"}`,
+//!   `{"progress":0.42}`…, then `{"done":true,"width":W2,"height":H2,"provenance":"...","xmp":"..."}` or
 //!   `{"error":"..."}`. Without it, errors are plain `error: ...` lines.
 //! - Cancel with SIGTERM (or SIGINT): the run stops before the next tile, writes
 //!   nothing, removes its temp file and exits with 143 (SIGTERM) or 130 (SIGINT).
@@ -57,6 +58,7 @@ enum Outcome {
         width: u32,
         height: u32,
         provenance: String,
+        xmp: String,
     },
     Cancelled,
 }
@@ -65,9 +67,11 @@ pub fn run(args: &RawArgs) -> ExitCode {
     let cancel = cancel::install();
     let json = args.engine.progress_json;
     match upscale_raw(args, cancel) {
-        Ok(Outcome::Done { width, height, provenance }) => {
+        Ok(Outcome::Done { width, height, provenance, xmp }) => {
             if json {
-                json_line(&json!({ "done": true, "width": width, "height": height, "provenance": provenance }));
+                json_line(
+                    &json!({ "done": true, "width": width, "height": height, "provenance": provenance, "xmp": xmp }),
+                );
             }
             ExitCode::SUCCESS
         }
@@ -128,10 +132,16 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
     )?;
     let json = args.engine.progress_json;
     if json {
-        json_line(&json!({
+        let mut started = json!({
             "started": true, "width": out_w, "height": out_h, "format": args.format.name(),
             "model": engine_name(upscaler), "device": upscaler.device().name(),
-        }));
+        });
+        // What runs, after `auto` was resolved (a classic filter has neither).
+        if let (Some(engine), Some(precision)) = (upscaler.inference_engine(), upscaler.precision()) {
+            started["engine"] = engine.name().into();
+            started["precision"] = precision.name().into();
+        }
+        json_line(&started);
     }
     let mut throttle = Throttle::default();
     let mut on_progress = |fraction: f32| {
@@ -150,8 +160,10 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
     if cancel.is_set() {
         return Ok(Outcome::Cancelled);
     }
-    // Raw pixels hold no metadata: the plug-ins put this text in the editor's.
-    let provenance = aiupscale_core::provenance::describe(crate::upscale::method(upscaler));
+    // Raw pixels hold no metadata: the plug-ins put these in the editor's.
+    let method = crate::upscale::method(upscaler);
+    let provenance = aiupscale_core::provenance::describe(method);
+    let xmp = crate::provenance::xmp_packet(method, &provenance);
     if is_std(&args.output) {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(out.data()).and_then(|_| stdout.flush()).context("cannot write the pixels to stdout")?;
@@ -167,5 +179,5 @@ fn upscale_raw(args: &RawArgs, cancel: &Cancel) -> Result<Outcome> {
             json!({ "width": out.width(), "height": out.height(), "format": args.format.name(), "bytes": out.data().len(), "output": args.output.display().to_string() })
         );
     }
-    Ok(Outcome::Done { width: out.width(), height: out.height(), provenance })
+    Ok(Outcome::Done { width: out.width(), height: out.height(), provenance, xmp })
 }

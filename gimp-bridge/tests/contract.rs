@@ -199,6 +199,21 @@ try:
     found["cancel"] = "finished"
 except b.Cancelled:
     found["cancel"] = "cancelled"
+found["argv"] = b.upscale_argv("x", 4, 4, "rgba8", "auto", 2.0, content="footage", engine="ort", precision="int8")
+found["argv_named"] = b.upscale_argv("x", 4, 4, "rgba8", "m", None, content="photo", engine="auto", precision="auto")
+try:
+    b.upscale_argv("x", 4, 4, "rgba8", engine="cuda")
+except b.BridgeError as e:
+    found["bad_engine"] = str(e)
+events = []
+b.upscale_raw(bridge, pixels, 16, 12, "rgba8", nearest, None, engine="ort", precision="fp32", started=events.append,
+              done=events.append)
+found["started"] = [events[0].get("engine"), events[0].get("precision")]
+found["xmp"] = events[-1].get("xmp", "")
+try:
+    b.upscale_raw(bridge, pixels, 16, 12, "rgba8", nearest, None, engine="ort", precision="bf16")
+except b.BridgeError as e:
+    found["bf16"] = str(e)
 os.environ["AIUPSCALE_BRIDGE"] = "/nonexistent/aiupscale"
 try:
     b.find_bridge([], "aiupscale install krita")
@@ -239,6 +254,21 @@ print(json.dumps(found))
     let no_bridge = found["no_bridge"].as_str().unwrap();
     assert!(no_bridge.contains("/nonexistent/aiupscale") && no_bridge.contains("aiupscale install krita"), "{found}");
     assert!(found["version_2"].as_str().unwrap().contains("version 2"), "{found}");
+    // The dialogs' choices on the command line: auto left out, --content only for auto.
+    let argv = |key: &str| found[key].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    let named: Vec<String> = argv("argv_named");
+    assert!(!named.iter().any(|a| a == "--engine" || a == "--precision" || a == "--content"), "{named:?}");
+    let full: Vec<String> = argv("argv");
+    for pair in [["--content", "footage"], ["--engine", "ort"], ["--precision", "int8"], ["--scale", "2.0"]] {
+        assert!(full.windows(2).any(|w| w == pair), "{pair:?} in {full:?}");
+    }
+    assert!(found["bad_engine"].as_str().unwrap().contains("expected one of auto, ort, openvino"), "{found}");
+    // They reach the binary: its started line says what ran, and a refusal is its message.
+    assert_eq!(found["started"], serde_json::json!(["ort", "fp32"]), "{found}");
+    let xmp = found["xmp"].as_str().unwrap();
+    assert!(xmp.contains("nearest_x2.onnx</aiupscale:Model>"), "{xmp}");
+    let bf16 = found["bf16"].as_str().unwrap();
+    assert!(bf16.contains("precision bf16 is not available on engine ort") && !bf16.contains('{'), "{bf16}");
 }
 
 /// The GIMP 2.10 plug-in's C side (`plugins/gimp-2.10/bridge.c`, json-glib) reads the
@@ -289,5 +319,49 @@ fn the_gimp210_bridge_c_reads_models_list_json() {
         let out = Command::new(&exe).arg(&fake).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{doc}: {}", stdout(&out));
         assert!(stdout(&out).contains(expected), "{doc}: {}", stdout(&out));
+    }
+}
+
+/// The names in `const gchar *const NAME[N] = { "a", "b" };` of a C file.
+fn c_choices(source: &str, name: &str) -> Vec<String> {
+    let start = source.find(&format!("{name}[")).unwrap_or_else(|| panic!("no {name} in the C source"));
+    let body = &source[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
+    body.split(',').map(|s| s.trim().trim_matches('"').to_owned()).collect()
+}
+
+/// The three dialogs offer the command line's names: the content, engine and precision
+/// choices of the C plug-in (GIMP 2.10) and of the Python module (GIMP 3, Krita) are the
+/// catalog's content choices and names that `--engine`/`--precision` accept as they are.
+#[test]
+fn the_dialogs_offer_the_command_line_s_choices() {
+    let plugin = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    let c = std::fs::read_to_string(plugin.join("gimp-2.10/plugin.c")).unwrap();
+    let script = "import json, aiupscale_bridge as b\n\
+                  print(json.dumps([b.CONTENT_CHOICES, b.ENGINE_CHOICES, b.PRECISION_CHOICES, \
+                  sorted(b.ENGINE_LABELS), sorted(b.PRECISION_LABELS)]))";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env("PYTHONPATH", plugin.join("python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let python: Vec<Vec<String>> = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let content: Vec<String> = aiupscale_models::ContentChoice::ALL.iter().map(|c| c.name().to_owned()).collect();
+    assert_eq!(python[0], content);
+    assert_eq!(c_choices(&c, "CONTENT_CHOICES"), content);
+    for (i, name, parse) in [
+        (1, "ENGINE_CHOICES", (|s: &str| s.parse::<aiupscale_core::Engine>().map(|e| e.name())) as fn(&str) -> _),
+        (2, "PRECISION_CHOICES", |s: &str| s.parse::<aiupscale_core::Precision>().map(|p| p.name())),
+    ] {
+        assert_eq!(c_choices(&c, name), python[i], "{name}: C and Python differ");
+        assert_eq!(python[i][0], "auto", "{name}: auto first, the default");
+        for choice in &python[i] {
+            assert_eq!(parse(choice).as_deref(), Ok(choice.as_str()), "{name}: the command line's own name");
+        }
+        let mut sorted = python[i].clone();
+        sorted.sort();
+        assert_eq!(python[i + 2], sorted, "{name}: every choice has a label");
     }
 }

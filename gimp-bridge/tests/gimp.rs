@@ -39,13 +39,22 @@ const SCRIPT_FU: &str = r#"
 (define (aiupscale-test-batch in out model scale new-image denoise)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in)))
          (drawable (car (gimp-image-get-active-drawable image)))
-         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise "" 0.0))))
+         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image denoise "" 0.0
+                                         "" "" 1))))
+    (aiupscale-test-save (if (= new-image 1) result image) out)))
+
+(define (aiupscale-test-full in out model scale new-image content engine precision provenance)
+  (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in)))
+         (drawable (car (gimp-image-get-active-drawable image)))
+         (result (car (plug-in-aiupscale RUN-NONINTERACTIVE image drawable model scale new-image 0.0 content 0.0
+                                         engine precision provenance))))
     (aiupscale-test-save (if (= new-image 1) result image) out)))
 
 (define (aiupscale-test-indexed in out model)
   (let* ((image (car (gimp-file-load RUN-NONINTERACTIVE in in))))
     (gimp-image-convert-indexed image CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE "")
-    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0 "" 0.0)
+    (plug-in-aiupscale RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image)) model 2.0 1 0.0 "" 0.0
+                       "" "" 1)
     (aiupscale-test-save image out)))
 "#;
 
@@ -342,6 +351,101 @@ fn gimp210_errors_leave_no_output_and_name_the_fix() {
     assert!(run.log.contains("was killed by signal 9 (SIGKILL)"), "{}", run.log);
 }
 
+/// The plug-in's last parameters, all 12 (content, engine, precision, provenance).
+#[allow(clippy::too_many_arguments)]
+fn batch_full(
+    input: &Path,
+    output: &Path,
+    model: &str,
+    new_image: bool,
+    content: &str,
+    engine: &str,
+    precision: &str,
+    provenance: bool,
+) -> String {
+    format!(
+        "(aiupscale-test-full {} {} {} 2.0 {} {} {} {} {})",
+        scheme(&input.display().to_string()),
+        scheme(&output.display().to_string()),
+        scheme(model),
+        u8::from(new_image),
+        scheme(content),
+        scheme(engine),
+        scheme(precision),
+        u8::from(provenance)
+    )
+}
+
+/// The bridge behind a wrapper that appends its arguments to `log`, one run a line.
+fn logging_bridge(env: &Env, log: &Path) -> PathBuf {
+    fake_bridge(env, "logging-bridge", &format!("echo \"$*\" >> '{}'\nexec '{BIN}' \"$@\"\n", log.display()))
+}
+
+/// Engine, precision, content and provenance from GIMP 2.10's procedure reach the
+/// binary (its command lines, logged by a wrapper); an unavailable precision comes back
+/// as the binary's readable message; what GIMP saves records the provenance next to the
+/// input's own comment (PNG: XMP and the Comment text), and nothing with provenance 0.
+#[test]
+fn gimp210_engine_precision_content_and_provenance_reach_the_binary_and_the_file() {
+    let gimp = Gimp::new();
+    let env = &gimp.env;
+    let model = env.nearest();
+    let input = env.path("archive.png");
+    let photo = crop("astronaut.png", 96, 32, 64, 48);
+    write_png_with_text(&input, &photo, "Comment", "Scanned at the archive");
+    let (log, in_place, plain, unavailable, auto) = (
+        env.path("argv.log"),
+        env.path("in_place.png"),
+        env.path("plain.png"),
+        env.path("bf16.png"),
+        env.path("auto.png"),
+    );
+    let bridge = logging_bridge(env, &log);
+    let batches = [
+        batch_full(&input, &in_place, &model, false, "", "ort", "fp32", true),
+        batch_full(&input, &plain, &model, true, "photo", "", "auto", false),
+        batch_full(&input, &unavailable, &model, true, "", "ort", "bf16", true),
+        batch_full(&input, &auto, "", true, "animation", "auto", "", true),
+        batch_full(&input, &auto, &model, true, "", "cuda", "", true),
+    ];
+    let run = gimp.run(&batches, &[("AIUPSCALE_BRIDGE", &bridge)]);
+    eprintln!("GIMP 2.10: {} runs in {:.1} s", batches.len(), run.seconds);
+
+    let argv = std::fs::read_to_string(&log).unwrap_or_default();
+    let argv: Vec<&str> = argv.lines().collect();
+    assert_eq!(argv.len(), 4, "one bridge run per valid call:\n{argv:#?}\n{}", run.log);
+    assert!(argv[0].contains("--engine ort") && argv[0].contains("--precision fp32"), "{}", argv[0]);
+    // auto (or "") is the bridge's default and is left out; --content only for the model auto.
+    assert!(!argv[1].contains("--engine") && !argv[1].contains("--precision"), "{}", argv[1]);
+    assert!(!argv[1].contains("--content"), "{}", argv[1]);
+    assert!(argv[2].contains("--engine ort") && argv[2].contains("--precision bf16"), "{}", argv[2]);
+    assert!(argv[3].contains("--content animation") && argv[3].contains("--scale 2"), "{}", argv[3]);
+    assert!(!argv[3].contains("--model"), "{}", argv[3]);
+
+    // The unavailable precision: the binary's message, no output.
+    assert!(!unavailable.exists());
+    assert!(run.log.contains("precision bf16 is not available on engine ort"), "{}", run.log);
+    // The model for "animation" is not in the empty cache (offline): the fetch command.
+    assert!(!auto.exists());
+    assert!(run.log.contains("aiupscale models fetch"), "{}", run.log);
+    assert!(run.log.contains("engine must be one of auto, ort, openvino, not \"cuda\""), "{}", run.log);
+
+    // In place, provenance on: the pixels, the XMP packet and the comment, the input's kept.
+    assert!(in_place.is_file(), "{}", run.log);
+    assert!(max_diff(&read(&in_place).image, &nearest_x2(&read(&input).image)) <= 1);
+    let xmp = png_text(&in_place, "XML:com.adobe.xmp");
+    for needle in ["nearest_x2", "compositeWithTrainedAlgorithmicMedia", "AI-upscaled by aiupscale"] {
+        assert!(xmp.contains(needle), "the saved XMP lacks {needle:?}:\n{xmp}");
+    }
+    let comment = png_text(&in_place, "Comment");
+    assert!(comment.contains("Scanned at the archive"), "the input's comment is kept: {comment:?}");
+    assert!(comment.contains("AI-upscaled by aiupscale") && comment.contains("nearest_x2"), "{comment:?}");
+    // Provenance off: nothing claims it.
+    assert!(plain.is_file(), "{}", run.log);
+    let texts = png_texts(&plain);
+    assert!(texts.iter().all(|(_, t)| !t.contains("AI-upscaled")), "{texts:?}");
+}
+
 /// An executable shell script standing in for the bridge.
 fn fake_bridge(env: &Env, name: &str, body: &str) -> PathBuf {
     let path = env.path(name);
@@ -593,7 +697,7 @@ import sys
 import gi
 gi.require_version('Gimp', '3.0')
 from gi.repository import Gimp, Gio
-def job(src, dst, model, new_image, denoise):
+def job(src, dst, model, new_image, denoise, export_metadata=False, **options):
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(src))
     proc = Gimp.get_pdb().lookup_procedure('plug-in-aiupscale')
     config = proc.create_config()
@@ -605,13 +709,26 @@ def job(src, dst, model, new_image, denoise):
     config.set_property('new-image', new_image)
     if denoise > 0:
         config.set_property('denoise', denoise)
+    for key, value in options.items():
+        config.set_property(key, value)
     result = proc.run(config)
     status = result.index(0)
     if status != Gimp.PDBStatusType.SUCCESS:
         print('aiupscale-test: FAILED', dst, status, flush=True)
         return
     target = result.index(1) if new_image else image
-    Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, target, Gio.File.new_for_path(dst), None)
+    if export_metadata:
+        # What a user's export with its Exif, XMP and comment boxes ticked writes (the
+        # non-interactive defaults write none of them).
+        export = Gimp.get_pdb().lookup_procedure('file-png-export')
+        settings = export.create_config()
+        settings.set_property('image', target)
+        settings.set_property('file', Gio.File.new_for_path(dst))
+        for key in ('include-exif', 'include-xmp', 'include-comment'):
+            settings.set_property(key, True)
+        export.run(settings)
+    else:
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, target, Gio.File.new_for_path(dst), None)
     print('aiupscale-test: saved', dst, flush=True)
 {}
 {}
@@ -624,6 +741,23 @@ def job(src, dst, model, new_image, denoise):
         job(&photo_in, &missing_out, "realesrgan-x4plus", true),
         job_denoise(&noisy_in, &denoised_out, &nearest, true, 0.8),
         job(&noisy_in, &plain_out, &nearest, false),
+    );
+    // Engine, precision and provenance (the Advanced fold's arguments).
+    let (advanced_out, refused_out, unmarked_out) =
+        (work.path().join("ort_fp32.png"), work.path().join("ort_bf16.png"), work.path().join("unmarked.png"));
+    let with = |output: &Path, options: &str| {
+        format!(
+            "job({:?}, {:?}, {:?}, True, 0.0, {options})",
+            inside(&photo_in).display().to_string(),
+            inside(output).display().to_string(),
+            nearest
+        )
+    };
+    let script = format!(
+        "{script}{}\n{}\n{}\n",
+        with(&advanced_out, "engine='ort', precision='fp32', export_metadata=True"),
+        with(&refused_out, "engine='ort', precision='bf16'"),
+        with(&unmarked_out, "provenance=False, export_metadata=True"),
     );
     let script_path = work.path().join("test.py");
     std::fs::write(&script_path, script).unwrap();
@@ -654,4 +788,18 @@ def job(src, dst, model, new_image, denoise):
     let cli_out = work.path().join("noisy_cli_x2.png");
     cli_denoise(&noisy_in, &cli_out, &models.join("nearest_x2.onnx").display().to_string(), "0.8");
     check_denoised(&denoised_out, &plain, &cli_out, &clean, &log);
+
+    // ort/fp32 runs; bf16 on ort is refused with the binary's message; what GIMP 3 saves
+    // records the provenance unless it was turned off.
+    assert!(advanced_out.is_file(), "GIMP 3 wrote no {}:\n{log}", advanced_out.display());
+    assert!(max_diff(&read(&advanced_out).image, &nearest_x2(&read(&photo_in).image)) <= 1);
+    assert!(!refused_out.exists(), "{log}");
+    assert!(log.contains("precision bf16 is not available on engine ort"), "{log}");
+    let xmp = png_text(&advanced_out, "XML:com.adobe.xmp");
+    assert!(xmp.contains("nearest_x2") && xmp.contains("compositeWithTrainedAlgorithmicMedia"), "{xmp}");
+    let comment = png_text(&advanced_out, "Comment");
+    assert!(comment.contains("AI-upscaled by aiupscale"), "{comment:?}");
+    assert!(unmarked_out.is_file(), "GIMP 3 wrote no {}:\n{log}", unmarked_out.display());
+    let unmarked = png_texts(&unmarked_out);
+    assert!(unmarked.iter().all(|(_, t)| !t.contains("AI-upscaled")), "{unmarked:?}");
 }

@@ -208,6 +208,7 @@ impl KritaHome {
             // The empty cache must give the error naming the fetch command, not a fetch.
             .env("AIUPSCALE_OFFLINE", "1");
         for var in [
+            "AIUPSCALE_TEST_ARGV",
             "XDG_DATA_HOME",
             "XDG_CONFIG_HOME",
             "XDG_CACHE_HOME",
@@ -227,7 +228,21 @@ impl KritaHome {
 
     /// The same with another module's `upscale_file` (the test driver's).
     fn kritarunner_module(&self, module: &str, args: &[String], model_dir: Option<&Path>) -> (Output, f64) {
+        self.kritarunner_logged(module, args, model_dir, None)
+    }
+
+    /// The same, the bridge wrapper appending each run's arguments to `argv_log`.
+    fn kritarunner_logged(
+        &self,
+        module: &str,
+        args: &[String],
+        model_dir: Option<&Path>,
+        argv_log: Option<&Path>,
+    ) -> (Output, f64) {
         let mut cmd = self.command("kritarunner");
+        if let Some(log) = argv_log {
+            cmd.env("AIUPSCALE_TEST_ARGV", log);
+        }
         cmd.env("QT_QPA_PLATFORM", "offscreen").env("PYTHONPATH", self.pykrita()).env("AIUPSCALE_BRIDGE", &self.bridge);
         if let Some(dir) = model_dir {
             cmd.env("AIUPSCALE_MODEL_DIR", dir);
@@ -278,7 +293,8 @@ fn shared_home() -> &'static KritaHome {
         fs::write(
             &bridge,
             format!(
-                "#!/bin/sh\n# The table of `models list` changes here: no plug-in may read it.\n\
+                "#!/bin/sh\n[ -n \"$AIUPSCALE_TEST_ARGV\" ] && echo \"$*\" >> \"$AIUPSCALE_TEST_ARGV\"\n\
+                 # The table of `models list` changes here: no plug-in may read it.\n\
                  if [ \"$1 $2\" = \"models list\" ] && [ \"$3\" != --json ]; then echo 'NAME SCALE (changed)'; \
                  echo 'broken x9 table'; exit 0; fi\nexec '{BIN}' \"$@\"\n"
             ),
@@ -599,6 +615,66 @@ fn kritarunner_cancel_stops_the_bridge_and_changes_nothing() {
     assert!(seconds < 60.0);
 }
 
+/// Engine and precision reach the binary (its arguments, and its `started` line in the
+/// result); an unavailable precision comes back as the binary's readable message with
+/// the document untouched; the export records the provenance (PNG Description, from the
+/// document info), and nothing with --no-provenance.
+#[test]
+fn kritarunner_engine_precision_and_provenance_reach_the_binary_and_the_export() {
+    require(&["kritarunner"]);
+    let kh = shared_home();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    let image = rgba8_fixture(40, 32);
+    write_png(&input, &image, None);
+    let nearest = kh.tiny.join("nearest_x2.onnx").display().to_string();
+    let _turn = krita_lock();
+    let run = |name: &str, extra: &[&str]| {
+        let (output, result, log) = (
+            dir.path().join(format!("{name}.png")),
+            dir.path().join(format!("{name}.json")),
+            dir.path().join(format!("{name}.argv")),
+        );
+        let mut args = vec![input.display().to_string(), output.display().to_string()];
+        args.extend(["--model", &nearest, "--scale", "2", "--export-on-error"].map(String::from));
+        args.extend(["--result".to_owned(), result.display().to_string()]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let (out, seconds) = kh.kritarunner_logged("aiupscale.batch", &args, None, Some(&log));
+        eprintln!("kritarunner ({name}): {seconds:.1} s");
+        let argv = fs::read_to_string(&log).unwrap_or_default();
+        (out, read_json(&result), output, argv)
+    };
+
+    let (out, r, output, argv) = run("ort-fp32", &["--engine", "ort", "--precision", "fp32"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(argv.contains("--engine ort") && argv.contains("--precision fp32"), "{argv}");
+    assert_eq!(
+        (r["started"][0]["engine"].as_str(), r["started"][0]["precision"].as_str()),
+        (Some("ort"), Some("fp32"))
+    );
+    assert!(max_diff_from_nearest_x2(&image, &image::open(&output).unwrap()) <= 1);
+    let provenance = r["provenance"].as_str().unwrap_or_default();
+    assert!(provenance.contains("AI-upscaled by aiupscale") && provenance.contains("nearest_x2"), "{r}");
+    let description = common::png_text(&output, "Description");
+    assert!(description.contains(provenance), "the export's Description {description:?} lacks {provenance:?}");
+
+    let (out, r, output, argv) = run("auto-off", &["--no-provenance"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!argv.contains("--engine") && !argv.contains("--precision"), "auto is left out: {argv}");
+    assert_eq!(r["provenance"], Value::Null, "{r}");
+    let texts = common::png_texts(&output);
+    assert!(texts.iter().all(|(_, t)| !t.contains("AI-upscaled")), "{texts:?}");
+
+    let (out, r, output, argv) = run("ort-bf16", &["--engine", "ort", "--precision", "bf16"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(argv.contains("--precision bf16"), "{argv}");
+    let error = r["error"].as_str().unwrap_or_default();
+    assert!(error.contains("precision bf16 is not available on engine ort"), "{r}");
+    assert!(!error.contains('{'), "a message for people, not JSON: {error}");
+    assert_eq!(r["unchanged"], true, "{r}");
+    assert_eq!(image::open(&output).unwrap().to_rgba8(), image.to_rgba8());
+}
+
 /// Where the developer's fetched models are (the tests' HOME is a temporary one).
 fn real_model_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("AIUPSCALE_MODEL_DIR").map(PathBuf::from).or_else(|| {
@@ -689,6 +765,12 @@ fn krita_window(kh: &KritaHome, input: &Path, output: &Path, mut config: Value, 
     config["open"] = input.display().to_string().into();
     config["export"] = output.display().to_string().into();
     config["result"] = result.display().to_string().into();
+    // The plug-in's saved settings are shared by the runs: the Advanced ones a test does
+    // not set go back to their defaults (another test may have changed them).
+    for (key, default) in [("engine", "auto"), ("precision", "auto"), ("provenance", "True")] {
+        let options = config["options"].as_object_mut().expect("options");
+        options.entry(key).or_insert(default.into());
+    }
     let path = dir.join("test.json");
     fs::write(&path, config.to_string()).unwrap();
     let _turn = krita_lock();
@@ -783,6 +865,45 @@ fn krita_window_cancel_stops_the_bridge_and_changes_nothing() {
     assert_eq!(r["messages"], serde_json::json!([]), "{r}");
     assert_eq!(r["unchanged"], true, "{r}");
     assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(512), Some(512)), "{r}");
+}
+
+/// The dialog's Advanced fold: engine and precision preset (it opens unfolded for
+/// them), the bridge refuses bf16 on ONNX Runtime, and the error box shows its message;
+/// then provenance on the default path lands in the document info.
+#[test]
+fn krita_window_advanced_choices_reach_the_binary_and_errors_are_readable() {
+    require(&["krita", "xvfb-run"]);
+    let kh = shared_home();
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.png"), dir.path().join("out.png"));
+    let image = rgba8_fixture(32, 32);
+    write_png(&input, &image, None);
+    let nearest = kh.tiny.join("nearest_x2.onnx");
+    let config = serde_json::json!({
+        "options": {"model": nearest, "scale": 2.0, "target": "image", "engine": "ort", "precision": "bf16",
+                    "provenance": "True"},
+    });
+    let r = krita_window(kh, &input, &output, config, None);
+    assert_eq!(
+        r["dialog_advanced"],
+        serde_json::json!({"unfolded": true, "engine": "ort", "precision": "bf16", "provenance": true}),
+        "{r}"
+    );
+    let messages = r["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{r}");
+    let text = messages[0]["text"].as_str().unwrap();
+    assert!(text.contains("precision bf16 is not available on engine ort"), "{text}");
+    assert_eq!(r["unchanged"], true, "{r}");
+
+    let config = serde_json::json!({
+        "options": {"model": nearest, "scale": 2.0, "target": "image", "engine": "auto", "precision": "auto"},
+    });
+    let r = krita_window(kh, &input, &output, config, None);
+    assert_eq!(r["dialog_advanced"]["unfolded"], false, "{r}");
+    assert_eq!(r["messages"], serde_json::json!([]), "{r}");
+    let info = r["document_info"].as_str().unwrap();
+    assert!(info.contains("AI-upscaled by aiupscale") && info.contains("nearest_x2"), "{info}");
+    assert!(common::png_text(&output, "Description").contains("AI-upscaled by aiupscale"));
 }
 
 /// Takes /tmp/krita-dialog.png (or $AIUPSCALE_KRITA_SCREENSHOT): the dialog over a

@@ -30,10 +30,24 @@ typedef struct
   /* Added later, at the end so older saved values still load: */
   gchar    content[16];      /* photo, footage, animation, realtime ("" = photo), for auto */
   gdouble  grain;            /* 0 (off) .. 1 */
+  gchar    engine[16];       /* auto, ort, openvino ("" = auto) */
+  gchar    precision[16];    /* auto, fp32, bf16, int8 ("" = auto) */
+  gint32   provenance;       /* record "AI-upscaled by ..." in the result's metadata */
 } Values;
 
-/* The content choices of `--content`, in the dialog's order. */
+/* The choices of `--content`, `--engine` and `--precision`, in the dialog's order. */
 extern const gchar *const CONTENT_CHOICES[4];
+extern const gchar *const ENGINE_CHOICES[3];
+extern const gchar *const PRECISION_CHOICES[4];
+
+/* What the bridge said about a finished run (the `started` and `done` lines). */
+typedef struct
+{
+  gchar *engine;     /* what ran, after auto: ort, openvino */
+  gchar *precision;  /* fp32, bf16, int8 */
+  gchar *provenance; /* the text to record */
+  gchar *xmp;        /* the same as an XMP packet */
+} RunInfo;
 
 /* One model of `aiupscale models list --json`. */
 typedef struct
@@ -72,7 +86,9 @@ gboolean   run_bridge  (const gchar   *bridge,
                         GByteArray   **out,
                         gint          *out_width,
                         gint          *out_height,
+                        RunInfo       *info,
                         gchar        **error);
+void       run_info_clear (RunInfo *info);
 
 /* dialog.c */
 gboolean   show_dialog (const gchar *bridge,
@@ -96,5 +112,9 @@ void       put_in_place     (gint32        image,
                              const guchar *pixels,
                              gint          ow,
                              gint          oh);
+gboolean   record_provenance (gint32         image,
+                              gint32         source,
+                              const RunInfo *info,
+                              gchar        **error);
 
 #endif

@@ -112,7 +112,28 @@ typedef struct
   gint         out_height;
   GByteArray  *out;
   gint         bpp;
+  RunInfo     *info;
 } Run;
+
+/* The string member `key` of `obj` as a new string, or NULL. */
+static gchar *
+string_member (JsonObject *obj, const gchar *key)
+{
+  JsonNode *node = json_object_get_member (obj, key);
+
+  if (! node || ! JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (node));
+}
+
+void
+run_info_clear (RunInfo *info)
+{
+  g_clear_pointer (&info->engine, g_free);
+  g_clear_pointer (&info->precision, g_free);
+  g_clear_pointer (&info->provenance, g_free);
+  g_clear_pointer (&info->xmp, g_free);
+}
 
 static void
 handle_line (Run *r, const gchar *line)
@@ -159,11 +180,16 @@ handle_line (Run *r, const gchar *line)
               g_byte_array_set_size (r->out, 0);
             }
         }
-      text = g_strdup_printf ("AI Upscale: %s (%s) \xe2\x86\x92 %d \xc3\x97 %d",
+      run_info_clear (r->info);
+      r->info->engine    = string_member (obj, "engine");
+      r->info->precision = string_member (obj, "precision");
+      text = g_strdup_printf ("AI Upscale: %s (%s%s%s%s%s) \xe2\x86\x92 %d \xc3\x97 %d",
                               json_object_has_member (obj, "model")
                                 ? json_object_get_string_member (obj, "model") : "?",
                               json_object_has_member (obj, "device")
                                 ? json_object_get_string_member (obj, "device") : "?",
+                              r->info->engine ? ", " : "", r->info->engine ? r->info->engine : "",
+                              r->info->precision ? ", " : "", r->info->precision ? r->info->precision : "",
                               r->out_width, r->out_height);
       gimp_progress_set_text (text);
       gimp_progress_update (0.0);
@@ -180,6 +206,10 @@ handle_line (Run *r, const gchar *line)
     {
       r->out_width  = json_object_get_int_member (obj, "width");
       r->out_height = json_object_get_int_member (obj, "height");
+      g_free (r->info->provenance);
+      g_free (r->info->xmp);
+      r->info->provenance = string_member (obj, "provenance");
+      r->info->xmp        = string_member (obj, "xmp");
     }
 }
 
@@ -231,6 +261,7 @@ run_bridge (const gchar   *bridge,
             GByteArray   **out,
             gint          *out_width,
             gint          *out_height,
+            RunInfo       *info,
             gchar        **error)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
@@ -263,11 +294,22 @@ run_bridge (const gchar   *bridge,
       g_ptr_array_add (argv, g_strdup ("--scale"));
       g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (num, sizeof num, values->scale)));
     }
-  else if (values->content[0])
+  if (values->content[0] && (! values->model[0] || g_strcmp0 (values->model, "auto") == 0))
     {
       /* --content chooses the model only when none is named */
       g_ptr_array_add (argv, g_strdup ("--content"));
       g_ptr_array_add (argv, g_strdup (values->content));
+    }
+  /* "" and auto are the bridge's defaults */
+  if (values->engine[0] && g_strcmp0 (values->engine, "auto") != 0)
+    {
+      g_ptr_array_add (argv, g_strdup ("--engine"));
+      g_ptr_array_add (argv, g_strdup (values->engine));
+    }
+  if (values->precision[0] && g_strcmp0 (values->precision, "auto") != 0)
+    {
+      g_ptr_array_add (argv, g_strdup ("--precision"));
+      g_ptr_array_add (argv, g_strdup (values->precision));
     }
   if (values->denoise > 0)
     {
@@ -309,6 +351,7 @@ run_bridge (const gchar   *bridge,
   r.log    = g_string_new (NULL);
   r.out    = g_byte_array_new ();
   r.bpp    = bpp;
+  r.info   = info;
 
   fcntl (fd_in, F_SETFL, fcntl (fd_in, F_GETFL) | O_NONBLOCK);
   if (in_len == 0)

@@ -56,6 +56,32 @@ strength_spin (gdouble value, const gchar *help)
   return spin;
 }
 
+/* A combo of `choices` (the command line's names), `value` selected ("" = the first). */
+static GtkWidget *
+choice_combo (const gchar *const *choices, guint n, const gchar *value, const gchar *help)
+{
+  GtkWidget *combo = gtk_combo_box_text_new ();
+  guint      i;
+
+  for (i = 0; i < n; i++)
+    {
+      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (combo), choices[i]);
+      if (g_strcmp0 (value, choices[i]) == 0)
+        gtk_combo_box_set_active (GTK_COMBO_BOX (combo), i);
+    }
+  if (gtk_combo_box_get_active (GTK_COMBO_BOX (combo)) < 0)
+    gtk_combo_box_set_active (GTK_COMBO_BOX (combo), 0);
+  gimp_help_set_help_data (combo, help, NULL);
+  return combo;
+}
+
+/* The selected choice of a choice_combo into `out`. */
+static void
+choice_get (GtkWidget *combo, const gchar *const *choices, gchar *out, gsize size)
+{
+  g_strlcpy (out, choices[MAX (gtk_combo_box_get_active (GTK_COMBO_BOX (combo)), 0)], size);
+}
+
 static const ModelRow *
 dialog_model (Dialog *d)
 {
@@ -125,6 +151,7 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
 {
   Dialog     d = { 0 };
   GtkWidget *dialog, *vbox, *table, *label, *new_image, *denoise, *grain;
+  GtkWidget *expander, *advanced, *engine, *precision, *provenance;
   guint      i;
   gboolean   ok;
   gint       row = 0;
@@ -211,16 +238,8 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
   attach_row (table, row++, "_Denoise:", denoise);
 
   /* content (for auto) */
-  d.content = gtk_combo_box_text_new ();
-  for (i = 0; i < G_N_ELEMENTS (CONTENT_CHOICES); i++)
-    {
-      gtk_combo_box_text_append_text (GTK_COMBO_BOX_TEXT (d.content), CONTENT_CHOICES[i]);
-      if (g_strcmp0 (values->content, CONTENT_CHOICES[i]) == 0)
-        gtk_combo_box_set_active (GTK_COMBO_BOX (d.content), i);
-    }
-  if (gtk_combo_box_get_active (GTK_COMBO_BOX (d.content)) < 0)
-    gtk_combo_box_set_active (GTK_COMBO_BOX (d.content), 0);
-  gimp_help_set_help_data (d.content, "What the picture is, to choose the model when it is auto", NULL);
+  d.content = choice_combo (CONTENT_CHOICES, G_N_ELEMENTS (CONTENT_CHOICES), values->content,
+                            "What the picture is, to choose the model when it is auto");
   attach_row (table, row++, "C_ontent:", d.content);
 
   /* grain */
@@ -234,6 +253,32 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
                                                   "(off: resize this image)");
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (new_image), values->new_image);
   gtk_box_pack_start (GTK_BOX (vbox), new_image, FALSE, FALSE, 0);
+
+  /* Advanced: engine, precision, provenance; folded unless one is not the default */
+  advanced = gtk_table_new (3, 2, FALSE);
+  gtk_table_set_col_spacings (GTK_TABLE (advanced), 6);
+  gtk_table_set_row_spacings (GTK_TABLE (advanced), 6);
+  gtk_container_set_border_width (GTK_CONTAINER (advanced), 6);
+  engine = choice_combo (ENGINE_CHOICES, G_N_ELEMENTS (ENGINE_CHOICES), values->engine,
+                         "Inference engine (--engine): auto is OpenVINO on the CPU when it is "
+                         "installed, else ONNX Runtime");
+  attach_row (advanced, 0, "_Engine:", engine);
+  precision = choice_combo (PRECISION_CHOICES, G_N_ELEMENTS (PRECISION_CHOICES), values->precision,
+                            "Arithmetic precision (--precision): auto is the fastest that passed "
+                            "the model's quality gate; one that cannot run here gives an error "
+                            "that says what to choose instead");
+  attach_row (advanced, 1, "_Precision:", precision);
+  provenance = gtk_check_button_new_with_mnemonic ("_Record that the result is AI-upscaled (model and "
+                                                   "version) in the image's metadata");
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (provenance), values->provenance);
+  gtk_table_attach (GTK_TABLE (advanced), provenance, 0, 2, 2, 3, GTK_FILL, GTK_FILL, 0, 0);
+  expander = gtk_expander_new_with_mnemonic ("_Advanced");
+  gtk_container_add (GTK_CONTAINER (expander), advanced);
+  gtk_expander_set_expanded (GTK_EXPANDER (expander),
+                             gtk_combo_box_get_active (GTK_COMBO_BOX (engine)) > 0 ||
+                             gtk_combo_box_get_active (GTK_COMBO_BOX (precision)) > 0 ||
+                             ! values->provenance);
+  gtk_box_pack_start (GTK_BOX (vbox), expander, FALSE, FALSE, 0);
 
   g_signal_connect (d.combo,  "changed",       G_CALLBACK (dialog_update), &d);
   g_signal_connect (d.native, "toggled",       G_CALLBACK (dialog_update), &d);
@@ -255,8 +300,10 @@ show_dialog (const gchar *bridge, gint32 drawable, Values *values)
       values->new_image = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (new_image));
       values->denoise = gtk_spin_button_get_value (GTK_SPIN_BUTTON (denoise));
       values->grain = gtk_spin_button_get_value (GTK_SPIN_BUTTON (grain));
-      i = MAX (gtk_combo_box_get_active (GTK_COMBO_BOX (d.content)), 0);
-      g_strlcpy (values->content, CONTENT_CHOICES[i], sizeof values->content);
+      choice_get (d.content, CONTENT_CHOICES, values->content, sizeof values->content);
+      choice_get (engine, ENGINE_CHOICES, values->engine, sizeof values->engine);
+      choice_get (precision, PRECISION_CHOICES, values->precision, sizeof values->precision);
+      values->provenance = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (provenance));
     }
 
   gtk_widget_destroy (dialog);

@@ -1,6 +1,11 @@
-/* layers.c: a layer's pixels out of GIMP, and the upscaled ones back in. */
+/* layers.c: a layer's pixels out of GIMP, the upscaled ones back in, and the
+ * provenance into the result's metadata. */
+
+#include <string.h>
 
 #include "aiupscale-gimp.h"
+
+#define COMMENT_PARASITE "gimp-comment"
 
 void
 plan_pixels (gint32 image, gint32 drawable, Plan *p)
@@ -113,4 +118,66 @@ put_in_place (gint32 image, gint32 drawable, const Plan *p,
   gimp_drawable_update (drawable, 0, 0, ow, oh);
 
   gimp_image_undo_group_end (image);
+}
+
+/* Merges the bridge's XMP packet into `image`'s metadata (a new image starts from the
+ * `source` image's, so nothing the input carried is lost) and adds the text to the image
+ * comment, which the PNG and JPEG exports write as a comment. */
+gboolean
+record_provenance (gint32 image, gint32 source, const RunInfo *info, gchar **error)
+{
+  GimpMetadata *metadata;
+  GimpParasite *parasite;
+  GError       *xmp_error = NULL;
+  gchar        *comment = NULL;
+
+  if (! info->xmp || ! info->provenance)
+    {
+      *error = g_strdup ("the aiupscale program sent no provenance; is it the same version as this plug-in?");
+      return FALSE;
+    }
+
+  metadata = gimp_image_get_metadata (image);
+  if (! metadata && source != image)
+    {
+      GimpMetadata *original = gimp_image_get_metadata (source);
+      if (original)
+        {
+          metadata = gimp_metadata_duplicate (original);
+          g_object_unref (original);
+        }
+    }
+  if (! metadata)
+    metadata = gimp_metadata_new ();
+  if (! gimp_metadata_set_from_xmp (metadata, (const guchar *) info->xmp, strlen (info->xmp), &xmp_error))
+    {
+      *error = g_strdup_printf ("the XMP packet was refused: %s", xmp_error->message);
+      g_error_free (xmp_error);
+      g_object_unref (metadata);
+      return FALSE;
+    }
+  gimp_image_set_metadata (image, metadata);
+  g_object_unref (metadata);
+
+  /* The comment: the image's own, else the source's, then this text (once). */
+  parasite = gimp_image_get_parasite (image, COMMENT_PARASITE);
+  if (! parasite && source != image)
+    parasite = gimp_image_get_parasite (source, COMMENT_PARASITE);
+  if (parasite)
+    {
+      comment = g_strndup (gimp_parasite_data (parasite), gimp_parasite_data_size (parasite));
+      gimp_parasite_free (parasite);
+    }
+  if (! comment || ! strstr (comment, info->provenance))
+    {
+      gchar *text = comment && *comment ? g_strconcat (comment, "\n", info->provenance, NULL)
+                                        : g_strdup (info->provenance);
+      /* GIMP stores the comment with its NUL */
+      parasite = gimp_parasite_new (COMMENT_PARASITE, GIMP_PARASITE_PERSISTENT, strlen (text) + 1, text);
+      gimp_image_attach_parasite (image, parasite);
+      gimp_parasite_free (parasite);
+      g_free (text);
+    }
+  g_free (comment);
+  return TRUE;
 }

@@ -3,7 +3,7 @@
  * Registers plug-in-aiupscale, <Image>/Filters/Enhance/AI Upscale...:
  *
  *   plug-in-aiupscale (run-mode, image, drawable, model, scale, new-image, denoise,
- *                      content, grain) -> new-image-out
+ *                      content, grain, engine, precision, provenance) -> new-image-out
  *
  *   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
  *              "" / "auto" for the catalog's model for `content` and the scale (fetched
@@ -17,10 +17,19 @@
  *   content    photo, footage, animation, realtime or "" (photo): what the picture is,
  *              for the model "" (`--content`);
  *   grain      fine film-like grain after upscaling, 0 (off) to 1 (`--grain`); content
- *              and grain come together and may be left out (7 values: photo, 0).
+ *              and grain come together and may be left out (7 values: photo, 0);
+ *   engine     auto, ort, openvino or "" (auto) (`--engine`);
+ *   precision  auto, fp32, bf16, int8 or "" (auto) (`--precision`); one that cannot run
+ *              here is an error with the bridge's message;
+ *   provenance 1: record "AI-upscaled by aiupscale ... with the model ..." in the result
+ *              image's metadata (0: not, as `aiupscale upscale --no-provenance`); the last
+ *              three come together and may be left out (9 values: auto, auto, 1) by
+ *              callers through libgimp; Script-Fu checks the count and passes all 12.
  *
- * Provenance: GIMP 2.10's libgimp has no call this plug-in can use to write the image's
- * metadata without GExiv2, so the result carries none; `aiupscale upscale` files do.
+ * Provenance: the bridge's XMP packet is merged into the image's metadata (what the
+ * image held stays; a new image starts from the source's) and its text is added to the
+ * image comment (parasite gimp-comment): exports that write metadata or the comment
+ * carry it (PNG: XMP and the Comment text; JPEG: XMP and the COM segment).
  *
  * The plug-in is a thin front: it sends the layer's pixels to the aiupscale program
  * (`aiupscale upscale-raw --progress-json ... - -`) through a pipe, shows its progress
@@ -52,19 +61,29 @@
 
 #include "aiupscale-gimp.h"
 
-static Values values = { "", 2.0, TRUE, 0.0, "photo", 0.0 };
+static Values values = { "", 2.0, TRUE, 0.0, "photo", 0.0, "auto", "auto", TRUE };
 
-const gchar *const CONTENT_CHOICES[4] = { "photo", "footage", "animation", "realtime" };
+const gchar *const CONTENT_CHOICES[4]   = { "photo", "footage", "animation", "realtime" };
+const gchar *const ENGINE_CHOICES[3]    = { "auto", "ort", "openvino" };
+const gchar *const PRECISION_CHOICES[4] = { "auto", "fp32", "bf16", "int8" };
 
-static gboolean
-content_known (const gchar *name)
+/* `name` is "" or one of `choices`; else an error message naming them. */
+static gchar *
+check_choice (const gchar *what, const gchar *name, const gchar *const *choices, guint n)
 {
-  guint i;
+  gchar *list;
+  gchar *message;
+  guint  i;
 
-  for (i = 0; i < G_N_ELEMENTS (CONTENT_CHOICES); i++)
-    if (g_strcmp0 (CONTENT_CHOICES[i], name) == 0)
-      return TRUE;
-  return FALSE;
+  if (! name[0])
+    return NULL;
+  for (i = 0; i < n; i++)
+    if (g_strcmp0 (choices[i], name) == 0)
+      return NULL;
+  list = g_strjoinv (", ", (gchar **) choices);
+  message = g_strdup_printf ("%s must be one of %s, not \"%s\".", what, list, name);
+  g_free (list);
+  return message;
 }
 
 /* How the current call was made (for error reporting). */
@@ -103,7 +122,10 @@ query (void)
     { GIMP_PDB_INT32,    "new-image", "1: put the result in a new image; 0: resize this image and replace the layer (one undo step)" },
     { GIMP_PDB_FLOAT,    "denoise",   "Edge-preserving denoise before upscaling, 0 (off) to 1" },
     { GIMP_PDB_STRING,   "content",   "What the picture is, for the model \"\": photo, footage, animation, realtime (\"\" = photo)" },
-    { GIMP_PDB_FLOAT,    "grain",     "Fine film-like grain after upscaling, 0 (off) to 1" }
+    { GIMP_PDB_FLOAT,    "grain",     "Fine film-like grain after upscaling, 0 (off) to 1" },
+    { GIMP_PDB_STRING,   "engine",    "Inference engine: auto, ort, openvino (\"\" = auto)" },
+    { GIMP_PDB_STRING,   "precision", "Arithmetic precision: auto, fp32, bf16, int8 (\"\" = auto)" },
+    { GIMP_PDB_INT32,    "provenance", "1: record in the result's metadata that it was AI-upscaled, by which model; 0: not" }
   };
   static const GimpParamDef return_vals[] =
   {
@@ -116,7 +138,8 @@ query (void)
                           "waifu2x or Anime4K) on the layer and puts the result into a new "
                           "image, or resizes the image and replaces the layer. Alpha is kept; "
                           "8/16-bit and float RGB and grayscale images are supported, indexed "
-                          "ones are not. A model not in the cache is fetched on first use.",
+                          "ones are not. A model not in the cache is fetched on first use. "
+                          "The result's metadata records that it was AI-upscaled.",
                           "aiupscale authors",
                           "MIT OR Apache-2.0",
                           "2026",
@@ -166,6 +189,8 @@ run (const gchar      *name,
   GByteArray      *out = NULL;
   gchar           *error = NULL;
   GeglBuffer      *buffer;
+  RunInfo          info = { 0 };
+  gint32           result;
 
   (void) name;
   run_mode_now  = run_mode;
@@ -187,8 +212,9 @@ run (const gchar      *name,
       values.model[MODEL_LEN - 1] = '\0';
       break;
     case GIMP_RUN_NONINTERACTIVE:
-      /* 9 with content and grain; 7 and 6 from callers written before they existed */
-      if (nparams != 6 && nparams != 7 && nparams != 9)
+      /* 12 with engine, precision and provenance; 9, 7 and 6 from callers written
+       * before they existed */
+      if (nparams != 6 && nparams != 7 && nparams != 9 && nparams != 12)
         {
           vals[0].data.d_status = GIMP_PDB_CALLING_ERROR;
           return;
@@ -207,18 +233,38 @@ run (const gchar      *name,
       g_strlcpy (values.content, nparams > 7 && param[7].data.d_string ? param[7].data.d_string : "",
                  sizeof values.content);
       values.grain = nparams > 8 ? param[8].data.d_float : 0.0;
-      if (values.content[0] && ! content_known (values.content))
-        {
-          fail (vals, nreturn_vals,
-                g_strdup_printf ("content must be photo, footage, animation or realtime, not \"%s\".",
-                                 nparams > 7 ? param[7].data.d_string : ""));
-          return;
-        }
+      {
+        gchar *bad = check_choice ("content", nparams > 7 && param[7].data.d_string ? param[7].data.d_string : "",
+                                   CONTENT_CHOICES, G_N_ELEMENTS (CONTENT_CHOICES));
+        if (bad)
+          {
+            fail (vals, nreturn_vals, bad);
+            return;
+          }
+      }
       if (! (values.grain >= 0.0 && values.grain <= 1.0))
         {
           fail (vals, nreturn_vals, g_strdup_printf ("grain must be between 0 and 1, not %g.", values.grain));
           return;
         }
+      g_strlcpy (values.engine, nparams > 9 && param[9].data.d_string ? param[9].data.d_string : "",
+                 sizeof values.engine);
+      g_strlcpy (values.precision, nparams > 10 && param[10].data.d_string ? param[10].data.d_string : "",
+                 sizeof values.precision);
+      values.provenance = nparams > 11 ? param[11].data.d_int32 != 0 : TRUE;
+      {
+        gchar *bad = check_choice ("engine", nparams > 9 && param[9].data.d_string ? param[9].data.d_string : "",
+                                   ENGINE_CHOICES, G_N_ELEMENTS (ENGINE_CHOICES));
+        if (! bad)
+          bad = check_choice ("precision",
+                              nparams > 10 && param[10].data.d_string ? param[10].data.d_string : "",
+                              PRECISION_CHOICES, G_N_ELEMENTS (PRECISION_CHOICES));
+        if (bad)
+          {
+            fail (vals, nreturn_vals, bad);
+            return;
+          }
+      }
       break;
     default:
       break;
@@ -287,8 +333,9 @@ run (const gchar      *name,
   gimp_progress_pulse ();
 
   if (! run_bridge (bridge, &values, plan.raw, plan.bpp, w, h, pixels, (gsize) w * h * plan.bpp,
-                    &out, &ow, &oh, &error))
+                    &out, &ow, &oh, &info, &error))
     {
+      run_info_clear (&info);
       g_free (pixels);
       gimp_progress_end ();
       fail (vals, nreturn_vals, error);
@@ -301,11 +348,39 @@ run (const gchar      *name,
   gimp_progress_set_text ("AI upscaling: placing the result");
   gimp_progress_update (1.0);
 
+  /* The metadata goes in with the pixels: in the same undo step in place; a new image
+   * is shown, clean and without undo steps, only once it holds both. */
   if (values.new_image)
-    vals[1].data.d_image = put_in_new_image (image, drawable, &plan, out->data, ow, oh,
-                                             run_mode != GIMP_RUN_NONINTERACTIVE);
+    {
+      result = put_in_new_image (image, drawable, &plan, out->data, ow, oh, FALSE);
+      gimp_image_undo_disable (result);
+    }
   else
-    put_in_place (image, drawable, &plan, out->data, ow, oh);
+    {
+      result = image;
+      gimp_image_undo_group_start (image);
+      put_in_place (image, drawable, &plan, out->data, ow, oh);
+    }
+  if (values.provenance && ! record_provenance (result, image, &info, &error))
+    {
+      /* The pixels are the result: say what is missing, do not fail. */
+      gchar *text = g_strdup_printf ("AI Upscale: the provenance could not be recorded in the "
+                                     "metadata (%s)", error);
+      gimp_message (text);
+      g_free (text);
+      g_clear_pointer (&error, g_free);
+    }
+  if (values.new_image)
+    {
+      gimp_image_undo_enable (result);
+      gimp_image_clean_all (result);
+      vals[1].data.d_image = result;
+      if (run_mode != GIMP_RUN_NONINTERACTIVE)
+        gimp_display_new (result);
+    }
+  else
+    gimp_image_undo_group_end (image);
+  run_info_clear (&info);
 
   g_byte_array_free (out, TRUE);
   gimp_progress_end ();

@@ -4,7 +4,7 @@
 # Registers plug-in-aiupscale, Filters > Enhance > AI Upscale...:
 #
 #   plug-in-aiupscale (run-mode, image, drawables, model, scale, new-image, denoise,
-#                      content, grain) -> result-image
+#                      content, grain, engine, precision, provenance) -> result-image
 #
 #   model      catalog name (see `aiupscale models list`), a path to an .onnx file, or
 #              "" / "auto" for the catalog's model for `content` and the scale (fetched
@@ -17,11 +17,15 @@
 #              (`--denoise`);
 #   content    what the picture is, for "auto": photo (default), footage, animation,
 #              realtime (`--content`);
-#   grain      fine film-like grain after upscaling, 0 (off, the default) to 1 (`--grain`).
-#
-# The result image's metadata records that it was AI-upscaled, by which model and which
-# aiupscale (the bridge's `provenance` text, in Exif.Image.ImageDescription,
-# Exif.Image.Software and Xmp.xmp.CreatorTool), so an export with metadata keeps it.
+#   grain      fine film-like grain after upscaling, 0 (off, the default) to 1 (`--grain`);
+#   engine     auto (default), ort, openvino (`--engine`);
+#   precision  auto (default), fp32, bf16, int8 (`--precision`); one that cannot run here
+#              is an error with the bridge's message;
+#   provenance True (default): the result image records that it was AI-upscaled, by
+#              which model and which aiupscale: the bridge's XMP packet and Exif
+#              ImageDescription/Software in its metadata, its text in the image comment
+#              (exports write them where their Exif/XMP/comment options are on); False:
+#              not (as `aiupscale upscale --no-provenance`).
 #
 # The layer's pixels go to `aiupscale upscale-raw --progress-json ... - -` through a
 # pipe; its JSON progress lines drive GIMP's progress bar; the upscaled pixels come back
@@ -39,6 +43,7 @@
 # Gimp.message); the image is then untouched.
 
 import os
+import struct
 import sys
 
 import gi
@@ -57,6 +62,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aiupscale_bridge as bridge_io  # noqa: E402
 
 PROC = "plug-in-aiupscale"
+COMMENT = "gimp-comment"  # the image comment's parasite
 INSTALL = "aiupscale install gimp"
 
 
@@ -73,12 +79,15 @@ def find_bridge():
     return bridge_io.find_bridge(files, INSTALL)
 
 
-def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=0.0, content=None, grain=0.0):
-    """upscale-raw with GIMP's progress bar; returns (bytes, out_width, out_height).
+def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=0.0, content=None, grain=0.0,
+               engine=None, precision=None):
+    """upscale-raw with GIMP's progress bar; returns (bytes, out_width, out_height, the
+    bridge's `done` line).
     Cancel is GIMP killing this plug-in: the bridge then gets SIGTERM by itself."""
 
     def started(event):
-        Gimp.progress_set_text(f"AI Upscale: {event.get('model', '?')} ({event.get('device', '?')}) \u2192 "
+        how = ", ".join(event[k] for k in ("device", "engine", "precision") if isinstance(event.get(k), str))
+        Gimp.progress_set_text(f"AI Upscale: {event.get('model', '?')} ({how or '?'}) \u2192 "
                                f"{event['width']} \u00d7 {event['height']}")
         Gimp.progress_update(0.0)
 
@@ -95,25 +104,52 @@ def run_bridge(bridge, raw_format, width, height, pixels, model, scale, denoise=
     try:
         data, ow, oh = bridge_io.upscale_raw(bridge, pixels, width, height, raw_format, model, scale, denoise,
                                              progress=progress, started=started, content=content, grain=grain,
-                                             fetching=fetching, done=finished.update)
+                                             fetching=fetching, done=finished.update, engine=engine,
+                                             precision=precision)
     except bridge_io.Cancelled as e:
         raise bridge_io.BridgeError(f"cancelled ({e}); nothing was changed.") from e
-    return data, ow, oh, finished.get("provenance")
+    return data, ow, oh, finished
 
 
-def record_provenance(image, text):
-    """Puts the bridge's provenance text into `image`'s metadata (kept by exports that
-    write metadata). Never fails the filter: an image without it is still correct."""
-    if not text:
+def _exif(tags):
+    """A minimal Exif block (TIFF, little-endian, one IFD) of ASCII `tags` (number, text)."""
+    entries, data = [], b""
+    start = 8 + 2 + 12 * len(tags) + 4
+    for number, text in sorted(tags):
+        value = text.encode("ascii", "replace") + b"\0"
+        entries.append(struct.pack("<HHII", number, 2, len(value), start + len(data)))
+        data += value + b"\0" * (len(value) % 2)
+    return b"II*\0" + struct.pack("<IH", 8, len(tags)) + b"".join(entries) + struct.pack("<I", 0) + data
+
+
+def _comment(image):
+    parasite = image.get_parasite(COMMENT)
+    return bytes(parasite.get_data()).rstrip(b"\0").decode("utf-8", "replace") if parasite else ""
+
+
+def record_provenance(image, source, finished):
+    """Records the bridge's provenance (`finished`: its `done` line) in `image`: its XMP
+    packet and Exif ImageDescription/Software merged into the metadata (a new image starts
+    from `source`'s), its text added to the image comment; what was there stays. Exports
+    write them where their metadata options are on (GIMP 3's non-interactive defaults are
+    off). Never fails the filter: an image without it is still correct."""
+    text, xmp = finished.get("provenance"), finished.get("xmp")
+    if not text or not xmp:
         return
     try:
-        metadata = image.get_metadata() or Gimp.Metadata.new()
-        software = text.split(" with ", 1)[0].replace("AI-upscaled by ", "").replace("Upscaled by ", "")
-        metadata.set_tag_string("Exif.Image.ImageDescription", text)
-        metadata.set_tag_string("Exif.Image.Software", software)
-        metadata.set_tag_string("Xmp.xmp.CreatorTool", software)
-        metadata.set_tag_string("Xmp.dc.description", text)
+        metadata = image.get_metadata()
+        if metadata is None and source != image and source.get_metadata() is not None:
+            metadata = source.get_metadata().duplicate()
+        metadata = metadata or Gimp.Metadata.new()
+        software = text.split(" with ", 1)[0].replace("AI-upscaled by ", "")
+        metadata.set_from_xmp(xmp.encode("utf-8"))
+        metadata.set_from_exif(_exif([(270, text), (305, software)]))
         image.set_metadata(metadata)
+        comment = _comment(image) or (_comment(source) if source != image else "")
+        if text not in comment:
+            comment = (comment + "\n" if comment else "") + text
+            image.attach_parasite(Gimp.Parasite.new(COMMENT, Gimp.PARASITE_PERSISTENT,
+                                                    list(comment.encode("utf-8") + b"\0")))
     except Exception as e:  # noqa: BLE001 - metadata is a courtesy, the pixels are the result
         Gimp.message(f"AI Upscale: the provenance could not be recorded in the metadata ({e})")
 
@@ -288,6 +324,36 @@ def show_dialog(procedure, config, bridge, drawable):
                           "0 is off, 1 the strongest")
     attach_row(7, "_Grain:", grain)
 
+    # Advanced: engine, precision, provenance; folded unless one is not the default.
+    def choice_combo(prop, choices, labels, tooltip):
+        combo = Gtk.ComboBoxText()
+        for name in choices:
+            combo.append(name, labels.get(name, name))
+        saved = config.get_property(prop)
+        combo.set_active_id(saved if saved in choices else "auto")
+        combo.set_tooltip_text(tooltip)
+        return combo
+
+    engine = choice_combo("engine", bridge_io.ENGINE_CHOICES, bridge_io.ENGINE_LABELS, "The inference engine (--engine)")
+    precision = choice_combo("precision", bridge_io.PRECISION_CHOICES, bridge_io.PRECISION_LABELS,
+                             "The arithmetic precision (--precision); one this computer or model cannot run "
+                             "gives an error that says what to choose instead")
+    provenance = Gtk.CheckButton.new_with_mnemonic("_" + bridge_io.PROVENANCE_LABEL)
+    provenance.set_active(config.get_property("provenance"))
+    advanced = Gtk.Grid(column_spacing=6, row_spacing=6, border_width=6)
+    for row, (mnemonic, widget) in enumerate((("_Engine:", engine), ("_Precision:", precision))):
+        label = Gtk.Label.new_with_mnemonic(mnemonic)
+        label.set_mnemonic_widget(widget)
+        label.set_xalign(0.0)
+        advanced.attach(label, 0, row, 1, 1)
+        advanced.attach(widget, 1, row, 1, 1)
+    advanced.attach(provenance, 0, 2, 2, 1)
+    expander = Gtk.Expander.new_with_mnemonic("_Advanced")
+    expander.add(advanced)
+    expander.set_expanded(engine.get_active_id() != "auto" or precision.get_active_id() != "auto"
+                          or not provenance.get_active())
+    grid.attach(expander, 0, 9, 2, 1)
+
     def update(*_):
         text = combo.get_child().get_text().strip()
         is_auto = text in ("", "auto")
@@ -333,6 +399,9 @@ def show_dialog(procedure, config, bridge, drawable):
         config.set_property("denoise", denoise.get_value())
         config.set_property("content", content.get_active_id() or "photo")
         config.set_property("grain", grain.get_value())
+        config.set_property("engine", engine.get_active_id() or "auto")
+        config.set_property("precision", precision.get_active_id() or "auto")
+        config.set_property("provenance", provenance.get_active())
     dialog.destroy()
     return ok
 
@@ -383,6 +452,16 @@ class AIUpscale(Gimp.PlugIn):
         procedure.add_double_argument(
             "grain", "_Grain", "Fine film-like grain after upscaling, 0 (off) to 1",
             0.0, 1.0, 0.0, GObject.ParamFlags.READWRITE)
+        procedure.add_string_argument(
+            "engine", "_Engine", "Inference engine: auto, ort or openvino",
+            "auto", GObject.ParamFlags.READWRITE)
+        procedure.add_string_argument(
+            "precision", "_Precision", "Arithmetic precision: auto, fp32, bf16 or int8",
+            "auto", GObject.ParamFlags.READWRITE)
+        procedure.add_boolean_argument(
+            "provenance", "_Record provenance",
+            "Record in the result's metadata that it was AI-upscaled, by which model",
+            True, GObject.ParamFlags.READWRITE)
         procedure.add_image_return_value(
             "result-image", "Result image", "The new image, or none when the image was resized in place",
             True, GObject.ParamFlags.READWRITE)
@@ -417,6 +496,9 @@ class AIUpscale(Gimp.PlugIn):
         denoise = config.get_property("denoise")
         content = config.get_property("content") or "photo"
         grain = config.get_property("grain")
+        engine = config.get_property("engine") or "auto"
+        precision = config.get_property("precision") or "auto"
+        provenance = config.get_property("provenance")
 
         Gegl.init(None)
         raw, babl, _bpp, layer_type = plan_pixels(image, drawable)
@@ -426,7 +508,8 @@ class AIUpscale(Gimp.PlugIn):
         Gimp.progress_init("AI upscaling: loading the model\u2026")
         Gimp.progress_pulse()
         try:
-            data, ow, oh, provenance = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise, content, grain)
+            data, ow, oh, finished = run_bridge(bridge, raw, w, h, pixels, model, scale, denoise, content, grain,
+                                                engine, precision)
         except bridge_io.BridgeError as e:
             Gimp.progress_end()
             return fail(str(e))
@@ -440,7 +523,8 @@ class AIUpscale(Gimp.PlugIn):
                                       run_mode != Gimp.RunMode.NONINTERACTIVE)
         else:
             put_in_place(image, drawable, babl, data, ow, oh)
-        record_provenance(result if result is not None else image, provenance)
+        if provenance:
+            record_provenance(result if result is not None else image, image, finished)
         Gimp.progress_end()
         if run_mode != Gimp.RunMode.NONINTERACTIVE:
             Gimp.displays_flush()

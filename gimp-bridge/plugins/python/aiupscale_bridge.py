@@ -27,6 +27,23 @@ BRIDGE_ENV = "AIUPSCALE_BRIDGE"
 CONTENTS = ("photo", "general", "animation", "footage", "video")
 # The content choices of `--content` (what the picture is, when the model is "auto").
 CONTENT_CHOICES = ("photo", "footage", "animation", "realtime")
+# `--engine` and `--precision` (the dialogs' "Advanced" fold); "auto" is the default and
+# is not passed.
+ENGINE_CHOICES = ("auto", "ort", "openvino")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
+# What the dialogs show for them (the values stay the command line's names).
+ENGINE_LABELS = {
+    "auto": "auto (OpenVINO on the CPU when installed, else ONNX Runtime)",
+    "ort": "ort (ONNX Runtime: CPU, CUDA, TensorRT)",
+    "openvino": "openvino (OpenVINO, CPU only)",
+}
+PRECISION_LABELS = {
+    "auto": "auto (the fastest that passed the model's quality gate)",
+    "fp32": "fp32 (full precision)",
+    "bf16": "bf16 (faster on recent CPUs; OpenVINO)",
+    "int8": "int8 (fastest, where the model has an int8 version)",
+}
+PROVENANCE_LABEL = "Record that the result is AI-upscaled (model and version) in the image's metadata"
 # The keys of one model in `models list --json`, and their JSON types.
 MODEL_FIELDS = {
     "name": str,
@@ -134,25 +151,42 @@ def native_scale(models, name, default):
     return default
 
 
+def _choice(kind, value, choices):
+    if value not in choices:
+        raise BridgeError("unknown %s %r; expected one of %s" % (kind, value, ", ".join(choices)))
+    return value
+
+
+def option_args(model=None, content=None, denoise=0.0, grain=0.0, engine=None, precision=None):
+    """The bridge arguments of the dialogs' choices beyond model and scale: `--content`
+    (only for the model "auto", which it chooses), `--denoise`, `--grain` (0 is off),
+    `--engine`, `--precision` ("auto" is left out). BridgeError for an unknown choice."""
+    args = []
+    if content and (not model or model == "auto"):
+        args += ["--content", _choice("content", content, CONTENT_CHOICES)]
+    for flag, value in (("--denoise", denoise), ("--grain", grain)):
+        if value and float(value) > 0:
+            # "%.2f" always writes a '.', whatever the locale.
+            args += [flag, "%.2f" % min(float(value), 1.0)]
+    for flag, kind, value, choices in (("--engine", "engine", engine, ENGINE_CHOICES),
+                                       ("--precision", "precision", precision, PRECISION_CHOICES)):
+        if value and _choice(kind, value, choices) != "auto":
+            args += [flag, value]
+    return args
+
+
 def upscale_argv(bridge, width, height, fmt, model=None, scale=None, denoise=0.0, extra_args=(), content=None,
-                 grain=0.0):
+                 grain=0.0, engine=None, precision=None):
     """The `upscale-raw` command line: pixels on stdin, pixels on stdout. `content` (one of
-    CONTENT_CHOICES) picks the model when `model` is "auto"; `grain` is 0 (off) to 1."""
+    CONTENT_CHOICES) picks the model when `model` is "auto"; `grain` is 0 (off) to 1;
+    `engine`, `precision`: one of ENGINE_CHOICES, PRECISION_CHOICES."""
     argv = [bridge, "upscale-raw", "--progress-json", "--width", str(width), "--height", str(height)]
     argv += ["--format", fmt]
     if model and model != "auto":
         argv += ["--model", str(model)]
-    elif content:
-        if content not in CONTENT_CHOICES:
-            raise BridgeError("unknown content %r; expected one of %s" % (content, ", ".join(CONTENT_CHOICES)))
-        argv += ["--content", content]
-    if grain and float(grain) > 0:
-        argv += ["--grain", "%.2f" % min(float(grain), 1.0)]
     if scale is not None and float(scale) > 0:
         argv += ["--scale", repr(float(scale))]
-    if denoise and float(denoise) > 0:
-        # "%.2f" always writes a '.', whatever the locale.
-        argv += ["--denoise", "%.2f" % min(float(denoise), 1.0)]
+    argv += option_args(model, content, denoise, grain, engine, precision)
     return argv + [str(a) for a in extra_args] + ["-", "-"]
 
 
@@ -181,18 +215,21 @@ def _lines(stream, sink):
 
 
 def upscale_raw(bridge, pixels, width, height, fmt, model=None, scale=None, denoise=0.0, extra_args=(),
-                progress=None, started=None, content=None, grain=0.0, fetching=None, done=None):
+                progress=None, started=None, content=None, grain=0.0, fetching=None, done=None, engine=None,
+                precision=None):
     """Upscales packed `pixels` (width x height in upscale-raw format `fmt`); returns
     (bytes, out_width, out_height).
 
     `fetching(event)` gets the `fetching` line when the model is fetched on first use
     (`fetching`: its name, `package`, `version`, `registry`).
-    `started(event)` gets the `started` line (output size, model, device); `done(event)`
-    the `done` line (with `provenance`: the text to record in the image's metadata).
+    `started(event)` gets the `started` line (output size, model, device, engine,
+    precision); `done(event)` the `done` line (with `provenance`: the text to record in
+    the image's metadata, and `xmp`: the same as an XMP packet).
     `progress(fraction)` is called about every 50 ms with the latest fraction (0..1) or
     None when nothing new came; returning False cancels (SIGTERM; Cancelled is raised
     once the bridge has stopped). Raises BridgeError with the bridge's own message."""
-    argv = upscale_argv(bridge, width, height, fmt, model, scale, denoise, extra_args, content, grain)
+    argv = upscale_argv(bridge, width, height, fmt, model, scale, denoise, extra_args, content, grain, engine,
+                        precision)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 preexec_fn=_die_with_parent, close_fds=True)

@@ -159,3 +159,72 @@ pub fn noisy_photo() -> (image::RgbImage, image::RgbImage) {
     aiupscale_testkit::add_noise_u8(&mut noisy, 9.0, 12345);
     (clean, noisy)
 }
+
+/// The text chunks of a PNG file (tEXt, zTXt, iTXt; compressed ones inflated), keyword
+/// to text, in file order: what an editor's export wrote.
+pub fn png_texts(path: &Path) -> Vec<(String, String)> {
+    use std::io::Read as _;
+    let png = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", path.display());
+    let inflate = |data: &[u8]| {
+        let mut text = String::new();
+        flate2::read::ZlibDecoder::new(data).read_to_string(&mut text).expect("a zlib stream of UTF-8");
+        text
+    };
+    let mut texts = Vec::new();
+    let mut at = 8;
+    while at + 12 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let (kind, data) = (&png[at + 4..at + 8], &png[at + 8..at + 8 + len]);
+        let split = |d: &[u8]| {
+            let nul = d.iter().position(|&b| b == 0).expect("a keyword ends with NUL");
+            (String::from_utf8_lossy(&d[..nul]).into_owned(), d[nul + 1..].to_vec())
+        };
+        match kind {
+            b"tEXt" => {
+                let (key, rest) = split(data);
+                texts.push((key, rest.iter().map(|&b| char::from(b)).collect()));
+                // Latin-1
+            }
+            b"zTXt" => {
+                let (key, rest) = split(data);
+                texts.push((key, inflate(&rest[1..])));
+            }
+            b"iTXt" => {
+                let (key, rest) = split(data);
+                let (compressed, rest) = (rest[0] == 1, &rest[2..]);
+                let (_language, rest) = split(rest);
+                let (_translated, text) = split(&rest);
+                texts.push((key, if compressed { inflate(&text) } else { String::from_utf8(text).unwrap() }));
+            }
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    texts
+}
+
+/// A PNG's texts under `keyword`, joined by newlines ("" when there is none).
+pub fn png_text(path: &Path, keyword: &str) -> String {
+    png_texts(path).into_iter().filter(|(k, _)| k == keyword).map(|(_, t)| t).collect::<Vec<_>>().join("\n")
+}
+
+/// Writes `image` as a PNG with a tEXt chunk (keyword, Latin-1 text) after IHDR: an
+/// input that carries a comment of its own.
+pub fn write_png_with_text(path: &Path, image: &DynamicImage, keyword: &str, text: &str) {
+    write_png(path, image, None);
+    let png = std::fs::read(path).unwrap();
+    let ihdr_end = 8 + 4 + 4 + 13 + 4;
+    let mut body = b"tEXt".to_vec();
+    body.extend(keyword.as_bytes());
+    body.push(0);
+    body.extend(text.as_bytes());
+    let mut crc = flate2::Crc::new();
+    crc.update(&body);
+    let mut out = png[..ihdr_end].to_vec();
+    out.extend(((body.len() - 4) as u32).to_be_bytes());
+    out.extend(&body);
+    out.extend(crc.sum().to_be_bytes());
+    out.extend(&png[ihdr_end..]);
+    std::fs::write(path, out).unwrap();
+}

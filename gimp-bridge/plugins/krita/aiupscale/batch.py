@@ -9,9 +9,15 @@ OUT any file Krita exports. Options:
   --content photo|footage|animation|realtime   default photo (for --model auto)
   --scale F                default: the model's own scale (2 for auto)
   --denoise S, --grain S   0 (off, default) to 1, as the bridge's options
+  --engine auto|ort|openvino, --precision auto|fp32|bf16|int8   default auto, as the bridge's
+  --no-provenance          do not record "AI-upscaled by aiupscale ..." in the document info
+                           (by default it is, and the export writes it: PNG Description,
+                           JPEG Exif ImageDescription)
   --target image|layer-new|layer-inplace   default image (every layer)
   --layer NAME             the layer for layer-*; default: the active or top paint layer
-  --result FILE.json       writes ok, error, cancelled, width, height, unchanged, seconds
+  --result FILE.json       writes ok, error, cancelled, width, height, unchanged, seconds,
+                           started (the bridge's started lines: model, engine, precision),
+                           provenance (the text recorded, or null)
   --export-on-error        export the document as it is when the upscale failed
   --tile-size N            passed to the bridge
 
@@ -40,6 +46,9 @@ def _parser():
     p.add_argument("--content", choices=core.aiupscale_bridge.CONTENT_CHOICES, default="photo")
     p.add_argument("--denoise", type=float, default=0.0)
     p.add_argument("--grain", type=float, default=0.0)
+    p.add_argument("--engine", choices=core.aiupscale_bridge.ENGINE_CHOICES, default="auto")
+    p.add_argument("--precision", choices=core.aiupscale_bridge.PRECISION_CHOICES, default="auto")
+    p.add_argument("--no-provenance", action="store_true")
     p.add_argument("--scale", type=float)
     p.add_argument("--target", choices=core.TARGETS, default=core.TARGET_IMAGE)
     p.add_argument("--layer")
@@ -98,14 +107,17 @@ def upscale_file(args=None, *rest, progress=None):
         bridge = core.find_bridge()
         scale = opts.scale if opts.scale is not None else core.native_scale(bridge, opts.model)
         extra = ["--tile-size", str(opts.tile_size)] if opts.tile_size else []
-        extra += core.option_args(opts.model, opts.content, opts.denoise, opts.grain)
+        extra += core.option_args(opts.model, opts.content, opts.denoise, opts.grain, opts.engine, opts.precision)
+        events = []
+        record = not opts.no_provenance
         try:
             if opts.target == core.TARGET_IMAGE:
-                out = core.upscale_document(doc, opts.model, scale, bridge, progress, extra)
+                out = core.upscale_document(doc, opts.model, scale, bridge, progress, extra, record, events)
             else:
                 node = _find_layer(doc, opts.layer)
                 out = core.upscale_layer(
-                    doc, node, opts.model, scale, opts.target == core.TARGET_LAYER_NEW, bridge, progress, extra
+                    doc, node, opts.model, scale, opts.target == core.TARGET_LAYER_NEW, bridge, progress, extra,
+                    record, events,
                 )
         except (core.UpscaleError, core.Cancelled) as e:
             result["cancelled"] = isinstance(e, core.Cancelled)
@@ -119,6 +131,8 @@ def upscale_file(args=None, *rest, progress=None):
             target_doc.setBatchmode(True)
             _export(target_doc, opts.output)
             result.update(ok=True, width=target_doc.width(), height=target_doc.height())
+            result["started"] = [e for e in events if e.get("started")]
+            result["provenance"] = core.provenance_of(events) if record else None
             result["layers"] = [n.name() for n in target_doc.topLevelNodes()]
             code = 0
     except core.UpscaleError as e:

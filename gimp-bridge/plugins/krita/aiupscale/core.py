@@ -18,8 +18,10 @@ The document is only changed after every bridge run has succeeded: an error or a
 cancel leaves it untouched.
 """
 
+import html
 import math
 import os
+import re
 import time
 
 from . import aiupscale_bridge
@@ -83,28 +85,49 @@ def scaled_size(size, scale):
     return max(1, int(math.floor(size * float(scale) + 0.5)))
 
 
-def option_args(model, content=None, denoise=0.0, grain=0.0):
-    """The bridge arguments of the dialog's choices beyond model and scale: `--content`
-    (only for the model "auto", which it chooses), `--denoise`, `--grain`."""
-    args = []
-    if content and (not model or model == "auto"):
-        if content not in aiupscale_bridge.CONTENT_CHOICES:
-            raise UpscaleError("unknown content “%s”; expected one of %s" % (content, ", ".join(aiupscale_bridge.CONTENT_CHOICES)))
-        args += ["--content", content]
-    for flag, value in (("--denoise", denoise), ("--grain", grain)):
-        if value and float(value) > 0:
-            # "%.2f" always writes a '.', whatever the locale.
-            args += [flag, "%.2f" % min(float(value), 1.0)]
-    return args
+# The bridge arguments of the dialog's choices beyond model and scale (content,
+# denoise, grain, engine, precision), shared with the GIMP 3 plug-in.
+option_args = aiupscale_bridge.option_args
 
 
-def run_bridge(pixels, width, height, fmt, model=None, scale=None, bridge=None, progress=None, extra_args=()):
+def run_bridge(pixels, width, height, fmt, model=None, scale=None, bridge=None, progress=None, extra_args=(),
+               events=None):
     """Upscales packed `pixels` (width x height, bridge format `fmt`); returns (bytes,
     out_width, out_height). `progress(fraction)` as in aiupscale_bridge.upscale_raw:
-    called about every 50 ms, returns False to cancel (Cancelled is raised)."""
+    called about every 50 ms, returns False to cancel (Cancelled is raised). `events`,
+    a list, gets the `started` and `done` lines."""
+    record = events.append if events is not None else None
     return aiupscale_bridge.upscale_raw(
-        bridge or find_bridge(), pixels, width, height, fmt, model, scale, extra_args=extra_args, progress=progress
+        bridge or find_bridge(), pixels, width, height, fmt, model, scale, extra_args=extra_args, progress=progress,
+        started=record, done=record,
     )
+
+
+def provenance_of(events):
+    """The provenance text of the last `done` line in `events` (None when there is none)."""
+    texts = [e.get("provenance") for e in events if e.get("done") and e.get("provenance")]
+    return texts[-1] if texts else None
+
+
+_ABSTRACT = re.compile(r"<abstract>(?:<!\[CDATA\[(.*?)\]\]>)?(.*?)</abstract>|<abstract\s*/>", re.S)
+
+
+def record_provenance(doc, text):
+    """Adds `text` to the document's abstract (File > Document Information): .kra files
+    keep it, and exports with "Store document metadata" write it (PNG Description, JPEG
+    Exif ImageDescription). What the abstract held stays; the same text is not added twice."""
+    if not text:
+        return
+    info = doc.documentInfo()
+    match = _ABSTRACT.search(info)
+    if match is None:
+        return  # not the document-info XML Krita 5 writes: leave it as it is
+    held = (match.group(1) or "") + html.unescape(match.group(2) or "")
+    if text in held:
+        return
+    merged = (held.rstrip() + "\n" if held.strip() else "") + text
+    element = "<abstract><![CDATA[%s]]></abstract>" % merged.replace("]]>", "]]]]><![CDATA[>")
+    doc.setDocumentInfo(info[: match.start()] + element + info[match.end() :])
 
 
 # --------------------------------------------------------------------------- pixels
@@ -211,11 +234,11 @@ class _Progress:
         return self.callback(overall, self.label)
 
 
-def _upscale_region(node, rect, fmt_info, model, scale, bridge, progress, extra_args, projection=False):
+def _upscale_region(node, rect, fmt_info, model, scale, bridge, progress, extra_args, events, projection=False):
     x, y, w, h = rect
     raw = node.projectionPixelData(x, y, w, h) if projection else node.pixelData(x, y, w, h)
     data = to_bridge(raw, fmt_info)
-    out, out_w, out_h = run_bridge(data, w, h, fmt_info[0], model, scale, bridge, progress, extra_args)
+    out, out_w, out_h = run_bridge(data, w, h, fmt_info[0], model, scale, bridge, progress, extra_args, events)
     return from_bridge(out, fmt_info), out_w, out_h
 
 
@@ -253,14 +276,18 @@ def _restore_resolution(doc, xres, yres):
     doc.waitForDone()
 
 
-def upscale_document(doc, model=None, scale=2.0, bridge=None, progress=None, extra_args=()):
+def upscale_document(doc, model=None, scale=2.0, bridge=None, progress=None, extra_args=(), provenance=True,
+                     events=None):
     """Upscales the whole document by `scale`: the canvas and every layer and mask are
     scaled by Krita (Image > Scale Image, bicubic), then each paint layer's pixels are
-    replaced by the model's output.
+    replaced by the model's output; with `provenance`, the document info records that
+    (record_provenance).
 
-    `progress(fraction, label)` -> bool as in run_bridge (label names the layer).
+    `progress(fraction, label)` -> bool as in run_bridge (label names the layer);
+    `events` (a list) gets the bridge's `started` and `done` lines.
     Returns a dict: width, height, layers (names upscaled). Raises UpscaleError or
     Cancelled with the document untouched."""
+    events = [] if events is None else events
     scale = _check_scale(scale)
     bridge = bridge or find_bridge()
     width, height = doc.width(), doc.height()
@@ -287,7 +314,9 @@ def upscale_document(doc, model=None, scale=2.0, bridge=None, progress=None, ext
     results = []
     for i, (node, region, fmt_info) in enumerate(jobs):
         label = "Layer %d of %d: %s" % (i + 1, len(jobs), node.name())
-        data, out_w, out_h = _upscale_region(node, region, fmt_info, model, scale, bridge, meter.part(i, label), extra_args)
+        data, out_w, out_h = _upscale_region(
+            node, region, fmt_info, model, scale, bridge, meter.part(i, label), extra_args, events
+        )
         if scale.is_integer():
             s = int(scale)
             target = (region[0] * s, region[1] * s, region[2] * s, region[3] * s)
@@ -304,13 +333,17 @@ def upscale_document(doc, model=None, scale=2.0, bridge=None, progress=None, ext
     _restore_resolution(doc, xres, yres)
     for node, target, data in results:
         _replace_pixels(doc, node, target, data)
+    if provenance:
+        record_provenance(doc, provenance_of(events))
     doc.waitForDone()
     doc.refreshProjection()
     return {"width": new_w, "height": new_h, "layers": [n.name() for n, _, _ in results]}
 
 
-def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=None, progress=None, extra_args=()):
-    """Upscales one layer by `scale`.
+def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=None, progress=None, extra_args=(),
+                  provenance=True, events=None):
+    """Upscales one layer by `scale`; `provenance`, `events` as in upscale_document (a new
+    document starts from the source's document info).
 
     new_document=True: the layer as it shows on the canvas (any layer type; groups are
     rendered) becomes a new document of canvas size x scale, same colour space and
@@ -323,6 +356,7 @@ def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=No
     if node.animated():
         raise UpscaleError("Layer “%s” is animated; AI Upscale works on still images only." % node.name())
     bridge = bridge or find_bridge()
+    events = [] if events is None else events
     is_paint = node.type() == "paintlayer"
     if new_document:
         fmt_info = pixel_format(node.colorModel(), node.colorDepth(), "layer (“%s”)" % node.name())
@@ -330,7 +364,7 @@ def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=No
         meter = _Progress(progress, [1])
         data, out_w, out_h = _upscale_region(
             node, region, fmt_info, model, scale, bridge, meter.part(0, "Layer: %s" % node.name()), extra_args,
-            projection=not is_paint,
+            events, projection=not is_paint,
         )
         from krita import Krita
 
@@ -343,6 +377,9 @@ def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=No
         layer = new.topLevelNodes()[0]
         layer.setName(node.name())
         layer.setPixelData(data, 0, 0, out_w, out_h)
+        new.setDocumentInfo(doc.documentInfo())
+        if provenance:
+            record_provenance(new, provenance_of(events))
         new.refreshProjection()
         return new
     if not is_paint:
@@ -353,9 +390,11 @@ def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=No
         raise UpscaleError("Layer “%s” is empty." % node.name())
     meter = _Progress(progress, [1])
     data, out_w, out_h = _upscale_region(
-        node, bounds, fmt_info, model, scale, bridge, meter.part(0, "Layer: %s" % node.name()), extra_args
+        node, bounds, fmt_info, model, scale, bridge, meter.part(0, "Layer: %s" % node.name()), extra_args, events
     )
     _replace_pixels(doc, node, (bounds[0], bounds[1], out_w, out_h), data, clear=bounds)
+    if provenance:
+        record_provenance(doc, provenance_of(events))
     doc.waitForDone()
     doc.refreshProjection()
     return doc
@@ -364,12 +403,15 @@ def upscale_layer(doc, node, model=None, scale=2.0, new_document=True, bridge=No
 def export_options():
     """Export settings that write the document's pixels as they are: Krita's defaults
     for an empty InfoObject convert PNGs to its built-in sRGB, which moves 16-bit values
-    by a few levels."""
+    by a few levels; and its default leaves the document info out."""
     from krita import InfoObject
 
     info = InfoObject()
     info.setProperty("forceSRGB", False)
     info.setProperty("saveSRGBProfile", False)
+    # The document info (with the provenance) goes into the file: PNG Description, JPEG
+    # Exif ImageDescription. Krita's default writes none.
+    info.setProperty("storeMetaData", True)
     return info
 
 

@@ -6,6 +6,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
     QApplication,
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -18,6 +19,7 @@ from PyQt5.QtWidgets import (
     QProgressDialog,
     QPushButton,
     QRadioButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -136,6 +138,43 @@ class UpscaleDialog(QDialog):
         form.addRow("Grain:", self.grain)
         form.addRow("Upscale:", target_widget)
 
+        # "Advanced": engine, precision, provenance; folded unless a choice is not the default.
+        bridge = core.aiupscale_bridge
+
+        def choices(names, labels, saved, tooltip):
+            combo = QComboBox()
+            for name in names:
+                combo.addItem(labels.get(name, name), name)
+            combo.setCurrentIndex(max(combo.findData(saved or "auto"), 0))
+            combo.setToolTip(tooltip)
+            return combo
+
+        self.engine = choices(bridge.ENGINE_CHOICES, bridge.ENGINE_LABELS, settings.get("engine"),
+                              "The inference engine (--engine)")
+        self.precision = choices(bridge.PRECISION_CHOICES, bridge.PRECISION_LABELS, settings.get("precision"),
+                                 "The arithmetic precision (--precision); one this computer or model cannot run "
+                                 "gives an error that says what to choose instead")
+        self.provenance = QCheckBox(bridge.PROVENANCE_LABEL)
+        self.provenance.setToolTip("Kept in .kra files (File > Document Information, abstract) and in exports "
+                                   "with \"Store document metadata\"")
+        self.provenance.setChecked(settings.get("provenance") != "False")
+        advanced = QFormLayout()
+        advanced.addRow("Engine:", self.engine)
+        advanced.addRow("Precision:", self.precision)
+        advanced.addRow(self.provenance)
+        self.advanced = QWidget()
+        self.advanced.setLayout(advanced)
+        advanced.setContentsMargins(16, 0, 0, 0)
+        self.fold = QToolButton()
+        self.fold.setText("Advanced")
+        self.fold.setCheckable(True)
+        self.fold.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.fold.setStyleSheet("QToolButton { border: none; }")
+        self.fold.toggled.connect(self._fold)
+        unfolded = (self.engine.currentData(), self.precision.currentData()) != ("auto", "auto")
+        self.fold.setChecked(unfolded or not self.provenance.isChecked())
+        self._fold(self.fold.isChecked())
+
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Upscale")
         buttons.accepted.connect(self.accept)
@@ -143,6 +182,8 @@ class UpscaleDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.fold)
+        layout.addWidget(self.advanced)
         layout.addWidget(self.info)
         layout.addWidget(self.hint)
         layout.addWidget(buttons)
@@ -168,6 +209,11 @@ class UpscaleDialog(QDialog):
         self.model.currentIndexChanged.connect(self._model_changed)
         self.model.editTextChanged.connect(lambda _: self._update_info())
         self._update_info()
+
+    def _fold(self, unfolded):
+        self.fold.setArrowType(Qt.DownArrow if unfolded else Qt.RightArrow)
+        self.advanced.setVisible(unfolded)
+        self.adjustSize()
 
     def set_model(self, name):
         index = self.model.findData(name)
@@ -234,6 +280,9 @@ class UpscaleDialog(QDialog):
             "content": self.content.currentData() or "photo",
             "denoise": self.denoise.value(),
             "grain": self.grain.value(),
+            "engine": self.engine.currentData() or "auto",
+            "precision": self.precision.currentData() or "auto",
+            "provenance": self.provenance.isChecked(),
         }
 
 

@@ -8,7 +8,7 @@ from . import core, dialog
 
 ACTION_ID = "aiupscale_upscale"
 SETTINGS_GROUP = "aiupscale"
-SETTINGS = ("model", "scale", "target", "content", "denoise", "grain")
+SETTINGS = ("model", "scale", "target", "content", "denoise", "grain", "engine", "precision", "provenance")
 
 
 def _settings():
@@ -53,14 +53,16 @@ def run_upscale(window=None):
     progress = dialog.Progress(parent, "Upscaling with %s (x%g)…" % (options["model"], options["scale"]))
     result = None
     try:
-        extra = core.option_args(options["model"], options["content"], options["denoise"], options["grain"])
+        extra = core.option_args(options["model"], options["content"], options["denoise"], options["grain"],
+                                 options["engine"], options["precision"])
+        record = options["provenance"]
         if options["target"] == core.TARGET_IMAGE:
-            core.upscale_document(doc, options["model"], options["scale"], bridge, progress, extra)
+            core.upscale_document(doc, options["model"], options["scale"], bridge, progress, extra, record)
             result = doc
         else:
             new_document = options["target"] == core.TARGET_LAYER_NEW
             result = core.upscale_layer(
-                doc, node, options["model"], options["scale"], new_document, bridge, progress, extra
+                doc, node, options["model"], options["scale"], new_document, bridge, progress, extra, record
             )
             if new_document and window is not None:
                 window.addView(result)

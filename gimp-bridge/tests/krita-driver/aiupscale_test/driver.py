@@ -6,7 +6,8 @@ opens `open`, stores `options` (model, scale, target) as the plug-in's saved set
 watches the windows that appear: it accepts the options dialog, records and closes
 error boxes (`messages`), and with `cancel_after_progress` presses Cancel in the
 progress dialog once it moved. Then it exports the active document to `export`,
-writes `result` (JSON: ok, width, height, messages, timings, ...) and quits Krita. An
+writes `result` (JSON: ok, width, height, messages, timings, the dialog's Advanced
+choices, the document info, ...) and quits Krita. An
 uncaught Python error writes the result and exits with code 3.
 
 Other keys: accept_after_ms (default 300), dialog_shown (a file written once the dialog
@@ -97,6 +98,12 @@ def _watch():
             _state["timings"]["dialog_shown_s"] = _since_start()
             _state["dialog_models"] = len(widget.models)
             _state["dialog_hint"] = widget.hint.text()
+            _state["dialog_advanced"] = {
+                "unfolded": widget.fold.isChecked(),
+                "engine": widget.engine.currentData(),
+                "precision": widget.precision.currentData(),
+                "provenance": widget.provenance.isChecked(),
+            }
             if cfg.get("dialog_shown"):
                 with open(cfg["dialog_shown"], "w", encoding="utf-8") as f:
                     f.write("shown\n")
@@ -191,6 +198,8 @@ def _export():
         "dialog_seen": bool(_state.get("dialog_seen")),
         "dialog_models": _state.get("dialog_models"),
         "dialog_hint": _state.get("dialog_hint"),
+        "dialog_advanced": _state.get("dialog_advanced"),
+        "document_info": doc.documentInfo(),
         "cancel_pressed": bool(_state.get("cancel_pressed")),
         "original": _state.get("original"),
         "menu": _state.get("menu"),
