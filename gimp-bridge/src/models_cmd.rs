@@ -184,11 +184,7 @@ fn fetch(cache: &ModelCache, entries: &[&ModelEntry], options: &FetchOptions, ca
             }
         }
     }
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("{} of {} models failed: {}", failed.len(), entries.len(), failed.join(", "));
-    Ok(ExitCode::FAILURE)
+    Ok(summary(&failed, entries.len()))
 }
 
 /// Builds int8 models (fetching the fp32 model first if needed); one failure does not
@@ -222,11 +218,7 @@ fn quantize(
             }
         }
     }
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("{} of {} models failed: {}", failed.len(), entries.len(), failed.join(", "));
-    Ok(ExitCode::FAILURE)
+    Ok(summary(&failed, entries.len()))
 }
 
 fn verify(cache: &ModelCache, names: &[String]) -> Result<ExitCode> {
@@ -258,4 +250,13 @@ fn verify(cache: &ModelCache, names: &[String]) -> Result<ExitCode> {
         eprintln!("{failed} of {} models failed verification", entries.len());
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// The exit status of a command over several models, naming those that failed.
+fn summary(failed: &[String], total: usize) -> ExitCode {
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{} of {total} models failed: {}", failed.len(), failed.join(", "));
+    ExitCode::FAILURE
 }

@@ -70,6 +70,14 @@ impl Env {
         all.extend_from_slice(args);
         self.run(&all)
     }
+
+    /// `aiupscale video IN OUT` with the nearest-neighbour fixture at scale 1 and a fast
+    /// encoder: the tests where the model is not the point.
+    fn copy_video(&self, input: &Path, out: &Path) -> Output {
+        let nearest = self.nearest();
+        let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
+        self.video(&[input, out, "--model", &nearest, "--scale", "1", "--preset", "ultrafast"])
+    }
 }
 
 /// carphone (real, 176x144 at 29.97 fps) re-encoded with a keyframe every 10 frames and
@@ -90,16 +98,7 @@ fn a_real_clip_keeps_its_audio_timing_aspect_and_says_it_was_upscaled() {
     let env = Env::new();
     let input = media("bigbuckbunny.mp4");
     let out = env.path("bbb.mp4");
-    let o = env.video(&[
-        input.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--model",
-        &env.nearest(),
-        "--scale",
-        "1",
-        "--preset",
-        "ultrafast",
-    ]);
+    let o = env.copy_video(&input, &out);
     assert_ok(&o);
     assert!(!env.path("bbb.mp4.parts").exists(), "the work folder is removed after success");
     assert_eq!(video_pts(&out), video_pts(&input), "frame count and every pts");
@@ -368,16 +367,7 @@ fn an_interlaced_source_comes_out_progressive_without_combing() {
     ));
     let before = combing(&interlaced, true);
     let out = env.path("bikes_p.mkv");
-    let o = env.video(&[
-        interlaced.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--model",
-        &env.nearest(),
-        "--scale",
-        "1",
-        "--preset",
-        "ultrafast",
-    ]);
+    let o = env.copy_video(&interlaced, &out);
     assert_ok(&o);
     let after = combing(&out, false);
     assert_eq!(after.len(), before.len(), "frame rate: one frame per frame");
@@ -564,16 +554,7 @@ fn subtitles_chapters_and_the_title_survive_bit_identically() {
         .unwrap();
     assert_ok(&o);
     let out = env.path("out.mkv");
-    let o = env.video(&[
-        input.to_str().unwrap(),
-        out.to_str().unwrap(),
-        "--model",
-        &env.nearest(),
-        "--scale",
-        "1",
-        "--preset",
-        "ultrafast",
-    ]);
+    let o = env.copy_video(&input, &out);
     assert_ok(&o);
     let packets = |p: &Path| {
         probe(p, &["-select_streams", "s", "-show_packets", "-show_data", "-show_entries", "packet=pts,duration,data"])

@@ -13,6 +13,19 @@ use crate::onnx::Attr;
 /// ncnn's "unset" marker in Crop's starts/ends arrays and Scale's size.
 const UNSET: i32 = -233;
 
+/// Scale and Crop take their second operand from a blob or from their params.
+fn one_or_two_inputs(layer: &Layer, inputs: &[Blob]) -> Res<()> {
+    if inputs.is_empty() || inputs.len() > 2 || layer.outputs.len() != 1 {
+        return Err(format!(
+            "{}: has {} inputs and {} outputs, expected 1 or 2 and 1",
+            ctx(layer),
+            inputs.len(),
+            layer.outputs.len()
+        ));
+    }
+    Ok(())
+}
+
 fn is_vector(b: &Blob) -> bool {
     b.scale == (0.0, 0.0)
 }
@@ -125,14 +138,7 @@ impl Lowering<'_> {
         let e = |m: String| format!("{}: {m}", ctx(layer));
         let size = p.int(0, 0).map_err(e)?;
         let bias = p.int(1, 0).map_err(e)? != 0;
-        if inputs.is_empty() || inputs.len() > 2 || layer.outputs.len() != 1 {
-            return Err(format!(
-                "{}: has {} inputs and {} outputs, expected 1 or 2 and 1",
-                ctx(layer),
-                inputs.len(),
-                layer.outputs.len()
-            ));
-        }
+        one_or_two_inputs(layer, inputs)?;
         let x = &inputs[0];
         let factors = if size == UNSET {
             if inputs.len() != 2 || bias {
@@ -176,14 +182,7 @@ impl Lowering<'_> {
     pub(super) fn crop(&mut self, layer: &Layer, inputs: &[Blob]) -> Res<Blob> {
         let p = &layer.params;
         let e = |m: String| format!("{}: {m}", ctx(layer));
-        if inputs.is_empty() || inputs.len() > 2 || layer.outputs.len() != 1 {
-            return Err(format!(
-                "{}: has {} inputs and {} outputs, expected 1 or 2 and 1",
-                ctx(layer),
-                inputs.len(),
-                layer.outputs.len()
-            ));
-        }
+        one_or_two_inputs(layer, inputs)?;
         let x = &inputs[0];
         if is_vector(x) {
             return Err(format!("{}: cropping a pooled vector is not supported", ctx(layer)));
