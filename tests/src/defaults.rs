@@ -60,11 +60,27 @@ pub fn camcorder(
     extra: &ExtraModels,
 ) -> Result<CamcorderScore> {
     let mut up = method.upscaler()?;
+    let settings = DenoiseSettings { denoise, temporal: 0.0 };
+    score_camcorder(method.name.clone(), denoise, inputs, scale, extra, |p| {
+        let mut out = Image::new(p.hr.width(), p.hr.height(), p.hr.format())?;
+        FrameUpscaler::new(&mut up, settings).process(&p.lr.as_ref(), &mut out.as_mut(), &mut Control::default())?;
+        Ok(out)
+    })
+}
+
+/// Scores what `upscale` makes of each camcorder-like input: mean PSNR/SSIM on Y against
+/// the original, mean NIQE, and the largest colour shift against the input.
+pub fn score_camcorder(
+    method: String,
+    denoise: f32,
+    inputs: &[Prepared],
+    scale: u32,
+    extra: &ExtraModels,
+    mut upscale: impl FnMut(&Prepared) -> Result<Image>,
+) -> Result<CamcorderScore> {
     let (mut psnr, mut ssim, mut niqe, mut shift) = (0.0, 0.0, 0.0, 0.0f64);
     for p in inputs {
-        let mut out = Image::new(p.hr.width(), p.hr.height(), p.hr.format())?;
-        let settings = DenoiseSettings { denoise, temporal: 0.0 };
-        FrameUpscaler::new(&mut up, settings).process(&p.lr.as_ref(), &mut out.as_mut(), &mut Control::default())?;
+        let out = upscale(p)?;
         let (a, b) = metrics::psnr_ssim_y(&out, &p.hr, scale);
         psnr += a;
         ssim += b;
@@ -74,14 +90,7 @@ pub fn camcorder(
         }
     }
     let n = inputs.len() as f64;
-    Ok(CamcorderScore {
-        method: method.name.clone(),
-        denoise,
-        psnr: psnr / n,
-        ssim: ssim / n,
-        niqe: niqe / n,
-        colour_shift: shift,
-    })
+    Ok(CamcorderScore { method, denoise, psnr: psnr / n, ssim: ssim / n, niqe: niqe / n, colour_shift: shift })
 }
 
 /// The photo models ranked on a task by mean PSNR: (name, flops, PSNR, SSIM, NIQE).

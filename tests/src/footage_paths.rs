@@ -150,25 +150,8 @@ pub fn paths(methods: &[Method]) -> Result<Vec<Path>> {
 /// [`crate::defaults::camcorder`] scores a plain model.
 pub fn camcorder(path: &Path, inputs: &[Prepared], extra: &ExtraModels) -> Result<CamcorderScore> {
     let mut ups = path.upscalers()?;
-    let (mut psnr, mut ssim, mut niqe, mut shift) = (0.0, 0.0, 0.0, 0.0f64);
-    for p in inputs {
-        let out = path.run(&mut ups, &p.lr, p.hr.width(), p.hr.height())?;
-        let (a, b) = metrics::psnr_ssim_y(&out, &p.hr, 2);
-        psnr += a;
-        ssim += b;
-        niqe += crate::niqe::niqe_rgb(&out, &extra.niqe)?;
-        for s in metrics::color_shift(&out, &p.lr) {
-            shift = shift.max(s.abs());
-        }
-    }
-    let n = inputs.len() as f64;
-    Ok(CamcorderScore {
-        method: path.label(),
-        denoise: path.denoise,
-        psnr: psnr / n,
-        ssim: ssim / n,
-        niqe: niqe / n,
-        colour_shift: shift,
+    crate::defaults::score_camcorder(path.label(), path.denoise, inputs, 2, extra, |p| {
+        path.run(&mut ups, &p.lr, p.hr.width(), p.hr.height())
     })
 }
 
