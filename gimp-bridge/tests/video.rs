@@ -56,6 +56,11 @@ fn decoded(path: &Path) -> (Vec<(u64, u64)>, gst::Caps) {
     (samples.iter().map(|s| (s.buffer().unwrap().pts().unwrap().nseconds(), data_hash(s))).collect(), caps)
 }
 
+/// A work folder's plan.json.
+fn read_plan(parts: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(parts.join("plan.json")).unwrap()).unwrap()
+}
+
 fn caps_int(caps: &gst::Caps, field: &str) -> i32 {
     caps.structure(0).unwrap().get::<i32>(field).unwrap()
 }
@@ -69,6 +74,23 @@ impl Env {
         let mut all = vec!["video"];
         all.extend_from_slice(args);
         self.run(&all)
+    }
+
+    /// `aiupscale video IN NAME` at scale 1 into ffv1 (lossless, so frame checksums compare),
+    /// in segments of `segment_frames`, keeping the work folder for its plan.
+    fn segmented(&self, input: &Path, name: &str, segment_frames: &str, extra: &[&str]) -> PathBuf {
+        let out = self.path(name);
+        let nearest = self.nearest();
+        let mut args = vec![input.to_str().unwrap(), out.to_str().unwrap(), "--model", &nearest, "--scale", "1"];
+        args.extend(["--codec", "ffv1", "--segment-frames", segment_frames, "--keep-parts"]);
+        args.extend_from_slice(extra);
+        assert_ok(&self.video(&args));
+        out
+    }
+
+    /// The plan of a job kept with `--keep-parts`.
+    fn plan(&self, name: &str) -> serde_json::Value {
+        read_plan(&self.path(&format!("{name}.parts")))
     }
 
     /// `aiupscale video IN OUT` with the nearest-neighbour fixture at scale 1 and a fast
@@ -162,7 +184,7 @@ fn plan_segment_merge_is_a_contract() {
     assert_eq!(summary["parts"], std::fs::canonicalize(&parts).unwrap().to_str().unwrap());
     assert_eq!(frames, video_pts(&input).len());
     assert!(segments >= 3, "{summary}");
-    let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(parts.join("plan.json")).unwrap()).unwrap();
+    let plan = read_plan(&parts);
     assert_eq!(plan["segments"].as_array().unwrap().len(), segments);
     // Planning again with the same settings reuses the plan.
     assert_ok(&env.video(&plan_args));
@@ -268,7 +290,7 @@ fn a_job_killed_with_sigkill_resumes_and_gives_the_same_frames() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!out.exists());
-    let plan: serde_json::Value = serde_json::from_slice(&std::fs::read(parts.join("plan.json")).unwrap()).unwrap();
+    let plan = read_plan(&parts);
     let kept: u64 = segments_done(&parts).iter().map(|&n| plan["segments"][n]["frames"].as_u64().unwrap()).sum();
     let o = env.cmd().args(args(&out)).output().unwrap();
     assert_ok(&o);
@@ -400,29 +422,11 @@ fn field_rate_gives_one_frame_per_field_at_exact_timestamps_across_segments() {
         .flat_map(|(i, &p)| [p, p + (source.get(i + 1).map_or(duration, |&n| n - p)) / 2])
         .collect();
     let run = |name: &str, segment_frames: &str| {
-        let out = env.path(name);
-        let o = env.video(&[
-            interlaced.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--model",
-            &env.nearest(),
-            "--scale",
-            "1",
-            "--codec",
-            "ffv1",
-            "--deinterlace",
-            "field-rate",
-            "--segment-frames",
-            segment_frames,
-            "--keep-parts",
-        ]);
-        assert_ok(&o);
-        out
+        env.segmented(&interlaced, name, segment_frames, &["--deinterlace", "field-rate"])
     };
     let whole = run("whole.mkv", "1000");
     let cut = run("cut.mkv", "14");
-    let plan: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.path("cut.mkv.parts/plan.json")).unwrap()).unwrap();
+    let plan = env.plan("cut.mkv");
     assert_eq!(plan["segments"].as_array().unwrap().len(), 6, "cuts at fields 14, 28, ... (frame starts)");
     assert_eq!(video_pts(&whole), expected, "2N frames, field 2 half a frame after field 1");
     assert_eq!(video_pts(&cut), expected);
@@ -462,25 +466,8 @@ fn cuts_land_on_a_scene_change_and_change_no_frame() {
     assert_ok(&o);
     assert_eq!(video_pts(&joined).len(), 100);
     let run = |name: &str, segment_frames: &str| {
-        let out = env.path(name);
-        let o = env.video(&[
-            joined.to_str().unwrap(),
-            out.to_str().unwrap(),
-            "--model",
-            &env.nearest(),
-            "--scale",
-            "1",
-            "--codec",
-            "ffv1",
-            "--temporal",
-            "0.5",
-            "--segment-frames",
-            segment_frames,
-            "--keep-parts",
-        ]);
-        assert_ok(&o);
-        let plan: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(env.path(&format!("{name}.parts/plan.json"))).unwrap()).unwrap();
+        let out = env.segmented(&joined, name, segment_frames, &["--temporal", "0.5"]);
+        let plan = env.plan(name);
         let segments: Vec<(u64, bool, u64)> = plan["segments"]
             .as_array()
             .unwrap()
