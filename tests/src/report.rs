@@ -140,16 +140,21 @@ pub fn write_scenes(eval: &Evaluation, docs: &Path) -> Result<Vec<Vec<(String, S
     let mut all = Vec::new();
     for (spec, crops) in eval.config.scenes.iter().zip(&eval.scenes) {
         let rel = format!("quality/crops/{}-{}", spec.task.key(), slug(&spec.photo));
-        std::fs::create_dir_all(docs.join(&rel)).with_context(|| format!("creating docs/{rel}"))?;
-        let mut files = Vec::new();
-        for (i, (label, img)) in crops.iter().enumerate() {
-            let file = format!("{rel}/{i:02}-{}.png", slug(label));
-            save_png(img, &docs.join(&file))?;
-            files.push((label.clone(), file));
-        }
-        all.push(files);
+        all.push(write_crops(&rel, crops, docs)?);
     }
     Ok(all)
+}
+
+/// Writes labelled crops as docs/REL/NN-LABEL.png; returns (label, path relative to docs/).
+pub(crate) fn write_crops(rel: &str, crops: &[(String, Image)], docs: &Path) -> Result<Vec<(String, String)>> {
+    std::fs::create_dir_all(docs.join(rel)).with_context(|| format!("creating docs/{rel}"))?;
+    let mut files = Vec::new();
+    for (i, (label, img)) in crops.iter().enumerate() {
+        let file = format!("{rel}/{i:02}-{}.png", slug(label));
+        save_png(img, &docs.join(&file))?;
+        files.push((label.clone(), file));
+    }
+    Ok(files)
 }
 
 /// Writes the footage side-by-side (last frame, centre 176 px wide at most); returns the

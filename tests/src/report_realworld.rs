@@ -4,27 +4,19 @@
 use std::{fmt::Write as _, path::Path};
 
 use aiupscale_core::Image;
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::{
     defaults::{self, CamcorderScore},
     quality::Evaluation,
     realworld::{Row, PHOTOS, SIDE},
-    report::{save_png, slug},
+    report::{self, slug},
 };
 
 /// Writes one scene's crops as docs/quality/realworld/SCENE/NN-LABEL.png; returns (label, path
 /// relative to docs/).
 pub fn write_crops(scene: &str, crops: &[(String, Image)], docs: &Path) -> Result<Vec<(String, String)>> {
-    let rel = format!("quality/realworld/{}", slug(scene));
-    std::fs::create_dir_all(docs.join(&rel)).with_context(|| format!("creating docs/{rel}"))?;
-    let mut files = Vec::new();
-    for (i, (label, img)) in crops.iter().enumerate() {
-        let file = format!("{rel}/{i:02}-{}.png", slug(label));
-        save_png(img, &docs.join(&file))?;
-        files.push((label.clone(), file));
-    }
-    Ok(files)
+    report::write_crops(&format!("quality/realworld/{}", slug(scene)), crops, docs)
 }
 
 pub fn realworld_section(rows: &[Row], scenes: &[(String, Vec<(String, String)>)]) -> String {
