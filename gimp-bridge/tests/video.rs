@@ -19,88 +19,7 @@ use common::{
 };
 use gstreamer as gst;
 
-fn media(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/media/video").join(name)
-}
-
-fn demuxer(path: &Path) -> &'static str {
-    match path.extension().unwrap().to_str().unwrap() {
-        "mkv" => "matroskademux",
-        _ => "qtdemux",
-    }
-}
-
-/// Sorted pts of the video stream, without decoding.
-fn video_pts(path: &Path) -> Vec<u64> {
-    let desc = format!("filesrc location={} ! {} name=d d.video_0 ! appsink name=sink", path.display(), demuxer(path));
-    let mut pts: Vec<u64> = pull_all(&desc).iter().map(|s| s.buffer().unwrap().pts().unwrap().nseconds()).collect();
-    pts.sort_unstable();
-    pts
-}
-
-/// Checksums of the demuxed audio packets.
-fn audio_hashes(path: &Path) -> Vec<u64> {
-    let desc = format!("filesrc location={} ! {} name=d d.audio_0 ! appsink name=sink", path.display(), demuxer(path));
-    pull_all(&desc).iter().map(data_hash).collect()
-}
-
-/// (pts, checksum) of every decoded frame, I420, and the caps.
-fn decoded(path: &Path) -> (Vec<(u64, u64)>, gst::Caps) {
-    let desc = format!(
-        "filesrc location={} ! {} name=d d.video_0 ! decodebin ! videoconvert ! video/x-raw,format=I420 ! appsink name=sink",
-        path.display(),
-        demuxer(path)
-    );
-    let samples = pull_all(&desc);
-    let caps = samples[0].caps().unwrap().to_owned();
-    (samples.iter().map(|s| (s.buffer().unwrap().pts().unwrap().nseconds(), data_hash(s))).collect(), caps)
-}
-
-/// A work folder's plan.json.
-fn read_plan(parts: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(parts.join("plan.json")).unwrap()).unwrap()
-}
-
-fn caps_int(caps: &gst::Caps, field: &str) -> i32 {
-    caps.structure(0).unwrap().get::<i32>(field).unwrap()
-}
-
-fn par(caps: &gst::Caps) -> gst::Fraction {
-    caps.structure(0).unwrap().get::<gst::Fraction>("pixel-aspect-ratio").unwrap_or(gst::Fraction::new(1, 1))
-}
-
-impl Env {
-    fn video(&self, args: &[&str]) -> Output {
-        let mut all = vec!["video"];
-        all.extend_from_slice(args);
-        self.run(&all)
-    }
-
-    /// `aiupscale video IN NAME` at scale 1 into ffv1 (lossless, so frame checksums compare),
-    /// in segments of `segment_frames`, keeping the work folder for its plan.
-    fn segmented(&self, input: &Path, name: &str, segment_frames: &str, extra: &[&str]) -> PathBuf {
-        let out = self.path(name);
-        let nearest = self.nearest();
-        let mut args = vec![input.to_str().unwrap(), out.to_str().unwrap(), "--model", &nearest, "--scale", "1"];
-        args.extend(["--codec", "ffv1", "--segment-frames", segment_frames, "--keep-parts"]);
-        args.extend_from_slice(extra);
-        assert_ok(&self.video(&args));
-        out
-    }
-
-    /// The plan of a job kept with `--keep-parts`.
-    fn plan(&self, name: &str) -> serde_json::Value {
-        read_plan(&self.path(&format!("{name}.parts")))
-    }
-
-    /// `aiupscale video IN OUT` with the nearest-neighbour fixture at scale 1 and a fast
-    /// encoder: the tests where the model is not the point.
-    fn copy_video(&self, input: &Path, out: &Path) -> Output {
-        let nearest = self.nearest();
-        let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
-        self.video(&[input, out, "--model", &nearest, "--scale", "1", "--preset", "ultrafast"])
-    }
-}
+use common::video::*;
 
 /// carphone (real, 176x144 at 29.97 fps) re-encoded with a keyframe every 10 frames and
 /// about a quarter of the frames dropped at random: a variable-frame-rate source.
@@ -489,13 +408,6 @@ fn cuts_land_on_a_scene_change_and_change_no_frame() {
     assert_eq!(decoded(&cut).0, decoded(&whole).0, "per-frame checksums equal to the uncut run");
 }
 
-/// ffprobe's JSON for `args` on `path`.
-fn probe(path: &Path, args: &[&str]) -> serde_json::Value {
-    let o = Command::new("ffprobe").args(["-v", "error", "-of", "json"]).args(args).arg(path).output().unwrap();
-    assert_ok(&o);
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 #[test]
 fn subtitles_chapters_and_the_title_survive_bit_identically() {
     let env = Env::new();
@@ -572,4 +484,79 @@ fn subtitles_chapters_and_the_title_survive_bit_identically() {
     let text = discovered(&out);
     assert!(text.contains("title: Holiday tape"), "{text}");
     assert!(text.contains("comment: AI-upscaled x1 by aiupscale"), "{text}");
+}
+
+#[test]
+fn on_a_gop_source_the_cut_lands_on_the_keyframe_at_the_scene_change() {
+    let env = Env::new();
+    // The same join of two real clips (scene change at frame 50), encoded as an encoder
+    // would: x264 with a keyframe every 20 frames, B-frames, and a keyframe forced at
+    // the join where its scene detection puts one. Keyframes: 0, 20, 40, 50, 70, 90.
+    let joined = env.path("joined_gop.mp4");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(media("bikes.mp4"))
+        .arg("-i")
+        .arg(media("carphone_pristine.mp4"))
+        .args([
+            "-filter_complex",
+            "[0:v]scale=320:136,trim=end_frame=50,setpts=PTS-STARTPTS[a];\
+             [1:v]scale=320:136,setsar=1,fps=25,trim=end_frame=50,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "2",
+            "-g",
+            "20",
+            "-sc_threshold",
+            "0",
+            "-force_key_frames",
+            "expr:eq(n,50)",
+        ])
+        .arg(&joined)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let keyframes: Vec<u64> = {
+        let desc = format!("filesrc location={} ! qtdemux ! h264parse ! appsink name=sink", joined.display());
+        let mut frames: Vec<(u64, bool)> = pull_all(&desc)
+            .iter()
+            .map(|s| {
+                let b = s.buffer().unwrap();
+                (b.pts().unwrap().nseconds(), !b.flags().contains(gst::BufferFlags::DELTA_UNIT))
+            })
+            .collect();
+        frames.sort_unstable();
+        frames.iter().enumerate().filter(|(_, f)| f.1).map(|(i, _)| i as u64).collect()
+    };
+    assert_eq!(keyframes, [0, 20, 40, 50, 70, 90], "the fixture's GOP");
+    let run = |name: &str, segment_frames: &str| {
+        let out = env.segmented(&joined, name, segment_frames, &["--temporal", "0.5"]);
+        let plan = env.plan(name);
+        let segments: Vec<(u64, bool, u64)> = plan["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["first_frame"].as_u64().unwrap(),
+                    s["scene_cut"].as_bool().unwrap(),
+                    s["preroll_frames"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        (out, segments)
+    };
+    let (whole, _) = run("whole.mkv", "1000");
+    // Planned at 45: keyframes 40 and 50 are within 45 +- 11, the scene change is at 50.
+    // Planned at 95: no keyframe at or after it, so no more cuts.
+    let (cut, segments) = run("cut.mkv", "45");
+    assert_eq!(segments, [(0, false, 0), (50, true, 0)], "the cut is on the keyframe at the scene change");
+    let (frames, whole_frames) = (decoded(&cut).0, decoded(&whole).0);
+    assert_eq!(frames.len(), 100);
+    assert_eq!(frames, whole_frames, "per-frame checksums equal to the uncut run");
 }

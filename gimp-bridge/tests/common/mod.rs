@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+pub mod video;
 
 use std::{
     path::{Path, PathBuf},
