@@ -14,7 +14,7 @@ use std::{
 
 use common::{
     assert_ok,
-    media::{data_hash, pull_all, run_to_eos},
+    media::{pull_all, run_to_eos},
     stderr, stdout, Env,
 };
 use gstreamer as gst;
@@ -559,4 +559,96 @@ fn on_a_gop_source_the_cut_lands_on_the_keyframe_at_the_scene_change() {
     let (frames, whole_frames) = (decoded(&cut).0, decoded(&whole).0);
     assert_eq!(frames.len(), 100);
     assert_eq!(frames, whole_frames, "per-frame checksums equal to the uncut run");
+}
+
+/// The bytes of ffprobe's `-show_data` hex dump.
+fn dump_bytes(dump: &str) -> Vec<u8> {
+    dump.lines()
+        .filter_map(|line| line.split_once(": "))
+        .flat_map(|(_, rest)| {
+            let hex: String = rest.chars().take(39).filter(|c| !c.is_whitespace()).collect();
+            (0..hex.len() / 2).map(move |i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// (start s, duration s, text) of each subtitle packet that shows text: MP4 (tx3g)
+/// samples are a 16-bit length, the text, then style records; Matroska SRT packets are
+/// the text. MP4's empty "show nothing" samples are left out.
+fn subtitle_texts(path: &Path) -> Vec<(String, String, Vec<u8>)> {
+    let mp4 = path.extension().unwrap() != "mkv";
+    let packets = probe(
+        path,
+        &["-select_streams", "s", "-show_packets", "-show_data", "-show_entries", "packet=pts_time,duration_time,data"],
+    );
+    packets["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let bytes = dump_bytes(p["data"].as_str().unwrap());
+            let text = if mp4 {
+                let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
+                bytes[2..2 + len].to_vec()
+            } else {
+                bytes
+            };
+            (p["pts_time"].to_string(), p["duration_time"].to_string(), text)
+        })
+        .filter(|p| !p.2.is_empty())
+        .collect()
+}
+
+#[test]
+fn mp4_and_mov_carry_subtitle_text_exactly_and_say_what_they_leave_out() {
+    let env = Env::new();
+    let srt = env.path("s.srt");
+    std::fs::write(
+        &srt,
+        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,800\n<i>Second</i> & last\n",
+    )
+    .unwrap();
+    let meta = env.path("meta.txt");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\ntitle=Holiday tape\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n",
+    )
+    .unwrap();
+    // The same real clip with these subtitles: SRT in .mkv (with a chapter), and
+    // mov_text (tx3g) in .mp4, as ffmpeg writes them.
+    let source = |name: &str, codec: &str| {
+        let path = env.path(name);
+        let o = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(media("bikes.mp4"))
+            .arg("-i")
+            .arg(&srt)
+            .arg("-i")
+            .arg(&meta)
+            .args(["-map", "0:v", "-map", "1", "-map_metadata", "2", "-map_chapters", "2", "-t", "2"])
+            .args(["-vf", "scale=320:136", "-c:v", "libx264", "-preset", "ultrafast", "-c:s", codec])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+        path
+    };
+    let (mkv, mp4) = (source("in.mkv", "srt"), source("in.mp4", "mov_text"));
+    assert_eq!(subtitle_texts(&mkv).len(), 2);
+    for (input, name) in [(&mkv, "a.mp4"), (&mkv, "a.mov"), (&mp4, "b.mp4"), (&mp4, "b.mov")] {
+        let out = env.path(name);
+        let o = env.copy_video(input, &out);
+        assert_ok(&o);
+        assert_eq!(subtitle_texts(&out), subtitle_texts(input), "{name}: text, start and duration of each subtitle");
+        let message = stderr(&o);
+        if input == &mkv {
+            // The .mkv source has a chapter; qtmux writes none.
+            assert!(message.contains("1 chapters are left out (use .mkv"), "{name}: {message}");
+        } else {
+            // ffmpeg's tx3g has the italic as a style record: the text alone comes through.
+            assert!(message.contains("style records (bold, italic, colour) are not copied"), "{name}: {message}");
+        }
+        let o = Command::new("gst-discoverer-1.0").arg("-v").arg(&out).output().unwrap();
+        assert!(stdout(&o).contains("title: Holiday tape"), "{name}: {}", stdout(&o));
+    }
 }

@@ -27,6 +27,12 @@ pub struct VideoCommand {
     /// Keep OUT.parts/ after OUT is written (it is removed by default).
     #[arg(long)]
     pub keep_parts: bool,
+    /// Instead of OUT, render clips of SECONDS (default 2) at 10%, 50% and 90% of IN as
+    /// OUT-STEM.preview-1.EXT .. -3 (the job's settings, streams included), or with
+    /// `still` one PNG per position: the source frame scaled with Lanczos | upscaled.
+    #[arg(long, value_name = "SECONDS|still", num_args = 0..=1, default_missing_value = "2",
+          value_parser = super::preview::parse, conflicts_with = "keep_parts")]
+    pub preview: Option<super::preview::Preview>,
 }
 
 impl VideoCommand {

@@ -7,7 +7,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
@@ -21,8 +21,9 @@ pub struct Extras {
 }
 
 /// Prerolls the source's demuxer and keeps the global tag and TOC events it sends
-/// (demuxers send them before the first packet).
-pub fn read(source: &Path) -> Result<Extras> {
+/// (demuxers send them before the first packet); `streams`: how many the source has
+/// (the plan's, video included).
+pub fn read(source: &Path, streams: usize) -> Result<Extras> {
     g::init()?;
     let pipeline = Running(gst::Pipeline::new());
     let filesrc = g::make("filesrc")?;
@@ -31,41 +32,75 @@ pub fn read(source: &Path) -> Result<Extras> {
     pipeline.add_many([&filesrc, &parsebin])?;
     filesrc.link(&parsebin)?;
     let found = Arc::new(Mutex::new(Extras::default()));
+    let sinks = Arc::new(Mutex::new(Vec::new()));
     let weak = pipeline.0.downgrade();
-    let seen = found.clone();
+    let (seen, added) = (found.clone(), sinks.clone());
     parsebin.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else { return };
         let seen = seen.clone();
         pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            match info.event().map(|e| e.view()) {
-                Some(gst::EventView::Toc(toc)) if seen.toc.is_none() => seen.toc = Some(toc.toc_owned().0),
-                Some(gst::EventView::Tag(tag)) if tag.tag().scope() == gst::TagScope::Global => {
-                    let tags = seen.tags.get_or_insert_with(gst::TagList::new);
-                    tags.make_mut().insert(tag.tag(), gst::TagMergeMode::Keep);
-                }
-                _ => (),
+            if let Some(event) = info.event() {
+                note(&mut seen.lock().unwrap_or_else(|e| e.into_inner()), event);
             }
             gst::PadProbeReturn::Ok
         });
-        // A sink that prerolls, so the state change waits for the first packet.
+        // A sink that prerolls, so waiting for its state waits for the first packet.
         let Ok(sink) = g::make("fakesink") else { return };
         let _ = pipeline.add(&sink);
         let _ = sink.sync_state_with_parent();
         let _ = pad.link(&sink.static_pad("sink").expect("fakesink has a sink pad"));
+        added.lock().unwrap_or_else(|e| e.into_inner()).push(sink);
     });
-    g::set_state(&pipeline, gst::State::Paused).with_context(|| format!("cannot read {}", source.display()))?;
+    // Playing, not Paused: without a sink the pipeline counts as prerolled at once and
+    // parsebin (1.22) then never typefinds. The sinks sync to the clock, so little
+    // beyond the first packets is read before the pipeline is dropped.
+    g::set_state(&pipeline, gst::State::Playing).with_context(|| format!("cannot read {}", source.display()))?;
+    // parsebin exposes the streams from its own thread (and emits no no-more-pads):
+    // wait for all of them, then for each one's preroll.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sinks.lock().unwrap_or_else(|e| e.into_inner()).len() < streams {
+        g::bus_error(&pipeline).with_context(|| format!("cannot read {}", source.display()))?;
+        if std::time::Instant::now() > deadline {
+            bail!("{} exposed fewer than {streams} streams within 60 s", source.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sinks = std::mem::take(&mut *sinks.lock().unwrap_or_else(|e| e.into_inner()));
+    for sink in &sinks {
+        let _ = sink.state(gst::ClockTime::from_seconds(60));
+    }
+    let mut found = std::mem::take(&mut *found.lock().unwrap_or_else(|e| e.into_inner()));
+    // Events already on a pad when parsebin exposed it (sticky) never pass the probe;
+    // after preroll each sink holds them.
+    for pad in sinks.iter().filter_map(|s| s.static_pad("sink")) {
+        pad.sticky_events_foreach(|event| {
+            note(&mut found, event);
+            std::ops::ControlFlow::Continue(gst::EventForeachAction::Keep)
+        });
+    }
     drop(pipeline);
-    let found = std::mem::take(&mut *found.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(found)
 }
 
-/// Puts the source's tags and chapters on a muxer (before it writes its header).
-pub fn apply(mux: &gst::Element, extras: &Extras) {
+/// Keeps a TOC (the first) and global tags from an event.
+fn note(seen: &mut Extras, event: &gst::Event) {
+    match event.view() {
+        gst::EventView::Toc(toc) if seen.toc.is_none() => seen.toc = Some(toc.toc_owned().0),
+        gst::EventView::Tag(tag) if tag.tag().scope() == gst::TagScope::Global => {
+            let tags = seen.tags.get_or_insert_with(gst::TagList::new);
+            tags.make_mut().insert(tag.tag(), gst::TagMergeMode::Keep);
+        }
+        _ => (),
+    }
+}
+
+/// Puts the source's tags and (with `chapters`) its chapters on a muxer (before it
+/// writes its header).
+pub fn apply(mux: &gst::Element, extras: &Extras, chapters: bool) {
     if let (Some(setter), Some(tags)) = (mux.dynamic_cast_ref::<gst::TagSetter>(), &extras.tags) {
         setter.merge_tags(tags, gst::TagMergeMode::Replace);
     }
-    if let (Some(setter), Some(toc)) = (mux.dynamic_cast_ref::<gst::TocSetter>(), &extras.toc) {
+    if let (Some(setter), Some(toc), true) = (mux.dynamic_cast_ref::<gst::TocSetter>(), &extras.toc, chapters) {
         setter.set_toc(Some(toc));
     }
 }

@@ -18,6 +18,7 @@ use super::{
     plan::{Plan, Stream},
     segment::{demux, segment_path},
 };
+use crate::cli::usage;
 
 /// Refuses to merge while a segment is missing, listing them.
 pub fn check_complete(parts: &Path, plan: &Plan) -> Result<()> {
@@ -70,13 +71,84 @@ fn mux_pad_template(kind: &str) -> &'static str {
     }
 }
 
+/// A stretch of the source's timeline merged on its own (a preview): the frames and
+/// packets from `start` (the pts of its first frame, ns) to before `end`, shifted so
+/// the file starts at 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clip {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+/// `video merge PARTS OUT`: checks, says what the container leaves out, writes OUT.
 pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     g::init()?;
     let plan = Plan::load(parts)?;
     let container = Container::of(output)?;
     container.check(plan.settings.codec())?;
     check_complete(parts, &plan)?;
-    let first = segment_path(parts, 0);
+    let extras = super::extras::read(&plan.source.path, plan.streams.len() + 1)?;
+    for warning in left_out(&plan, container, &extras)? {
+        eprintln!("warning: {warning}");
+    }
+    write(parts, &plan, output, &extras, None, cancel)
+}
+
+/// Whether the container's muxer takes a copied stream (as merge relabels it).
+fn holds(mux: &gst::Element, stream: &Stream) -> bool {
+    let caps = stream.caps.parse::<gst::Caps>().unwrap_or_else(|_| gst::Caps::new_any());
+    let caps = super::extras::mux_caps(&caps).unwrap_or(caps);
+    mux.pad_template(mux_pad_template(&stream.kind)).is_some_and(|t| t.caps().can_intersect(&caps))
+}
+
+/// What of the source the container cannot hold, one line each (the merge leaves it
+/// out); an audio stream it cannot hold is an error instead (usage, before any work):
+/// sound is never lost for a file name.
+pub fn left_out(plan: &Plan, container: Container, extras: &super::extras::Extras) -> Result<Vec<String>> {
+    let mux = container.muxer()?;
+    let ext = container.name();
+    let mut lines = Vec::new();
+    for (i, stream) in plan.streams.iter().enumerate().filter(|(_, s)| !holds(&mux, s)) {
+        let what = format!("the source's {} stream {} ({})", stream.kind, i + 1, stream.caps);
+        if stream.kind == "audio" {
+            return Err(usage(format!("a .{ext} file cannot hold {what}; use .mkv")));
+        }
+        let hint = if container == Container::Matroska { "" } else { " (use .mkv to keep it)" };
+        lines.push(format!("a .{ext} file cannot hold {what}: it is left out{hint}"));
+    }
+    // By name: the demuxer's container-format tag does not reliably arrive by preroll.
+    let from_mp4 = Container::of(&plan.source.path).is_ok_and(|c| c != Container::Matroska);
+    if from_mp4 && plan.streams.iter().any(|s| s.kind == "subtitle") {
+        lines.push(
+            "GStreamer 1.22's qtdemux hands on the source's MP4 (tx3g) subtitles as plain text: their style \
+             records (bold, italic, colour) are not copied"
+                .to_owned(),
+        );
+    }
+    let chapters = extras.toc.as_ref().map_or(0, |toc| toc.entries().len());
+    if chapters > 0 && mux.dynamic_cast_ref::<gst::TocSetter>().is_none() {
+        lines.push(format!(
+            "GStreamer's {} writes no chapters: the source's {chapters} chapters are left out (use .mkv to keep them)",
+            mux.factory().map(|f| f.name().to_string()).unwrap_or_default()
+        ));
+    }
+    Ok(lines)
+}
+
+/// Writes OUT from the verified segments of `plan` and the source's other streams
+/// (all of them, or the part in `clip`).
+pub fn write(
+    parts: &Path,
+    plan: &Plan,
+    output: &Path,
+    extras: &super::extras::Extras,
+    clip: Option<Clip>,
+    cancel: &AtomicBool,
+) -> Result<()> {
+    let container = Container::of(output)?;
+    let shift = clip.map_or(0, |c| c.start);
+    let times: Vec<u64> = plan.segments.iter().flat_map(|s| plan.segment_pts(s)).map(|p| p - shift).collect();
+    let first = segment_path(parts, plan.segments[0].index);
     let mut video_caps = None;
     // The caps only: the first frame is enough.
     let _ = demux(&first, cancel, |sample| {
@@ -90,10 +162,11 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     let pipeline = Running(gst::Pipeline::new());
     let mux = container.muxer()?;
     if container == Container::Matroska {
-        mux.set_property("timecodescale", matroska_scale(&plan.pts));
+        mux.set_property("timecodescale", matroska_scale(&times));
     }
-    super::extras::apply(&mux, &super::extras::read(&plan.source.path)?);
-    tag(&mux, &plan);
+    // A clip's chapters would point outside it.
+    super::extras::apply(&mux, extras, clip.is_none());
+    tag(&mux, plan);
     let filesink = g::make("filesink")?;
     filesink.set_property("location", &temp.0);
     let appsrc = g::app_src(&video_caps)?;
@@ -104,7 +177,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     let video_pad = link_request(&mux, &video_queue, "video", &video_caps, container)?;
     if container != Container::Matroska {
         // The video track only: the audio keeps its own (sample-rate) timescale.
-        video_pad.set_property("trak-timescale", exact_timescale(&plan.pts));
+        video_pad.set_property("trak-timescale", exact_timescale(&times));
     }
 
     // The source's other streams, each into a queue and a muxer pad requested now
@@ -116,11 +189,19 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
     filesrc.link(&parsebin)?;
     let mut queues = Vec::new();
     for stream in &plan.streams {
+        if !holds(&mux, stream) {
+            // Said by left_out before the job.
+            queues.push((stream.clone(), None));
+            continue;
+        }
         let queue = g::make("queue")?;
         queue.set_property("max-size-buffers", 0u32);
         queue.set_property("max-size-time", 0u64);
         queue.set_property("max-size-bytes", 64u32 << 20);
         pipeline.add(&queue)?;
+        if stream.kind == "subtitle" && container != Container::Matroska {
+            lead_with_gap(&queue.static_pad("sink").expect("queue has a sink pad"));
+        }
         let caps = stream.caps.parse::<gst::Caps>().unwrap_or_else(|_| gst::Caps::new_any());
         let entry = match super::extras::mux_caps(&caps) {
             Some(caps) => {
@@ -138,32 +219,42 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
                 queue
             }
         };
-        queues.push((stream.clone(), entry));
+        queues.push((stream.clone(), Some(entry)));
     }
-    let pending: Arc<Mutex<Vec<(Stream, gst::Element)>>> = Arc::new(Mutex::new(queues));
+    let pending: Arc<Mutex<Vec<Entry>>> = Arc::new(Mutex::new(queues));
     let video_taken = Arc::new(AtomicBool::new(false));
     let weak = pipeline.0.downgrade();
     parsebin.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else { return };
+        if let Some(clip) = clip {
+            clip_packets(pad, clip);
+        }
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let is_video =
             caps.structure(0).is_some_and(|s| s.name().starts_with("video/") || s.name().starts_with("image/"));
-        if is_video && !video_taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            // The source's own video: replaced by the upscaled segments.
-            if let Ok(discard) = g::discard() {
+        // The source's own video is replaced by the upscaled segments.
+        let entry = if is_video && !video_taken.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            None
+        } else {
+            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+            let caps_text = caps.to_string();
+            let index = pending.iter().position(|(s, _)| s.caps == caps_text).unwrap_or(0);
+            if index < pending.len() {
+                pending.remove(index).1
+            } else {
+                None
+            }
+        };
+        let entry = match entry {
+            Some(entry) => entry,
+            None => {
+                let Ok(discard) = g::discard() else { return };
                 let _ = pipeline.add(&discard);
                 let _ = discard.sync_state_with_parent();
-                let _ = pad.link(&discard.static_pad("sink").expect("fakesink has a sink pad"));
+                discard
             }
-            return;
-        }
-        let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
-        let caps_text = caps.to_string();
-        let index = pending.iter().position(|(s, _)| s.caps == caps_text).unwrap_or(0);
-        if index < pending.len() {
-            let (_, queue) = pending.remove(index);
-            let _ = pad.link(&queue.static_pad("sink").expect("queue has a sink pad"));
-        }
+        };
+        let _ = pad.link(&entry.static_pad("sink").expect("a sink pad"));
     });
 
     if pipeline.set_state(gst::State::Playing).is_err() {
@@ -187,6 +278,7 @@ pub fn run(parts: &Path, output: &Path, cancel: &AtomicBool) -> Result<()> {
             let mut buffer = buffer;
             {
                 let buffer = buffer.make_mut();
+                buffer.set_pts(gst::ClockTime::from_nseconds(pts - shift));
                 // No B-frames: decode order is presentation order.
                 buffer.set_dts(buffer.pts());
                 buffer.set_duration(gst::ClockTime::from_nseconds(next.map_or(plan.last_duration, |n| n - pts)));
@@ -220,6 +312,64 @@ fn as_muxer_wants(mux: &gst::Element, caps: &gst::Caps) -> gst::Caps {
     } else {
         narrowed
     }
+}
+
+/// A copied stream and where its packets go (None: left out, to a discard).
+type Entry = (Stream, Option<gst::Element>);
+
+/// Keeps a clip's packets of a copied stream, shifted to the clip's start; after its
+/// end the stream ends (EOS), so the source is read no further than needed.
+fn clip_packets(pad: &gst::Pad, clip: Clip) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer_mut() else { return gst::PadProbeReturn::Ok };
+        let Some(pts) = buffer.pts().or(buffer.dts()).map(|t| t.nseconds()) else {
+            return gst::PadProbeReturn::Drop;
+        };
+        if pts < clip.start {
+            return gst::PadProbeReturn::Drop;
+        }
+        if clip.end.is_some_and(|end| pts >= end) {
+            if !pad.pad_flags().contains(gst::PadFlags::EOS) {
+                pad.push_event(gst::event::Eos::new());
+            }
+            return gst::PadProbeReturn::Drop;
+        }
+        let buffer = buffer.make_mut();
+        let shift = |t: Option<gst::ClockTime>| {
+            t.map(|t| gst::ClockTime::from_nseconds(t.nseconds().saturating_sub(clip.start)))
+        };
+        buffer.set_pts(shift(buffer.pts()));
+        buffer.set_dts(shift(buffer.dts()));
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Puts an empty sample before a subtitle stream's first one when it starts after 0:
+/// 1.22's qtmux otherwise starts the track with an edit at that time and shortens its
+/// last sample by as much (measured: 1.0-1.8 s written as 1.0-1.6 s). Empty samples
+/// are how MP4 subtitle tracks show nothing; qtmux itself puts one after every sample
+/// that has a successor (zero-length where they touch, as here).
+fn lead_with_gap(pad: &gst::Pad) {
+    let started = std::sync::atomic::AtomicBool::new(false);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return gst::PadProbeReturn::Ok;
+        }
+        let pts = info.buffer().and_then(|b| b.pts()).map_or(0, |t| t.nseconds());
+        if pts > 0 {
+            let mut gap = gst::Buffer::new();
+            {
+                let gap = gap.get_mut().expect("a new buffer is writable");
+                gap.set_pts(gst::ClockTime::ZERO);
+                gap.set_dts(gst::ClockTime::ZERO);
+                gap.set_duration(gst::ClockTime::from_nseconds(pts));
+            }
+            // The stream lock is recursive: this runs the pad's chain now, before the
+            // buffer this probe holds.
+            let _ = pad.chain(gap);
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod files;
 pub mod gst;
 pub mod merge;
 pub mod plan;
+pub mod preview;
 pub mod progress;
 pub mod scenes;
 pub mod segment;
@@ -142,8 +143,17 @@ fn run_local(command: &VideoCommand, cancel: &std::sync::atomic::AtomicBool) -> 
     if crate::io::same_file(input, output) {
         return Err(usage(format!("refusing to overwrite the input {}; choose another OUT", input.display())));
     }
+    if let Some(preview) = command.preview {
+        preview::run(command, input, output, preview, cancel)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let parts = parts_of(output);
     let plan = plan_step(input, &parts, &command.job, cancel)?;
+    // Said before the work, not after it.
+    let extras = extras::read(&plan.source.path, plan.streams.len() + 1)?;
+    for warning in merge::left_out(&plan, container, &extras)? {
+        eprintln!("warning: {warning}");
+    }
     let quiet = command.job.engine.quiet;
     let mode = if command.job.engine.progress_json { ProgressMode::Json } else { command.run.progress };
     let reporter = Reporter::start(mode, quiet, plan.frames as u64);
@@ -164,7 +174,7 @@ fn run_local(command: &VideoCommand, cancel: &std::sync::atomic::AtomicBool) -> 
     let json = reporter.json;
     let processed = reporter.finish();
     result?;
-    merge::run(&parts, output, cancel)?;
+    merge::write(&parts, &plan, output, &extras, None, cancel)?;
     if !command.keep_parts {
         std::fs::remove_dir_all(&parts).with_context(|| format!("cannot remove {}", parts.display()))?;
     }
