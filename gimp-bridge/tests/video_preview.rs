@@ -73,7 +73,7 @@ fn preview_clips_are_the_job_s_frames_and_sound_at_three_positions() {
 
     let mut args = base.to_vec();
     args[1] = out.to_str().unwrap();
-    args.push("--preview");
+    args.extend(["--preview", "--progress", "json"]);
     let o = env.video(&args);
     assert_ok(&o);
     assert!(!out.exists(), "no OUT from a preview");
@@ -87,7 +87,8 @@ fn preview_clips_are_the_job_s_frames_and_sound_at_three_positions() {
     let audio = audio_packets(&input);
     for (n, position) in [0.1, 0.5, 0.9].into_iter().enumerate() {
         let clip = env.path(&format!("job.preview-{}.mkv", n + 1));
-        assert!(stderr(&o).contains(&format!("wrote {}", clip.display())), "{}", stderr(&o));
+        let done: serde_json::Value = serde_json::from_str(stderr(&o).lines().last().unwrap()).unwrap();
+        assert_eq!(done["previews"][n], clip.to_str().unwrap(), "{done}");
         // Where it starts: the first frame at the position, moved back to fit 2 s.
         let at = ((duration as f64 * position) as u64).min(duration - two_s);
         let first = source.iter().position(|&p| p >= at).unwrap();

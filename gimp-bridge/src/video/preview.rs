@@ -144,7 +144,9 @@ pub fn run(command: &VideoCommand, input: &Path, output: &Path, preview: Preview
     let json = reporter.json;
     reporter.finish();
     result?;
-    if !job.engine.quiet && !json {
+    if json {
+        crate::progress::json_line(&serde_json::json!({ "done": true, "previews": written }));
+    } else if !job.engine.quiet {
         for path in &written {
             eprintln!("wrote {}", path.display());
         }
