@@ -188,13 +188,15 @@ fn pick_output(file: &param::ParamFile) -> Result<String, String> {
 /// passes over the largest tensors; a nearest base in phase layout is the input itself,
 /// added to each colour's phases by broadcasting.
 fn phase_output(lowering: &mut Lowering, out: &str) -> Option<(String, i64)> {
-    if let Some(direct) = lowering.shuffles.get(out) {
-        return Some(direct.clone());
+    // The core reads phase layouts of scale 2..=8 (`upscaler::phase_scale`).
+    let shuffle = |value: &str| lowering.shuffles.get(value).filter(|(_, s)| (2..=8).contains(s)).cloned();
+    if let Some(direct) = shuffle(out) {
+        return Some(direct);
     }
     let (a, b) = lowering.adds.get(out)?.clone();
     let (phases, s) = [(&a, &b), (&b, &a)].into_iter().find_map(|(shuffled, base)| {
-        let shuffle = lowering.shuffles.get(shuffled)?;
-        (lowering.nearest_inputs.get(base) == Some(&shuffle.1)).then(|| shuffle.clone())
+        let found = shuffle(shuffled)?;
+        (lowering.nearest_inputs.get(base) == Some(&found.1)).then_some(found)
     })?;
     let g = &mut lowering.g;
     // [1, 3*s*s, H, W] as [1, 3, s*s, H*W] plus the input as [1, 3, 1, H*W].

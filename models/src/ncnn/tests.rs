@@ -325,6 +325,20 @@ BinaryOp         add    2 1 s u output 0=0
     assert!(graph.initializer.iter().all(|t| !t.name.starts_with("interp")), "{:?}", graph.initializer);
 }
 
+#[test]
+fn a_shuffle_by_more_than_8_stays_planar() {
+    // The core reads phase layouts up to scale 8 only.
+    let param = "7767517
+3 3
+Input            input  0 1 data
+Convolution      conv   1 1 data c 0=243 1=1 5=0 6=729
+PixelShuffle     ps     1 1 c output 0=9
+";
+    let (model, _) = convert_ok(param, &tagged_f32(&ramp(729)));
+    assert_eq!(ops(&model), ["Conv", "DepthToSpace"]);
+    assert!(model.metadata_props.iter().all(|m| m.key != PHASES.0));
+}
+
 /// The fixed channel count of a declared `[1, C, H, W]` graph output.
 fn out_channels(value: &crate::onnx::ValueInfoProto) -> i64 {
     let tensor = value.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()).expect("a tensor output");
