@@ -19,7 +19,7 @@ use crate::{Catalog, ModelEntry, ModelError, Package};
 /// Version of our converters' output. Bump it whenever a converter change alters the
 /// ONNX it writes: every cached entry with another version then reads as damaged and
 /// `aiupscale models fetch` rebuilds it.
-pub const CONVERTER_VERSION: u32 = 5;
+pub const CONVERTER_VERSION: u32 = 6;
 
 /// Environment variable naming the cache root (overrides the XDG location).
 pub const MODEL_DIR_ENV: &str = "AIUPSCALE_MODEL_DIR";

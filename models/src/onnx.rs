@@ -223,6 +223,11 @@ impl GraphBuilder {
         self.graph.input.push(value_info(name, ELEM_FLOAT, dims));
     }
 
+    /// Whether any node so far reads `value`.
+    pub fn consumes(&self, value: &str) -> bool {
+        self.graph.node.iter().any(|n| n.input.iter().any(|i| i == value))
+    }
+
     pub fn output_f32(&mut self, name: &str, dims: &[Dim]) {
         self.graph.output.push(value_info(name, ELEM_FLOAT, dims));
     }

@@ -320,6 +320,8 @@ impl Lowering<'_> {
         if (sy, sx) == (1, 1) {
             return y;
         }
-        self.g.node("DepthToSpace", &[&y], vec![Attr::Int("blocksize", sy), Attr::Str("mode", "CRD".into())])
+        let d2s = self.g.node("DepthToSpace", &[&y], vec![Attr::Int("blocksize", sy), Attr::Str("mode", "CRD".into())]);
+        self.shuffles.insert(d2s.clone(), (y, sy));
+        d2s
     }
 }

@@ -40,6 +40,14 @@ pub struct Lowering<'a> {
     pub weights: WeightReader<'a>,
     pub flops: f64,
     pub has_input: bool,
+    /// What lets a graph that ends in a depth-to-space return the phase layout
+    /// (`metadata::PHASES`) instead: CRD DepthToSpace outputs (PixelShuffle, phase-conv
+    /// deconvolutions) -> (their input, block size) ...
+    pub shuffles: HashMap<String, (String, i64)>,
+    /// ... nearest upscales of the graph input by a whole factor -> the factor ...
+    pub nearest_inputs: HashMap<String, i64>,
+    /// ... and two-input Adds -> their inputs (a residual over the nearest base).
+    pub adds: HashMap<String, (String, String)>,
 }
 
 pub(super) type Res<T> = Result<T, String>;
@@ -75,6 +83,9 @@ impl<'a> Lowering<'a> {
             weights: WeightReader::new(bin),
             flops: 0.0,
             has_input: false,
+            shuffles: HashMap::new(),
+            nearest_inputs: HashMap::new(),
+            adds: HashMap::new(),
         }
     }
 
@@ -439,6 +450,9 @@ impl<'a> Lowering<'a> {
         };
         let (l, r) = if swap { (&b, &a) } else { (&a, &b) };
         let value = self.g.node(onnx_op, &[l, r], vec![]);
+        if onnx_op == "Add" && !with_scalar {
+            self.adds.insert(value.clone(), (a.clone(), b.clone()));
+        }
         // A feature map times a pooled vector (scale (0, 0)) is a feature map.
         let pooled = |b: &Blob| b.scale == (0.0, 0.0);
         let mut out = if !with_scalar && pooled(&inputs[0]) { inputs[1].clone() } else { inputs[0].clone() };
@@ -509,7 +523,11 @@ impl<'a> Lowering<'a> {
             self.g.node("Resize", &[&x.value, "", "", &sizes], attrs)
         } else if resize_type == 1 || (whole(hs) && whole(ws)) {
             let scales = self.g.constant_f32("interp_scales", &[4], &[1.0, 1.0, hs, ws]);
-            self.g.node("Resize", &[&x.value, "", &scales], attrs)
+            let value = self.g.node("Resize", &[&x.value, "", &scales], attrs);
+            if resize_type == 1 && x.value == INPUT && hs == ws && whole(hs) {
+                self.nearest_inputs.insert(value.clone(), hs as i64);
+            }
+            value
         } else {
             // ncnn sizes the output as int(float(h) * scale) and then maps coordinates
             // with in/out, not with `scale`; feeding Resize `sizes` reproduces both.
@@ -597,6 +615,9 @@ impl<'a> Lowering<'a> {
         };
         let value =
             self.g.node("DepthToSpace", &[&x.value], vec![Attr::Int("blocksize", r), Attr::Str("mode", mode.into())]);
+        if mode == "CRD" {
+            self.shuffles.insert(value.clone(), (x.value.clone(), r));
+        }
         Ok(Blob { value, channels, scale: (x.scale.0 * r as f64, x.scale.1 * r as f64) })
     }
 }

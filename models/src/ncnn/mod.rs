@@ -19,6 +19,7 @@ mod unet_tests;
 use std::collections::HashSet;
 
 use crate::{
+    metadata::PHASES,
     onnx::{image_dims, Attr, Dim, GraphBuilder, ModelProto},
     ModelError,
 };
@@ -97,6 +98,10 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8], extras: Extras) -> R
             return Err(format!("output blob {output_blob:?} has {c} channels, expected 3 (RGB)"));
         }
     }
+    let phased = match extras.nearest_residual {
+        None if !lowering.g.consumes(&out.value) => phase_output(&mut lowering, &out.value),
+        _ => None,
+    };
     let flops = lowering.flops;
     let mut g = lowering.g;
     if out.value == INPUT {
@@ -104,7 +109,8 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8], extras: Extras) -> R
         g.node_with_outputs("Identity", &[INPUT], &[OUTPUT], vec![]);
     }
     g.input_f32(INPUT, &image_dims(3));
-    g.output_f32(OUTPUT, &[Dim::Fixed(1), Dim::Fixed(3), Dim::named("out_height"), Dim::named("out_width")]);
+    let out_channels = phased.as_ref().map_or(3, |(_, s)| 3 * s * s);
+    g.output_f32(OUTPUT, &[Dim::Fixed(1), Dim::Fixed(out_channels), Dim::named("out_height"), Dim::named("out_width")]);
 
     let scale = if out.scale.0 == out.scale.1 {
         fmt_num(out.scale.0)
@@ -112,17 +118,23 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8], extras: Extras) -> R
         format!("{}x{}", fmt_num(out.scale.0), fmt_num(out.scale.1))
     };
     let flops_text = format!("{flops}");
-    let mut model = g.finish(
-        &format!("{model_name}, converted from ncnn by aiupscale-models"),
-        &[
-            ("aiupscale.source", model_name),
-            ("aiupscale.converter", "ncnn"),
-            ("aiupscale.scale", &scale),
-            ("aiupscale.flops_per_pixel", &flops_text),
-        ],
-    );
-    if out.value != INPUT {
-        rename_value(&mut model, &out.value, OUTPUT);
+    let mut metadata = vec![
+        ("aiupscale.source", model_name),
+        ("aiupscale.converter", "ncnn"),
+        ("aiupscale.scale", &scale),
+        ("aiupscale.flops_per_pixel", &flops_text),
+    ];
+    if phased.is_some() {
+        metadata.push(PHASES);
+    }
+    let mut model = g.finish(&format!("{model_name}, converted from ncnn by aiupscale-models"), &metadata);
+    let out_value = phased.as_ref().map_or(&out.value, |(phases, _)| phases);
+    if out_value != INPUT {
+        rename_value(&mut model, out_value, OUTPUT);
+    }
+    if phased.is_some() {
+        // The depth-to-space (and the nearest base) now lead nowhere.
+        prune(&mut model);
     }
     Ok(Converted { model, flops_per_pixel: flops })
 }
@@ -167,6 +179,50 @@ fn pick_output(file: &param::ParamFile) -> Result<String, String> {
             many.len()
         )),
     }
+}
+
+/// The output in phase layout (`PHASES`) when the graph ends in a CRD depth-to-space,
+/// alone (waifu2x upconv_7's deconvolution, SPAN) or plus a nearest upscale of the input
+/// by the same factor (SRVGGNet: animevideov3 x4): (the phase value, block size). The
+/// core does the depth-to-space and the clamp while it writes pixels, which saves
+/// passes over the largest tensors; a nearest base in phase layout is the input itself,
+/// added to each colour's phases by broadcasting.
+fn phase_output(lowering: &mut Lowering, out: &str) -> Option<(String, i64)> {
+    // The core reads phase layouts of scale 2..=8 (`upscaler::phase_scale`).
+    let shuffle = |value: &str| lowering.shuffles.get(value).filter(|(_, s)| (2..=8).contains(s)).cloned();
+    if let Some(direct) = shuffle(out) {
+        return Some(direct);
+    }
+    let (a, b) = lowering.adds.get(out)?.clone();
+    let (phases, s) = [(&a, &b), (&b, &a)].into_iter().find_map(|(shuffled, base)| {
+        let found = shuffle(shuffled)?;
+        (lowering.nearest_inputs.get(base) == Some(&found.1)).then_some(found)
+    })?;
+    let g = &mut lowering.g;
+    // [1, 3*s*s, H, W] as [1, 3, s*s, H*W] plus the input as [1, 3, 1, H*W].
+    let split = g.constant_i64("phase_split", &[4], &[0, 3, s * s, -1]);
+    let grouped = g.node("Reshape", &[&phases, &split], vec![]);
+    let flat = g.constant_i64("base_split", &[4], &[0, 3, 1, -1]);
+    let base = g.node("Reshape", &[INPUT, &flat], vec![]);
+    let sum = g.node("Add", &[&grouped, &base], vec![]);
+    let shape = g.node("Shape", &[&phases], vec![]);
+    Some((g.node("Reshape", &[&sum, &shape], vec![]), s))
+}
+
+/// Removes nodes whose outputs nothing reads and initializers no node reads.
+fn prune(model: &mut ModelProto) {
+    let Some(graph) = model.graph.as_mut() else { return };
+    let mut live: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let mut keep = vec![false; graph.node.len()];
+    for (i, node) in graph.node.iter().enumerate().rev() {
+        if node.output.iter().any(|o| live.contains(o)) {
+            keep[i] = true;
+            live.extend(node.input.iter().cloned());
+        }
+    }
+    let mut flags = keep.into_iter();
+    graph.node.retain(|_| flags.next().unwrap_or(false));
+    graph.initializer.retain(|t| live.contains(&t.name));
 }
 
 /// Renames an internal value everywhere it occurs (we learn the output's value name

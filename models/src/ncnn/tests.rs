@@ -5,6 +5,7 @@ use prost::Message;
 
 use super::bin::{f16_to_f32, WeightReader};
 use super::{convert, param, Converted};
+use crate::metadata::PHASES;
 use crate::onnx::{ModelProto, NodeProto, TensorProto};
 use crate::ModelError;
 
@@ -186,12 +187,13 @@ fn reads_quantized_tables_and_refuses_int8() {
 fn converts_conv_and_pixel_shuffle() {
     let (model, flops) = convert_ok(CONV_SHUFFLE, &conv_shuffle_bin());
     assert_eq!(model.opset_import[0].version, 17);
-    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "DepthToSpace"]);
+    // A final PixelShuffle is left to the core: the output is in phase layout.
+    assert_eq!(ops(&model), ["Conv", "LeakyRelu"]);
     let graph = model.graph.as_ref().unwrap();
     assert_eq!(graph.input[0].name, "input");
     assert_eq!(graph.output[0].name, "output");
     let dims = &graph.output[0].r#type.as_ref().unwrap().tensor_type.as_ref().unwrap().shape.as_ref().unwrap().dim;
-    assert_eq!(dims[1].dim_value, Some(3));
+    assert_eq!(dims[1].dim_value, Some(12));
     assert_eq!(dims[2].dim_param.as_deref(), Some("out_height"));
 
     let conv = node(&model, "Conv");
@@ -204,14 +206,13 @@ fn converts_conv_and_pixel_shuffle() {
     assert_eq!(floats(init(&model, &conv.input[2])), vec![0.25; 12]);
     let leaky = node(&model, "LeakyRelu");
     assert_eq!(leaky.attribute[0].f, 0.2);
-    let d2s = node(&model, "DepthToSpace");
-    assert_eq!(d2s.output[0], "output");
-    assert_eq!(attr_s(d2s, "mode"), "CRD");
+    assert_eq!(leaky.output[0], "output");
     // 324 multiply-adds per pixel at input resolution.
     assert_eq!(flops, 648.0);
     let meta: Vec<(&str, &str)> = model.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
     assert!(meta.contains(&("aiupscale.source", "tiny")));
     assert!(meta.contains(&("aiupscale.scale", "2")));
+    assert!(meta.contains(&PHASES));
 }
 
 #[test]
@@ -245,16 +246,19 @@ Deconvolution    conv7  1 1 c1 Eltwise4 0=3 1=4 3=2 4=3 5=1 6=96
     bin.extend(tagged_f16(&deconv.iter().map(|v| f32_to_f16_exact(*v)).collect::<Vec<_>>()));
     bin.extend(raw_f32(&[0.5, 0.5, 0.5]));
     let (model, flops) = convert_ok(param, &bin);
-    // The deconvolution becomes a conv to its 2x2 output phases and DepthToSpace.
-    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "Conv", "DepthToSpace"]);
+    // The deconvolution becomes a conv to its 2x2 output phases; as the last layer it
+    // leaves them to the core (phase layout), with no DepthToSpace.
+    assert_eq!(ops(&model), ["Conv", "LeakyRelu", "Conv"]);
     let convs: Vec<&NodeProto> = model.graph.as_ref().unwrap().node.iter().filter(|n| n.op_type == "Conv").collect();
     assert_eq!(attr_ints(convs[0], "pads"), [0, 0, 0, 0], "waifu2x convs are valid (unpadded)");
     // Transposed conv pads 3 crop the full output: output row 2m + r reads inputs
     // m..m+2, so a valid 3x3 conv (2m + r = m + d with kernel row r + 3 - 2d).
     assert_eq!(attr_ints(convs[1], "pads"), [0, 0, 0, 0]);
-    let d2s = node(&model, "DepthToSpace");
-    assert_eq!(d2s.output[0], "output");
-    assert_eq!(attr_s(d2s, "mode"), "CRD");
+    assert_eq!(convs[1].output[0], "output");
+    let meta = &model.metadata_props;
+    assert!(meta.iter().any(|m| (m.key.as_str(), m.value.as_str()) == PHASES), "{meta:?}");
+    let out = &model.graph.as_ref().unwrap().output[0];
+    assert_eq!(out_channels(out), 12, "[1, 3 x 2x2 phases, h, w]");
     let w = init(&model, &convs[1].input[1]);
     assert_eq!(w.dims, [12, 2, 3, 3], "[colour x 2x2 phases][in][3][3]");
     let w = floats(w);
@@ -269,6 +273,76 @@ Deconvolution    conv7  1 1 c1 Eltwise4 0=3 1=4 3=2 4=3 5=1 6=96
     assert_eq!(w[((phase * 2 + i) * 3 + dy) * 3 + dx], 0.0, "phase row 0 has no tap at dy 2");
     assert_eq!(floats(init(&model, &convs[1].input[2])), [0.5; 12]);
     assert_eq!(flops, 2.0 * 54.0 + 2.0 * 96.0);
+}
+
+#[test]
+fn a_deconvolution_inside_the_network_keeps_its_depth_to_space() {
+    let param = "7767517
+3 3
+Input            input  0 1 Input1 0=156 1=156 2=3
+Deconvolution    up     1 1 Input1 d 0=3 1=4 3=2 4=1 5=0 6=144
+Convolution      conv1  1 1 d output 0=3 1=1 5=0 6=9
+";
+    let mut bin = tagged_f32(&ramp(144));
+    bin.extend(tagged_f32(&[1.0; 9]));
+    let (model, _) = convert_ok(param, &bin);
+    assert_eq!(ops(&model), ["Conv", "DepthToSpace", "Conv"]);
+    assert_eq!(attr_s(node(&model, "DepthToSpace"), "mode"), "CRD");
+    assert!(model.metadata_props.iter().all(|m| m.key != PHASES.0));
+    assert_eq!(out_channels(&model.graph.as_ref().unwrap().output[0]), 3);
+}
+
+#[test]
+fn a_pixel_shuffle_plus_nearest_input_output_stays_in_phase_layout() {
+    // SRVGGNet's tail (animevideov3): conv -> PixelShuffle 2 + nearest x2 of the input.
+    let param = "7767517
+6 7
+Input            input  0 1 data
+Split            sp     1 2 data d0 d1
+Convolution      conv   1 1 d0 c 0=12 1=1 5=0 6=36
+PixelShuffle     ps     1 1 c s 0=2
+Interp           up     1 1 d1 u 0=1 1=2.000000e+00 2=2.000000e+00
+BinaryOp         add    2 1 s u output 0=0
+";
+    let (model, _) = convert_ok(param, &tagged_f32(&ramp(36)));
+    // The base, the input as [1, 3, 1, H*W], is added to each colour's 4 phases.
+    assert_eq!(ops(&model), ["Conv", "Reshape", "Reshape", "Add", "Shape", "Reshape"]);
+    let graph = model.graph.as_ref().unwrap();
+    let add = node(&model, "Add");
+    let reshapes: Vec<&NodeProto> = graph.node.iter().filter(|n| n.op_type == "Reshape").collect();
+    assert_eq!(reshapes[0].input[0], graph.node[0].output[0], "the phase conv's output");
+    assert_eq!(reshapes[1].input[0], "input");
+    assert_eq!(add.input, [reshapes[0].output[0].clone(), reshapes[1].output[0].clone()]);
+    let ints = |name: &str| -> Vec<i64> {
+        init(&model, name).raw_data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect()
+    };
+    assert_eq!(ints(&reshapes[0].input[1]), [0, 3, 4, -1]);
+    assert_eq!(ints(&reshapes[1].input[1]), [0, 3, 1, -1]);
+    assert_eq!(reshapes[2].output[0], "output");
+    assert!(model.metadata_props.iter().any(|m| (m.key.as_str(), m.value.as_str()) == PHASES));
+    assert_eq!(out_channels(&graph.output[0]), 12);
+    // Nothing of the pruned depth-to-space and Resize is left, constants included.
+    assert!(graph.initializer.iter().all(|t| !t.name.starts_with("interp")), "{:?}", graph.initializer);
+}
+
+#[test]
+fn a_shuffle_by_more_than_8_stays_planar() {
+    // The core reads phase layouts up to scale 8 only.
+    let param = "7767517
+3 3
+Input            input  0 1 data
+Convolution      conv   1 1 data c 0=243 1=1 5=0 6=729
+PixelShuffle     ps     1 1 c output 0=9
+";
+    let (model, _) = convert_ok(param, &tagged_f32(&ramp(729)));
+    assert_eq!(ops(&model), ["Conv", "DepthToSpace"]);
+    assert!(model.metadata_props.iter().all(|m| m.key != PHASES.0));
+}
+
+/// The fixed channel count of a declared `[1, C, H, W]` graph output.
+fn out_channels(value: &crate::onnx::ValueInfoProto) -> i64 {
+    let tensor = value.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()).expect("a tensor output");
+    tensor.shape.as_ref().expect("a shape").dim[1].dim_value.expect("a fixed channel count")
 }
 
 /// fp16 bits of a small integer value (exact), for building test weights.
