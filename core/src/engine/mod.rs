@@ -89,11 +89,8 @@ impl std::str::FromStr for Precision {
 
 /// Catalog models whose bf16 output passed the quality gate of `tests/precision_gate.rs`
 /// (PSNR against fp32 >= 45 dB on each of 5 real photos, mean PSNR change against the
-/// originals within 0.1 dB). Measured 2026-12-02 with OpenVINO 2026.4.1 (lowest dB from
-/// fp32, change): x4plus 48.0/-0.003, x4plus-anime 46.4/+0.008, animevideov3 x4/x3/x2
-/// 51.7/+0.005, 51.1/+0.019, 51.5/+0.038, waifu2x-photo (all five) >= 50.9/<= +0.007.
-/// Anime4K-class models stay fp32 (too few FLOPs for bf16 to pay). Anything not
-/// listed runs fp32 under `auto`.
+/// originals within 0.1 dB; figures in BENCHMARKS.md). Anime4K-class models stay fp32 (too
+/// few FLOPs for bf16 to pay). Anything not listed runs fp32 under `auto`.
 const BF16_PASSED: &[&str] = &[
     "realesrgan-x4plus",
     "realesrgan-x4plus-anime",
