@@ -129,8 +129,6 @@ pub enum ParameterError {
     TileTooSmall { tile_side: u32, multiple: u32, rounded: u32, context: u32, overlap: u32, border: u32, minimum: u32 },
     #[error("grain strength {strength} is outside 0..=1")]
     Grain { strength: f32 },
-    #[error("tile reuse threshold {threshold} must be a finite number >= 0 (8-bit levels)")]
-    ReuseThreshold { threshold: f32 },
 }
 
 #[derive(Debug, thiserror::Error)]

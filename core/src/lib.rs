@@ -24,7 +24,6 @@ mod pooled;
 pub mod provenance;
 pub mod quantize;
 pub mod resample;
-pub mod reuse;
 pub mod runtime;
 pub mod stream;
 pub mod tiling;

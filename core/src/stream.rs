@@ -109,15 +109,9 @@ impl<U: BorrowMut<Upscaler>> FrameUpscaler<U> {
         self.settings = settings;
     }
 
-    /// Forgets the history and the reused tiles (flush, seek, new stream).
+    /// Forgets the history (flush, seek, new stream).
     pub fn reset(&mut self) {
         self.history = None;
-        self.upscaler.borrow_mut().reset_reuse();
-    }
-
-    /// The upscaler, to change its per-stream options (tile reuse).
-    pub fn upscaler_mut(&mut self) -> &mut Upscaler {
-        self.upscaler.borrow_mut()
     }
 
     pub fn last_report(&self) -> FrameReport {

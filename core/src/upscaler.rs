@@ -17,7 +17,6 @@ use crate::{
     },
     pooled::{Means, PooledStages},
     resample::{resample, Filter},
-    reuse::{check_threshold, ReuseState, ReuseStats, Shape},
     runtime::{is_light_model, prefers_blocked_layout, Device, SessionConfig},
     tiling::{auto_tile_shape, TilePlan, TileSpec},
     CoreError, ModelLoadError, ParameterError, Result, SetupError,
@@ -173,8 +172,6 @@ enum Kind {
 pub struct Upscaler {
     kind: Kind,
     config: UpscalerConfig,
-    /// Tile reuse between frames (`set_reuse_threshold`); `None` = off.
-    reuse: Option<ReuseState>,
 }
 
 /// The tile budget per model: x4 models with heavy bodies keep 320x320 tiles (their
@@ -241,12 +238,12 @@ impl Upscaler {
             }
             ModelSource::File(path) => load_model(path, None, &config.session)?,
         };
-        Ok(Self { kind: Kind::Onnx(Box::new(model)), config, reuse: None })
+        Ok(Self { kind: Kind::Onnx(Box::new(model)), config })
     }
 
     /// A classic resampler behind the same API (the baseline for comparisons).
     pub fn classic(filter: Filter) -> Self {
-        Self { kind: Kind::Classic, config: UpscalerConfig { resample: filter, ..Default::default() }, reuse: None }
+        Self { kind: Kind::Classic, config: UpscalerConfig { resample: filter, ..Default::default() } }
     }
 
     pub fn info(&self) -> Option<&ModelInfo> {
@@ -313,26 +310,6 @@ impl Upscaler {
         &self.config
     }
 
-    /// Video only: from the next frame, a tile whose input (context included) changed by
-    /// at most `threshold` 8-bit levels ([`crate::reuse::tile_change`]) since the model
-    /// last ran on it takes that run's output again. `None` (the default) turns it off.
-    pub fn set_reuse_threshold(&mut self, threshold: Option<f32>) -> Result<()> {
-        self.reuse = check_threshold(threshold)?.map(ReuseState::new);
-        Ok(())
-    }
-
-    /// Forgets the previous frame's tiles (a flush, a seek, a new stream).
-    pub fn reset_reuse(&mut self) {
-        if let Some(reuse) = self.reuse.as_mut() {
-            reuse.reset();
-        }
-    }
-
-    /// Model runs and reuses of the last frame (all runs when reuse is off).
-    pub fn reuse_stats(&self) -> Option<ReuseStats> {
-        self.reuse.as_ref().map(|r| r.stats)
-    }
-
     /// Checks what [`Upscaler::upscale`] would refuse for a `src` input and a `dst`
     /// output (both sizes, the model's native size, the tiling), before any frame: a
     /// stream can then be refused when it is set up rather than at its first frame.
@@ -368,7 +345,6 @@ impl Upscaler {
             }));
         }
         let config = self.config;
-        let reuse = &mut self.reuse;
         let model = match &mut self.kind {
             // A scale-1 model (denoise only) runs at any output size.
             Kind::Onnx(model) if dst.width() > src.width() || dst.height() > src.height() || model.info.scale == 1 => {
@@ -386,10 +362,10 @@ impl Upscaler {
             (u64::from(src.width()) * u64::from(scale), u64::from(src.height()) * u64::from(scale));
         check_dimensions(native_w, native_h)?;
         if (native_w, native_h) == (u64::from(dst.width()), u64::from(dst.height())) {
-            model.run_tiled(src, dst, &config, reuse.as_mut(), control)?;
+            model.run_tiled(src, dst, &config, control)?;
         } else {
             let mut native = Image::new(native_w as u32, native_h as u32, src.format())?;
-            model.run_tiled(src, &mut native.as_mut(), &config, reuse.as_mut(), control)?;
+            model.run_tiled(src, &mut native.as_mut(), &config, control)?;
             resample(&native.as_ref(), dst, config.resample)?;
         }
         if config.color_fix.unwrap_or_else(|| fixes_colors(&model.info)) {
@@ -553,7 +529,6 @@ impl OnnxModel {
         src: &ImageRef<'_>,
         dst: &mut ImageMut<'_>,
         config: &UpscalerConfig,
-        mut reuse: Option<&mut ReuseState>,
         control: &mut Control<'_>,
     ) -> Result<()> {
         let info = self.info.clone();
@@ -576,24 +551,10 @@ impl OnnxModel {
         };
         // The stages' passes count towards progress as tiles too.
         let passes = means.as_ref().map_or(0, |(_, a)| self.stage_points() * (1 + usize::from(a.is_some())));
-        // Reuse covers opaque images of models without whole-image pooling: a tile's
-        // output then depends on its own input alone.
-        if has_alpha || means.is_some() {
-            reuse = None;
-        }
-        if let Some(reuse) = reuse.as_deref_mut() {
-            reuse.begin(Shape {
-                src: (src.width(), src.height()),
-                native: (dst.width(), dst.height()),
-                format: src.format(),
-                tile: (tw, th),
-                tiles: plan.len(),
-            });
-        }
         let total = (plan.len() * (1 + passes)) as f32;
         let already = plan.len() * passes;
-        for (index, (xt, yt)) in plan.tiles().enumerate() {
-            let done = already + index;
+        for (done, (xt, yt)) in plan.tiles().enumerate() {
+            let done = already + done;
             if control.cancelled() {
                 return Err(CoreError::Cancelled);
             }
@@ -606,14 +567,6 @@ impl OnnxModel {
                 height: scale * (yt.input_end - yt.input_start) as usize,
             };
             let (dx, dy) = (xt.input_start * info.scale, yt.input_start * info.scale);
-            if let Some(reuse) = reuse.as_deref_mut() {
-                if reuse.reusable(index, &rgb, (tw, th)) {
-                    reuse.copy_previous(dst, (dx, dy, rect.width as u32, rect.height as u32));
-                    control.report((done + 1) as f32 / total);
-                    continue;
-                }
-                reuse.computed(index, &rgb);
-            }
             let format = dst.format();
             let phases_fast = format.sample == SampleType::U8 && !has_alpha && !format.channels.is_gray();
             if !transparent && (!self.phases || phases_fast) {
@@ -661,9 +614,6 @@ impl OnnxModel {
             let alpha = has_alpha.then_some(&alpha_out[..]);
             write_tile(dst, dx, dy, &color, alpha, ow, rect);
             control.report((done + 1) as f32 / total);
-        }
-        if let Some(reuse) = reuse {
-            reuse.finish(dst)?;
         }
         Ok(())
     }

@@ -14,11 +14,6 @@
 //!    photo panned 3 px per frame, the ghosting check.
 //!
 //! Metrics skip the first 5 frames (the history fills there) and are on 0..255.
-//!
-//! `AIUPSCALE_EVAL_ONLY=reuse` runs the tile-reuse measurement instead ([`reuse`]).
-
-#[path = "temporal_eval/reuse.rs"]
-mod reuse;
 
 use std::path::{Path, PathBuf};
 
@@ -173,14 +168,10 @@ fn moving_row(name: &str, clean: &[Image], inputs: &[Image], out_dir: &Path) {
 fn main() {
     let out_dir = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| repo_root().join("docs/temporal"));
     std::fs::create_dir_all(&out_dir).unwrap();
-    // AIUPSCALE_EVAL_ONLY=moving|carphone|reuse: a subset, for tuning runs.
-    let only = std::env::var("AIUPSCALE_EVAL_ONLY").unwrap_or_default();
-    if only == "reuse" {
-        reuse::run(&out_dir);
-        return;
-    }
     ensure_model(MODEL);
 
+    // AIUPSCALE_EVAL_ONLY=moving|carphone: a subset, for tuning runs.
+    let only = std::env::var("AIUPSCALE_EVAL_ONLY").unwrap_or_default();
     let only_moving = only == "moving" || only == "carphone";
     if !only_moving {
         println!("### 1. Static scene with fresh noise per frame (coffee.png 192x144, 30 frames, x2)\n");
