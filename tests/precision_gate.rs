@@ -122,9 +122,11 @@ fn int8_is_measured_and_auto_picks_it_only_where_it_passes() {
         assert_eq!(gate.ran, Precision::Int8, "{model}");
         // Far from the gate, but proof that the quantized graph computes the model (a
         // wrong scale, zero point or layout costs dBs against the originals). The GAN
-        // x4plus redraws fine texture under int8: ~27 dB from fp32 at -0.04 dB.
+        // x4plus redraws fine texture under int8, by how much depends on the calibration
+        // photos: 24.8 dB from fp32 at -0.034 dB with scikit-image's (27.4 dB at -0.044 dB
+        // with the earlier ultralytics pair); the floor is below both.
         assert!(
-            gate.min_db_against_fp32 > 25.0 && gate.ground_truth_change_db > -0.5,
+            gate.min_db_against_fp32 > 22.0 && gate.ground_truth_change_db > -0.5,
             "{model}: int8 output is broken ({:.1} dB from fp32, {:+.3} dB against the originals)",
             gate.min_db_against_fp32,
             gate.ground_truth_change_db

@@ -69,6 +69,10 @@ impl PooledStages {
             })
         })?;
         let graphs = split_at_global_pools(model, &proto)?;
+        // The K + 1 stages run in turn on the same tiles: with ONNX Runtime's arena each
+        // would keep its own peak allocated (5.0 GB for realcugan-se-x2 at 1920x1080,
+        // BENCHMARKS.md); without it a stage's activations are freed after each run.
+        let config = &SessionConfig { memory_arena: false, ..*config };
         let dir = private_dir();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let loaded = (|| {

@@ -23,6 +23,7 @@ pub(crate) fn client_command(package: &Package, dir: &Path) -> (Command, String)
             if package.archive.ends_with(".whl") {
                 // Never let pip build an sdist (that runs the package's own code).
                 args.push("--only-binary=:all:".into());
+                args.extend(wheel_target(&package.archive));
             }
             args.extend(["-d".into(), dir.display().to_string(), format!("{}=={}", package.name, package.version)]);
             std::env::var(PYTHON_ENV).ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into())
@@ -47,6 +48,26 @@ pub(crate) fn client_command(package: &Package, dir: &Path) -> (Command, String)
     // the caller's working directory cannot change what gets fetched.
     command.args(&args).current_dir(dir);
     (command, line)
+}
+
+/// pip's target options for a platform wheel (`NAME-VER-cp311-cp311-PLATFORM.whl`), so
+/// that every host downloads the pinned file, whatever its own Python and platform; none
+/// for a pure wheel (`py3-none-any`) or a name that is not a wheel's.
+fn wheel_target(archive: &str) -> Vec<String> {
+    let parts: Vec<&str> = archive.trim_end_matches(".whl").split('-').collect();
+    let [.., python, abi, platform] = parts[..] else { return Vec::new() };
+    if parts.len() < 5 || platform == "any" {
+        return Vec::new();
+    }
+    let Some(version) = python.strip_prefix("cp").filter(|v| v.len() >= 2 && v.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Vec::new();
+    };
+    // A compressed tag set (`manylinux_2_17_x86_64.manylinux2014_x86_64`): one suffices.
+    let platform = platform.split('.').next().unwrap_or(platform);
+    ["--platform", platform, "--python-version", version, "--implementation", "cp", "--abi", abi]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Downloads `package` into `dir` with its registry client; returns the archive path.

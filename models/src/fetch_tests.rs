@@ -261,6 +261,19 @@ fn client_command_lines_pin_the_version() {
     let dir = Path::new("/tmp/x");
     let (_, pip) = client_command(&f.package("tiny-whl"), dir);
     assert!(pip.ends_with("-m pip download --no-deps --disable-pip-version-check --no-input --only-binary=:all: -d /tmp/x tiny-whl==1.0"), "{pip}");
+    // A platform wheel is pinned to its own tags, whatever Python runs pip.
+    let platform = Package {
+        archive: "scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl".into(),
+        ..f.package("tiny-whl")
+    };
+    let (_, pip) = client_command(&platform, dir);
+    assert!(
+        pip.ends_with(
+            "--only-binary=:all: --platform manylinux_2_17_x86_64 --python-version 311 --implementation cp \
+             --abi cp311 -d /tmp/x tiny-whl==1.0"
+        ),
+        "{pip}"
+    );
     let (_, npm) = client_command(&f.package("@test/tiny"), dir);
     assert!(npm.ends_with("pack @test/tiny@0.1.0 --pack-destination /tmp/x --ignore-scripts"), "{npm}");
 }

@@ -18,30 +18,38 @@ use crate::fetch::{extract_verified, FetchOptions};
 use crate::quantize::QDQ_VERSION;
 use crate::{ModelCache, ModelEntry, ModelError};
 
-/// The calibration photos: real photos in a pure-Python wheel that pip fetches like
-/// the model packages, and that no evaluation (quality-eval, the precision gate,
-/// parity) uses. Their content never leaves the user's cache: only activation
-/// ranges derived from them end up in the int8 model.
+/// The calibration photos: real photos in a wheel that pip fetches like the model
+/// packages, each under a licence that lets anyone use it (public domain or CC0, per
+/// scikit-image's `skimage/data/_fetchers.py`), and none of which an evaluation uses
+/// (quality-eval and its tuning split, the precision gate, parity, the tests). Their
+/// content never leaves the user's cache: only activation ranges derived from them end
+/// up in the int8 model. A platform wheel, pinned by file name (the fetch asks pip for
+/// its tags): scikit-image ships no pure one.
 pub fn calibration_package() -> Package {
     Package {
-        name: "ultralytics".into(),
+        name: "scikit-image".into(),
         registry: Registry::Pypi,
-        version: "8.4.190".into(),
-        archive: "ultralytics-8.4.190-py3-none-any.whl".into(),
-        archive_sha256: "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8".into(),
-        licence: "AGPL-3.0 (the ultralytics package and its sample photos); fetched at the user's request for \
-                  calibration only, never redistributed"
+        version: "0.25.2".into(),
+        archive: "scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl".into(),
+        archive_sha256: "24cc986e1f4187a12aa319f777b36008764e856e5013666a4a83f8df083c2641".into(),
+        licence: "photos: public domain (rocket.jpg: SpaceX; clock_motion.png: Stefan van der Walt) and CC0 \
+                  (brick.png, gravel.png: CC0Textures); package BSD-3-Clause"
             .into(),
-        attribution: "sample photos bus.jpg and zidane.jpg of Ultralytics YOLO (https://github.com/ultralytics)".into(),
+        attribution: "sample photos of scikit-image (https://scikit-image.org): rocket, clock_motion, brick, gravel"
+            .into(),
     }
 }
 
-/// The photos of [`calibration_package`] with their sha256.
+/// The photos of [`calibration_package`] with their sha256: one colour photo (a launch
+/// scene), one gray indoor photo and two gray texture photos (brick, gravel). Each
+/// gives the same number of tiles.
 pub fn calibration_files() -> Vec<SourceFile> {
     let file = |path: &str, sha256: &str| SourceFile { path: path.into(), sha256: sha256.into() };
     vec![
-        file("ultralytics/assets/bus.jpg", "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
-        file("ultralytics/assets/zidane.jpg", "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"),
+        file("skimage/data/rocket.jpg", "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c"),
+        file("skimage/data/clock_motion.png", "f029226b28b642e80113d86622e9b215ee067a0966feaf5e60604a1e05733955"),
+        file("skimage/data/brick.png", "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf"),
+        file("skimage/data/gravel.png", "c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12"),
     ]
 }
 

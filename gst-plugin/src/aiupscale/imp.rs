@@ -118,6 +118,18 @@ impl Settings {
     }
 }
 
+/// Why `upscaler` at the input's size would only copy frames (an enlarging model is
+/// skipped then), or `None` for a scale-1 model or a classic filter.
+fn copies_only(upscaler: &Upscaler) -> Option<String> {
+    let info = upscaler.info().filter(|info| info.scale > 1)?;
+    Some(format!(
+        "scale 1 with model {} (native x{}) would only copy the frames: the model enlarges and is \
+         skipped at the input's size. Use scale > 1, or a scale-1 model to denoise at the same size \
+         (e.g. model=waifu2x-cunet-x1-denoise2)",
+        info.name, info.scale
+    ))
+}
+
 /// Between `start` and `stop`: the loaded model and the negotiated stream.
 struct State {
     upscaler: FrameUpscaler,
@@ -483,6 +495,14 @@ impl BaseTransformImpl for AiUpscale {
             );
             load_error(&e)
         })?;
+        if settings.scale <= 1.0 {
+            // Asked for no growth, an enlarging model is skipped (the core only
+            // resamples): say so now rather than run a model that is never used.
+            if let Some(reason) = copies_only(&upscaler) {
+                gst::error!(CAT, imp = self, "{reason}");
+                return Err(gst::error_msg!(gst::ResourceError::Settings, ("{}", reason)));
+            }
+        }
         if let Some(why) = upscaler.device_fallback() {
             gst::warning!(CAT, imp = self, "device auto: no GPU, running on the CPU because {why}");
         }
@@ -567,11 +587,14 @@ impl VideoFilterImpl for AiUpscale {
         let mut state = self.state();
         let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before start"))?;
         // The same size, native-size and tiling checks the core makes per frame, made once.
-        state
-            .upscaler
-            .upscaler()
+        let upscaler = state.upscaler.upscaler();
+        upscaler
             .check_sizes((in_info.width(), in_info.height()), (out_info.width(), out_info.height()))
             .map_err(|e| refuse(error_chain(&e)))?;
+        // `scale` changed while playing to a factor that does not grow this stream.
+        if (out_info.width(), out_info.height()) == (in_info.width(), in_info.height()) {
+            copies_only(upscaler).map_or(Ok(()), |reason| Err(refuse(reason)))?;
+        }
         gst::info!(
             CAT,
             imp = self,
