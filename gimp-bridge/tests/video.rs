@@ -386,20 +386,7 @@ fn cuts_land_on_a_scene_change_and_change_no_frame() {
     assert_eq!(video_pts(&joined).len(), 100);
     let run = |name: &str, segment_frames: &str| {
         let out = env.segmented(&joined, name, segment_frames, &["--temporal", "0.5"]);
-        let plan = env.plan(name);
-        let segments: Vec<(u64, bool, u64)> = plan["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["first_frame"].as_u64().unwrap(),
-                    s["scene_cut"].as_bool().unwrap(),
-                    s["preroll_frames"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        (out, segments)
+        (out, env.segments(name))
     };
     let (whole, _) = run("whole.mkv", "1000");
     // Planned cuts at 45 (the scene change at 50 is within 45 +- 11) and 95 (none near).
@@ -536,20 +523,7 @@ fn on_a_gop_source_the_cut_lands_on_the_keyframe_at_the_scene_change() {
     assert_eq!(keyframes, [0, 20, 40, 50, 70, 90], "the fixture's GOP");
     let run = |name: &str, segment_frames: &str| {
         let out = env.segmented(&joined, name, segment_frames, &["--temporal", "0.5"]);
-        let plan = env.plan(name);
-        let segments: Vec<(u64, bool, u64)> = plan["segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["first_frame"].as_u64().unwrap(),
-                    s["scene_cut"].as_bool().unwrap(),
-                    s["preroll_frames"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        (out, segments)
+        (out, env.segments(name))
     };
     let (whole, _) = run("whole.mkv", "1000");
     // Planned at 45: keyframes 40 and 50 are within 45 +- 11, the scene change is at 50.

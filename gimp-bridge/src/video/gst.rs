@@ -49,6 +49,37 @@ pub fn discard() -> Result<gst::Element> {
     Ok(sink)
 }
 
+/// Links decodebin's first raw video pad to `head` and every other pad to a discarding
+/// sink, so that a file with sound or subtitles still prerolls.
+pub fn link_first_video(pipeline: &gst::Pipeline, decodebin: &gst::Element, head: gst::Pad) {
+    let weak = pipeline.downgrade();
+    // A flag, not `head.is_linked()`: two pads may be added at once from streaming threads.
+    let linked = AtomicBool::new(false);
+    decodebin.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let is_raw_video = caps.structure(0).is_some_and(|s| s.name() == "video/x-raw");
+        if is_raw_video && !linked.swap(true, Ordering::SeqCst) {
+            let _ = pad.link(&head);
+            return;
+        }
+        let Ok(discard) = discard() else { return };
+        let _ = pipeline.add(&discard);
+        let _ = discard.sync_state_with_parent();
+        let _ = pad.link(&discard.static_pad("sink").expect("a sink pad"));
+    });
+}
+
+/// Seeks a paused pipeline to the keyframe at or before `pts` (nanoseconds).
+pub fn seek_key_before(pipeline: &gst::Pipeline, pts: u64) -> Result<()> {
+    pipeline
+        .seek_simple(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
+            gst::ClockTime::from_nseconds(pts),
+        )
+        .context("the source cannot seek")
+}
+
 /// An appsink for pulling every buffer as fast as upstream produces them.
 pub fn app_sink(caps: Option<&gst::Caps>) -> Result<gst::Element> {
     let sink = make("appsink")?;

@@ -205,27 +205,10 @@ fn rgb_frame(path: &Path, pts: u64, cancel: &AtomicBool) -> Result<Rgb> {
     filesrc.link(&decodebin)?;
     convert.link(&sink)?;
     let head = convert.static_pad("sink").expect("videoconvert has a sink pad");
-    let weak = pipeline.0.downgrade();
-    decodebin.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        if caps.structure(0).is_some_and(|s| s.name() == "video/x-raw") && !head.is_linked() {
-            let _ = pad.link(&head);
-            return;
-        }
-        let Ok(discard) = g::discard() else { return };
-        let _ = pipeline.add(&discard);
-        let _ = discard.sync_state_with_parent();
-        let _ = pad.link(&discard.static_pad("sink").expect("a sink pad"));
-    });
+    g::link_first_video(&pipeline, &decodebin, head);
     g::set_state(&pipeline, gst::State::Paused).with_context(|| format!("cannot decode {}", path.display()))?;
     if pts > 0 {
-        pipeline
-            .seek_simple(
-                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-                gst::ClockTime::from_nseconds(pts),
-            )
-            .context("the source cannot seek")?;
+        g::seek_key_before(&pipeline, pts)?;
     }
     g::set_state(&pipeline, gst::State::Playing)?;
     while let Some(sample) = g::pull(&pipeline, &sink, cancel)? {

@@ -47,28 +47,11 @@ pub fn scores(source: &Path, pts: &[u64], first: usize, last: usize, cancel: &At
     filesrc.link(&decodebin)?;
     gst::Element::link_many(tail.iter().chain(std::iter::once(&sink)))?;
     let head = tail[0].static_pad("sink").expect("videoconvert has a sink pad");
-    let weak = pipeline.0.downgrade();
-    decodebin.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        if caps.structure(0).is_some_and(|s| s.name() == "video/x-raw") && !head.is_linked() {
-            let _ = pad.link(&head);
-            return;
-        }
-        let Ok(discard) = g::discard() else { return };
-        let _ = pipeline.add(&discard);
-        let _ = discard.sync_state_with_parent();
-        let _ = pad.link(&discard.static_pad("sink").expect("a sink pad"));
-    });
+    g::link_first_video(&pipeline, &decodebin, head);
     g::set_state(&pipeline, gst::State::Paused).with_context(|| format!("cannot decode {}", source.display()))?;
     let from = first.saturating_sub(1);
     if from > 0 {
-        pipeline
-            .seek_simple(
-                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-                gst::ClockTime::from_nseconds(pts[from]),
-            )
-            .context("the source cannot seek")?;
+        g::seek_key_before(&pipeline, pts[from])?;
     }
     g::set_state(&pipeline, gst::State::Playing)?;
     let mut thumbs: Vec<Option<Vec<u8>>> = vec![None; last + 1 - from];

@@ -167,21 +167,7 @@ fn decoder(plan: &Plan) -> Result<(Running, gst::Element)> {
         let caps = values.get(2).and_then(|v| v.get::<gst::Caps>().ok());
         Some(caps.is_none_or(|caps| decode_further(&caps)).to_value())
     });
-    let video_linked = Arc::new(AtomicBool::new(false));
-    let weak = pipeline.0.downgrade();
-    decodebin.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let is_raw_video = caps.structure(0).is_some_and(|s| s.name() == "video/x-raw");
-        if is_raw_video && !video_linked.swap(true, Ordering::SeqCst) {
-            let _ = pad.link(&head.static_pad("sink").expect("the chain has a sink pad"));
-            return;
-        }
-        let Ok(discard) = g::discard() else { return };
-        let _ = pipeline.add(&discard);
-        let _ = discard.sync_state_with_parent();
-        let _ = pad.link(&discard.static_pad("sink").expect("a sink pad"));
-    });
+    g::link_first_video(&pipeline, &decodebin, head.static_pad("sink").expect("the chain has a sink pad"));
     Ok((pipeline, sink))
 }
 
@@ -301,12 +287,7 @@ fn encode(
     let decode_from = first_in.saturating_sub(history);
     if decode_from > 0 {
         // From the keyframe at or before the first frame needed; earlier frames are skipped below.
-        decoder
-            .seek_simple(
-                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
-                gst::ClockTime::from_nseconds(plan.pts[decode_from]),
-            )
-            .context("the source cannot seek")?;
+        g::seek_key_before(&decoder, plan.pts[decode_from])?;
     }
     g::set_state(&decoder, gst::State::Playing)?;
     let mut encoder: Option<(Running, gst::Element)> = None;

@@ -88,6 +88,16 @@ impl Env {
         read_plan(&self.path(&format!("{name}.parts")))
     }
 
+    /// A kept plan's segments as (first frame, starts at a scene change, preroll frames).
+    pub fn segments(&self, name: &str) -> Vec<(u64, bool, u64)> {
+        let plan = self.plan(name);
+        let segment = |s: &serde_json::Value| {
+            let first = s["first_frame"].as_u64().unwrap();
+            (first, s["scene_cut"].as_bool().unwrap(), s["preroll_frames"].as_u64().unwrap())
+        };
+        plan["segments"].as_array().unwrap().iter().map(segment).collect()
+    }
+
     /// `aiupscale video IN OUT` with the nearest-neighbour fixture at scale 1 and a fast
     /// encoder: the tests where the model is not the point.
     pub fn copy_video(&self, input: &Path, out: &Path) -> Output {
