@@ -746,7 +746,12 @@ fn krita_gui(kh: &KritaHome, config: &Path, script: Option<&Path>, model_dir: Op
     if let Some(dir) = model_dir {
         cmd.env("AIUPSCALE_MODEL_DIR", dir);
     }
-    cmd.args(["-a", "-s", "-screen 0 1280x800x24"]);
+    // A new display number per run: xvfb-run does not wait for the previous Xvfb to exit,
+    // and one still shutting down on :99 removes the next one's socket (Qt then cannot
+    // connect). `-n` before `-a`: the free-number search starts there.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let first = 100 + RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 400;
+    cmd.args(["-n", &first.to_string(), "-a", "-s", "-screen 0 1280x800x24"]);
     match script {
         Some(script) => cmd.arg(script),
         None => cmd.args(["timeout", "180", "krita"]),
