@@ -118,7 +118,7 @@ impl Settings {
     }
 }
 
-/// Why `upscaler` at the input's size would only copy frames (an enlarging model is
+/// Why `upscaler` at the input's size would not run its model (an enlarging model is
 /// skipped then), or `None` for a scale-1 model or a classic filter.
 fn copies_only(upscaler: &Upscaler) -> Option<String> {
     let info = upscaler.info().filter(|info| info.scale > 1)?;
@@ -496,11 +496,11 @@ impl BaseTransformImpl for AiUpscale {
             load_error(&e)
         })?;
         if settings.scale <= 1.0 {
-            // Asked for no growth, an enlarging model is skipped (the core only
-            // resamples): say so now rather than run a model that is never used.
+            // Asked for no growth, an enlarging model is skipped (the core only denoises
+            // and resamples): a warning, not an error, since denoise-only at the same size
+            // and a plain copy are both legitimate pipelines.
             if let Some(reason) = copies_only(&upscaler) {
-                gst::error!(CAT, imp = self, "{reason}");
-                return Err(gst::error_msg!(gst::ResourceError::Settings, ("{}", reason)));
+                gst::element_imp_warning!(self, gst::ResourceError::Settings, ("{}", reason));
             }
         }
         if let Some(why) = upscaler.device_fallback() {
@@ -593,7 +593,9 @@ impl VideoFilterImpl for AiUpscale {
             .map_err(|e| refuse(error_chain(&e)))?;
         // `scale` changed while playing to a factor that does not grow this stream.
         if (out_info.width(), out_info.height()) == (in_info.width(), in_info.height()) {
-            copies_only(upscaler).map_or(Ok(()), |reason| Err(refuse(reason)))?;
+            if let Some(reason) = copies_only(upscaler) {
+                gst::warning!(CAT, imp = self, "{reason}");
+            }
         }
         gst::info!(
             CAT,
