@@ -357,12 +357,9 @@ fn field_rate_gives_one_frame_per_field_at_exact_timestamps_across_segments() {
     assert!(mean(&after) < 0.8, "combing left: {} (source {before})", mean(&after));
 }
 
-#[test]
-fn cuts_land_on_a_scene_change_and_change_no_frame() {
-    let env = Env::new();
-    // 50 frames of bikes, then 50 of carphone (real, both at half bikes' size): a hard
-    // scene change at frame 50 (bikes has its own at 30). All-intra (ffv1, GOP 1), so a cut may fall on any frame.
-    let joined = env.path("joined.mkv");
+/// 50 frames of bikes then 50 of carphone (real clips, both 320x136 at 25 fps) encoded
+/// into `out` with ffmpeg's `codec` options: a hard scene change at frame 50.
+fn joined_clips(out: &Path, codec: &[&str]) {
     let o = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(media("bikes.mp4"))
@@ -374,15 +371,21 @@ fn cuts_land_on_a_scene_change_and_change_no_frame() {
              [1:v]scale=320:136,setsar=1,fps=25,trim=end_frame=50,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
             "-map",
             "[v]",
-            "-c:v",
-            "ffv1",
-            "-g",
-            "1",
         ])
-        .arg(&joined)
+        .args(codec)
+        .arg(out)
         .output()
         .unwrap();
     assert_ok(&o);
+}
+
+#[test]
+fn cuts_land_on_a_scene_change_and_change_no_frame() {
+    let env = Env::new();
+    // 50 frames of bikes, then 50 of carphone (real, both at half bikes' size): a hard
+    // scene change at frame 50 (bikes has its own at 30). All-intra (ffv1, GOP 1), so a cut may fall on any frame.
+    let joined = env.path("joined.mkv");
+    joined_clips(&joined, &["-c:v", "ffv1", "-g", "1"]);
     assert_eq!(video_pts(&joined).len(), 100);
     let run = |name: &str, segment_frames: &str| {
         let out = env.segmented(&joined, name, segment_frames, &["--temporal", "0.5"]);
@@ -480,34 +483,8 @@ fn on_a_gop_source_the_cut_lands_on_the_keyframe_at_the_scene_change() {
     // would: x264 with a keyframe every 20 frames, B-frames, and a keyframe forced at
     // the join where its scene detection puts one. Keyframes: 0, 20, 40, 50, 70, 90.
     let joined = env.path("joined_gop.mp4");
-    let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(media("bikes.mp4"))
-        .arg("-i")
-        .arg(media("carphone_pristine.mp4"))
-        .args([
-            "-filter_complex",
-            "[0:v]scale=320:136,trim=end_frame=50,setpts=PTS-STARTPTS[a];\
-             [1:v]scale=320:136,setsar=1,fps=25,trim=end_frame=50,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-bf",
-            "2",
-            "-g",
-            "20",
-            "-sc_threshold",
-            "0",
-            "-force_key_frames",
-            "expr:eq(n,50)",
-        ])
-        .arg(&joined)
-        .output()
-        .unwrap();
-    assert_ok(&o);
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "20", "-sc_threshold", "0"];
+    joined_clips(&joined, &[&x264[..], &["-force_key_frames", "expr:eq(n,50)"]].concat());
     let keyframes: Vec<u64> = {
         let desc = format!("filesrc location={} ! qtdemux ! h264parse ! appsink name=sink", joined.display());
         let mut frames: Vec<(u64, bool)> = pull_all(&desc)
