@@ -398,24 +398,12 @@ fn cuts_land_on_a_scene_change_and_change_no_frame() {
     assert_eq!(decoded(&cut).0, decoded(&whole).0, "per-frame checksums equal to the uncut run");
 }
 
-#[test]
-fn subtitles_chapters_and_the_title_survive_bit_identically() {
-    let env = Env::new();
-    // Text the demuxer would escape (& and <) before a chunk with markup, then markup.
-    let srt = env.path("s.srt");
-    std::fs::write(
-        &srt,
-        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,500\n<i>Second</i> & last\n",
-    )
-    .unwrap();
-    let meta = env.path("meta.txt");
-    std::fs::write(
-        &meta,
-        ";FFMETADATA1\ntitle=Holiday tape\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n\
-         [CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Dinner\n",
-    )
-    .unwrap();
-    let input = env.path("in.mkv");
+/// 2 s of bikes (320x136, x264) in `name` with `subtitles` (SRT text) as a `codec` track,
+/// the title "Holiday tape" and `chapters` (ffmetadata [CHAPTER] sections), made by ffmpeg.
+fn subtitled_clip(env: &Env, name: &str, subtitles: &str, chapters: &str, codec: &str) -> PathBuf {
+    let (srt, meta, path) = (env.path("s.srt"), env.path("meta.txt"), env.path(name));
+    std::fs::write(&srt, subtitles).unwrap();
+    std::fs::write(&meta, format!(";FFMETADATA1\ntitle=Holiday tape\n{chapters}")).unwrap();
     let o = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(media("bikes.mp4"))
@@ -423,25 +411,24 @@ fn subtitles_chapters_and_the_title_survive_bit_identically() {
         .arg(&srt)
         .arg("-i")
         .arg(&meta)
-        .args([
-            "-map",
-            "0:v",
-            "-map",
-            "1",
-            "-map_metadata",
-            "2",
-            "-map_chapters",
-            "2",
-            "-t",
-            "2",
-            "-vf",
-            "scale=320:136",
-        ])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt"])
-        .arg(&input)
+        .args(["-map", "0:v", "-map", "1", "-map_metadata", "2", "-map_chapters", "2", "-t", "2"])
+        .args(["-vf", "scale=320:136", "-c:v", "libx264", "-preset", "ultrafast", "-c:s", codec])
+        .arg(&path)
         .output()
         .unwrap();
     assert_ok(&o);
+    path
+}
+
+#[test]
+fn subtitles_chapters_and_the_title_survive_bit_identically() {
+    let env = Env::new();
+    // Text the demuxer would escape (& and <) before a chunk with markup, then markup.
+    let subtitles =
+        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,500\n<i>Second</i> & last\n";
+    let chapters = "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n\
+                    [CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Dinner\n";
+    let input = subtitled_clip(&env, "in.mkv", subtitles, chapters, "srt");
     let out = env.path("out.mkv");
     let o = env.copy_video(&input, &out);
     assert_ok(&o);
@@ -553,37 +540,12 @@ fn subtitle_texts(path: &Path) -> Vec<(String, String, Vec<u8>)> {
 #[test]
 fn mp4_and_mov_carry_subtitle_text_exactly_and_say_what_they_leave_out() {
     let env = Env::new();
-    let srt = env.path("s.srt");
-    std::fs::write(
-        &srt,
-        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,800\n<i>Second</i> & last\n",
-    )
-    .unwrap();
-    let meta = env.path("meta.txt");
-    std::fs::write(
-        &meta,
-        ";FFMETADATA1\ntitle=Holiday tape\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n",
-    )
-    .unwrap();
+    let subtitles =
+        "1\n00:00:00,200 --> 00:00:00,900\nTom & Jerry <3\n\n2\n00:00:01,000 --> 00:00:01,800\n<i>Second</i> & last\n";
+    let chapter = "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=Beach\n";
     // The same real clip with these subtitles: SRT in .mkv (with a chapter), and
     // mov_text (tx3g) in .mp4, as ffmpeg writes them.
-    let source = |name: &str, codec: &str| {
-        let path = env.path(name);
-        let o = Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(media("bikes.mp4"))
-            .arg("-i")
-            .arg(&srt)
-            .arg("-i")
-            .arg(&meta)
-            .args(["-map", "0:v", "-map", "1", "-map_metadata", "2", "-map_chapters", "2", "-t", "2"])
-            .args(["-vf", "scale=320:136", "-c:v", "libx264", "-preset", "ultrafast", "-c:s", codec])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert_ok(&o);
-        path
-    };
+    let source = |name: &str, codec: &str| subtitled_clip(&env, name, subtitles, chapter, codec);
     let (mkv, mp4) = (source("in.mkv", "srt"), source("in.mp4", "mov_text"));
     assert_eq!(subtitle_texts(&mkv).len(), 2);
     for (input, name) in [(&mkv, "a.mp4"), (&mkv, "a.mov"), (&mp4, "b.mp4"), (&mp4, "b.mov")] {

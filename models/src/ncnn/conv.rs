@@ -21,6 +21,19 @@ struct ConvParams {
 }
 
 impl ConvParams {
+    /// The kernel, stride, dilation and group attributes Conv and ConvTranspose share,
+    /// followed by `extra`.
+    fn conv_attrs<const N: usize>(&self, extra: [Attr; N]) -> Vec<Attr> {
+        let mut attrs = vec![
+            Attr::Ints("kernel_shape", self.kernel.to_vec()),
+            Attr::Ints("strides", self.stride.to_vec()),
+            Attr::Ints("dilations", self.dilation.to_vec()),
+            Attr::Int("group", self.group),
+        ];
+        attrs.extend(extra);
+        attrs
+    }
+
     fn read(layer: &Layer, grouped: bool) -> Res<Self> {
         let p = &layer.params;
         let e = |r: Res<i32>| r.map_err(|m| format!("{}: {m}", ctx(layer)));
@@ -124,17 +137,7 @@ impl Lowering<'_> {
             pads = Attr::Ints("pads", vec![0, 0, 0, 0]);
         }
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let y = self.g.node(
-            "Conv",
-            &refs,
-            vec![
-                Attr::Ints("kernel_shape", c.kernel.to_vec()),
-                Attr::Ints("strides", c.stride.to_vec()),
-                Attr::Ints("dilations", c.dilation.to_vec()),
-                Attr::Int("group", c.group),
-                pads,
-            ],
-        );
+        let y = self.g.node("Conv", &refs, c.conv_attrs([pads]));
         let value = self.activation(layer, y, c.activation, &c.activation_params)?;
         let scale = (x.scale.0 / c.stride[0] as f64, x.scale.1 / c.stride[1] as f64);
         // One multiply-add per weight per output pixel.
@@ -201,14 +204,10 @@ impl Lowering<'_> {
                 self.g.node(
                     "ConvTranspose",
                     &refs,
-                    vec![
-                        Attr::Ints("kernel_shape", c.kernel.to_vec()),
-                        Attr::Ints("strides", c.stride.to_vec()),
-                        Attr::Ints("dilations", c.dilation.to_vec()),
-                        Attr::Int("group", c.group),
+                    c.conv_attrs([
                         Attr::Ints("pads", pads),
                         Attr::Ints("output_padding", vec![i64::from(out_pad_bottom), i64::from(out_pad_right)]),
-                    ],
+                    ]),
                 )
             }
         };
