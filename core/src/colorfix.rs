@@ -6,7 +6,7 @@
 //! output size, is added to the output. Detail finer than a block is untouched.
 
 use crate::{
-    pixels::{read_tile, write_tile, ImageMut, ImageRef, PlaneRect},
+    pixels::{quantise_u8, read_tile, write_tile, ImageMut, ImageRef, PlaneRect, SampleType},
     Result,
 };
 
@@ -19,9 +19,12 @@ const STRIP_ROWS: usize = 64;
 /// colour of transparent pixels, which the model does not keep, does not count). A pixel
 /// belongs to the block of the input pixel it covers (`input` = the input's size), so an
 /// output pixel and its source always share a block; rows are read in strips.
-fn block_means(img: &ImageRef<'_>, input: (usize, usize), bw: usize, bh: usize) -> Vec<f32> {
+fn block_means(img: &ImageRef<'_>, input: (usize, usize), (bw, bh): (usize, usize), threads: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let block_of = |i: usize, len: usize, input_len: usize, blocks: usize| (i * input_len / len) * blocks / input_len;
+    if is_packed_rgb8(img) {
+        return block_means_rgb8(img, input, (bw, bh), threads);
+    }
     let has_alpha = img.format().channels.alpha_offset().is_some();
     let mut sums = vec![0.0f64; 3 * bw * bh];
     let mut counts = vec![0u32; bw * bh];
@@ -46,9 +49,65 @@ fn block_means(img: &ImageRef<'_>, input: (usize, usize), bw: usize, bh: usize) 
     sums.iter().enumerate().map(|(i, &s)| (s / f64::from(counts[i % (bw * bh)].max(1))) as f32).collect()
 }
 
+/// 8-bit colour without alpha (video frames): read and corrected in place, without the
+/// planar float round trip.
+fn is_packed_rgb8(img: &ImageRef<'_>) -> bool {
+    let channels = img.format().channels;
+    img.format().sample == SampleType::U8 && channels.alpha_offset().is_none() && !channels.is_gray()
+}
+
+/// [`block_means`] of a packed 8-bit RGB image, summed as integers (bands of rows on
+/// `threads` threads).
+fn block_means_rgb8(img: &ImageRef<'_>, input: (usize, usize), (bw, bh): (usize, usize), threads: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let count = img.format().channels.count();
+    let offsets = img.format().channels.rgb_offsets();
+    let block_x: Vec<usize> = (0..w).map(|x| (x * input.0 / w) * bw / input.0).collect();
+    // Sums of 3 * bw * bh channel blocks, then bw * bh pixel counts.
+    let band_sums = |rows: std::ops::Range<usize>| {
+        let mut sums = vec![0u64; 4 * bw * bh];
+        let mut row_sums = vec![0u32; 3 * bw];
+        for y in rows {
+            let by = (y * input.1 / h) * bh / input.1;
+            row_sums.fill(0);
+            for (px, &bx) in img.row(y as u32).chunks_exact(count).zip(&block_x) {
+                for (c, &o) in offsets.iter().enumerate() {
+                    row_sums[c * bw + bx] += u32::from(px[o]);
+                }
+            }
+            for c in 0..3 {
+                for bx in 0..bw {
+                    sums[(c * bh + by) * bw + bx] += u64::from(row_sums[c * bw + bx]);
+                }
+            }
+            for &bx in &block_x {
+                sums[(3 * bh + by) * bw + bx] += 1;
+            }
+        }
+        sums
+    };
+    let bands = crate::bands::ranges(h, crate::bands::workers(threads, w * h, h));
+    let sums = std::thread::scope(|scope| {
+        let handles: Vec<_> = bands[1..].iter().map(|rows| scope.spawn(|| band_sums(rows.clone()))).collect();
+        let mut sums = band_sums(bands.first().cloned().unwrap_or(0..0));
+        for handle in handles {
+            match handle.join() {
+                Ok(band) => sums.iter_mut().zip(band).for_each(|(s, b)| *s += b),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        sums
+    });
+    let (sums, counts) = sums.split_at(3 * bw * bh);
+    sums.iter().enumerate().map(|(i, &s)| (s as f64 / (255.0 * counts[i % (bw * bh)].max(1) as f64)) as f32).collect()
+}
+
+/// Per output index along one axis: the two block indices and the weight of the second.
+type AxisWeights = Vec<(usize, usize, f32)>;
+
 /// Bilinear sample positions along one axis: for each output index, the two block
 /// indices and the weight of the second (block centres at (i + 0.5) * len / blocks).
-fn axis_weights(out_len: usize, blocks: usize) -> Vec<(usize, usize, f32)> {
+fn axis_weights(out_len: usize, blocks: usize) -> AxisWeights {
     (0..out_len)
         .map(|o| {
             let f = ((o as f64 + 0.5) * blocks as f64 / out_len as f64 - 0.5).clamp(0.0, (blocks - 1) as f64);
@@ -58,16 +117,21 @@ fn axis_weights(out_len: usize, blocks: usize) -> Vec<(usize, usize, f32)> {
         .collect()
 }
 
-/// Moves the block means of `dst` (the upscaled image) onto those of `src`.
-pub fn match_colors(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
+/// Moves the block means of `dst` (the upscaled image) onto those of `src`; 8-bit
+/// colour images are split over `threads` (0 = one per core).
+pub fn match_colors(src: &ImageRef<'_>, dst: &mut ImageMut<'_>, threads: usize) -> Result<()> {
     let (bw, bh) = (src.width().div_ceil(BLOCK) as usize, src.height().div_ceil(BLOCK) as usize);
     let input = (src.width() as usize, src.height() as usize);
-    let want = block_means(src, input, bw, bh);
-    let have = block_means(&dst.as_ref(), input, bw, bh);
+    let want = block_means(src, input, (bw, bh), threads);
+    let have = block_means(&dst.as_ref(), input, (bw, bh), threads);
     let diff: Vec<f32> = want.iter().zip(&have).map(|(a, b)| a - b).collect();
     let (w, h) = (dst.width() as usize, dst.height() as usize);
     let xs = axis_weights(w, bw);
     let ys = axis_weights(h, bh);
+    if is_packed_rgb8(&dst.as_ref()) {
+        correct_rgb8(dst, &diff, (bw, bh), (&xs, &ys), threads);
+        return Ok(());
+    }
     let has_alpha = dst.format().channels.alpha_offset().is_some();
     let mut rgb = vec![0.0f32; 3 * w * STRIP_ROWS.min(h)];
     let mut alpha = vec![0.0f32; if has_alpha { w * STRIP_ROWS.min(h) } else { 0 }];
@@ -92,6 +156,41 @@ pub fn match_colors(src: &ImageRef<'_>, dst: &mut ImageMut<'_>) -> Result<()> {
         write_tile(dst, 0, y0 as u32, rgb, has_alpha.then_some(&alpha[..]), w, rect);
     }
     Ok(())
+}
+
+/// Adds the interpolated `diff` to a packed 8-bit RGB image in place: per row, the
+/// block rows are blended once, then each sample takes its horizontal blend.
+fn correct_rgb8(
+    dst: &mut ImageMut<'_>,
+    diff: &[f32],
+    (bw, bh): (usize, usize),
+    (xs, ys): (&AxisWeights, &AxisWeights),
+    threads: usize,
+) {
+    let w = dst.width() as usize;
+    let count = dst.format().channels.count();
+    let offsets = dst.format().channels.rgb_offsets();
+    let stride = dst.stride();
+    let workers = crate::bands::workers(threads, w * ys.len(), ys.len());
+    crate::bands::for_row_bands(dst.data_mut(), stride, ys.len(), workers, |first, band| {
+        let mut row_diff = vec![0.0f32; 3 * bw];
+        for (line, &(y_a, y_b, wy)) in band.chunks_mut(stride).zip(&ys[first..]) {
+            for c in 0..3 {
+                let d = &diff[c * bw * bh..(c + 1) * bw * bh];
+                let (row_a, row_b) = (&d[y_a * bw..(y_a + 1) * bw], &d[y_b * bw..(y_b + 1) * bw]);
+                for (out, (&a, &b)) in row_diff[c * bw..(c + 1) * bw].iter_mut().zip(row_a.iter().zip(row_b)) {
+                    *out = a + wy * (b - a);
+                }
+            }
+            for (px, &(x_a, x_b, wx)) in line[..w * count].chunks_exact_mut(count).zip(xs) {
+                for (c, &o) in offsets.iter().enumerate() {
+                    let d = &row_diff[c * bw..(c + 1) * bw];
+                    let shift = d[x_a] + wx * (d[x_b] - d[x_a]);
+                    px[o] = quantise_u8(f32::from(px[o]) * (1.0 / 255.0) + shift);
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -131,7 +230,7 @@ mod tests {
             (base + detail - if c == 0 { 12 } else { 0 }).clamp(0, 255) as u8
         });
         let before = dst.clone();
-        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut(), 1).unwrap();
         let (want, got) = (channel_means(&src), channel_means(&dst));
         for c in 0..3 {
             assert!((want[c] - got[c]).abs() < 0.5, "channel {c}: input mean {} output mean {}", want[c], got[c]);
@@ -157,7 +256,7 @@ mod tests {
             px.copy_from_slice(if (x / 2 + y / 2 * 8) % 2 == 0 { &[100, 100, 100, 255] } else { &[0, 0, 0, 0] });
         }
         let before = dst.clone();
-        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut(), 1).unwrap();
         assert_eq!(dst.data(), before.data());
     }
 
@@ -166,7 +265,45 @@ mod tests {
         let src = image(37, 21, |x, y, c| ((37 * x + 91 * y + 53 * c as u32) % 256) as u8);
         let mut dst = image(74, 42, |x, y, c| src.data()[(((y / 2) * 37 + x / 2) * 3) as usize + c]);
         let before = dst.clone();
-        match_colors(&src.as_ref(), &mut dst.as_mut()).unwrap();
+        match_colors(&src.as_ref(), &mut dst.as_mut(), 1).unwrap();
         assert_eq!(dst.data(), before.data());
+    }
+
+    #[test]
+    fn the_8_bit_path_matches_the_float_path() {
+        // Odd sizes (partial blocks), a smooth colour shift and detail; RGBA with full
+        // alpha takes the float path, RGB the 8-bit one.
+        let src = image(45, 29, |x, y, c| ((3 * x + 5 * y + 70 * c as u32) % 200 + 20) as u8);
+        let dst = image(90, 58, |x, y, c| {
+            let base = u32::from(src.data()[(((y / 2) * 45 + x / 2) * 3) as usize + c]);
+            (base + (x * y) % 7 + x / 9) as u8
+        });
+        let rgba = |img: &Image| {
+            let data = img.data().chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+            Image::from_vec(img.width(), img.height(), PixelFormat::new(Channels::Rgba, SampleType::U8), data).unwrap()
+        };
+        let mut fast = dst.clone();
+        match_colors(&src.as_ref(), &mut fast.as_mut(), 1).unwrap();
+        let mut float = rgba(&dst);
+        match_colors(&rgba(&src).as_ref(), &mut float.as_mut(), 1).unwrap();
+        let float: Vec<u8> = float.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        assert_ne!(fast.data(), dst.data(), "the shift was corrected");
+        let differ = fast.data().iter().zip(&float).filter(|(a, b)| a != b).count();
+        let largest = fast.data().iter().zip(&float).map(|(&a, &b)| a.abs_diff(b)).max().unwrap();
+        assert!(largest <= 1 && differ * 1000 <= float.len(), "{differ} samples differ, by up to {largest}");
+    }
+
+    #[test]
+    fn threads_change_nothing() {
+        let src = image(200, 150, |x, y, c| ((7 * x + 3 * y + 50 * c as u32) % 180 + 30) as u8);
+        let dst = image(400, 300, |x, y, c| {
+            (u32::from(src.data()[(((y / 2) * 200 + x / 2) * 3) as usize + c]) + (x + 2 * y) % 11) as u8
+        });
+        let mut one = dst.clone();
+        match_colors(&src.as_ref(), &mut one.as_mut(), 1).unwrap();
+        let mut three = dst.clone();
+        match_colors(&src.as_ref(), &mut three.as_mut(), 3).unwrap();
+        assert_ne!(one.data(), dst.data());
+        assert_eq!(one.data(), three.data());
     }
 }

@@ -12,6 +12,7 @@ macro_rules! getters {
     };
 }
 
+mod bands;
 pub mod color;
 pub mod colorfix;
 pub mod denoise;

@@ -369,7 +369,7 @@ impl Upscaler {
             resample(&native.as_ref(), dst, config.resample)?;
         }
         if config.color_fix.unwrap_or_else(|| fixes_colors(&model.info)) {
-            match_colors(src, dst)?;
+            match_colors(src, dst, config.session.threads)?;
         }
         Ok(())
     }
@@ -581,7 +581,7 @@ impl OnnxModel {
                 let shape_ok = self.infer_with(&rgb, (tw, th), color_means, control.cancel, |shape, color| {
                     let ok = shape == expected;
                     if ok && phases {
-                        write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, rect);
+                        write_tile_phases_u8(dst, dx, dy, color, scale, ow / scale, rect, config.session.threads);
                     } else if ok {
                         write_tile(dst, dx, dy, color, alpha, ow, rect);
                     }

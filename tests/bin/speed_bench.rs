@@ -15,8 +15,8 @@
 //! - `--classic`: bicubic and Lanczos x2/x4 with the core (fast_image_resize), the `image`
 //!   crate and ffmpeg's swscale.
 //!
-//! Rounds alternate the engines (core, ort, ncnn, core, ...), each child does one warm-up
-//! run and `reps` timed runs; a round's figure is the median of its runs, the table's the
+//! Rounds alternate the engines (core, ort, ncnn, core, ...), each child does warm-up
+//! runs (two in this process, one in ncnn's script) and `reps` timed runs; a round's figure is the median of its runs, the table's the
 //! median over rounds, and each ratio is the median of the per-round ratios. The fp32
 //! FMA peak is measured at the start and at the end of the run (the better one is used).
 
@@ -93,7 +93,10 @@ fn peak_kb_children() -> u64 {
     usage.ru_maxrss as u64
 }
 
+/// Two warm-up runs: OpenVINO compiles an input shape for itself on its second use,
+/// so the timed runs see what every later frame or tile of that size sees.
 fn time_runs(reps: usize, mut run: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    run()?;
     run()?;
     (0..reps)
         .map(|_| {
@@ -415,7 +418,7 @@ fn print_tables(o: &Options, rows: &[Row], classic_rows: &[Row], peak: f64, peak
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "Machine: {cores} cores, CPU \"{cpu}\"; threads {}; {} rounds x {} runs (+1 warm-up) per engine.",
+        "Machine: {cores} cores, CPU \"{cpu}\"; threads {}; {} rounds x {} runs (+2 warm-up, ncnn +1) per engine.",
         o.threads, o.rounds, o.reps
     );
     println!(

@@ -8,8 +8,8 @@ use std::{
 
 use aiupscale_models::metadata::{PHASES, SE_MEAN_PREFIX};
 use openvino::{
-    Core, DeviceType, ElementType, InferRequest, InferenceError, InferenceErrorKind, PropertyKey, RwPropertyKey, Shape,
-    Tensor,
+    Core, DeviceType, ElementType, InferRequest, InferenceError, InferenceErrorKind, Model, PartialShape, PropertyKey,
+    RwPropertyKey, Shape, Tensor,
 };
 
 use super::{is_set, Backend, Loaded, Precision, CANCEL_POLL};
@@ -103,8 +103,25 @@ pub fn available() -> bool {
     load().is_ok()
 }
 
+/// Input sizes (width, height) whose use counts are kept.
+const SEEN_SHAPES: usize = 64;
+
 pub(crate) struct OvBackend {
-    request: InferRequest,
+    core: Core,
+    /// The model as read, reshaped to each fixed shape before it is compiled.
+    model: Model,
+    /// Compiled for any input size; runs a size the first time it is seen.
+    dynamic: InferRequest,
+    /// A request compiled for the most used input size (`None`: that compile failed and
+    /// the dynamic request runs it): OpenVINO's CPU kernels run faster on a shape known
+    /// at compile time (BENCHMARKS.md, "Fixed-shape compile"). One only, since each
+    /// holds its own activation memory: a video's frame size, a photo's inner tiles.
+    fixed: Option<((usize, usize), Option<InferRequest>)>,
+    /// How often each size ran.
+    seen: Vec<((usize, usize), u64)>,
+    /// Only a graph with the image as its sole input is reshaped (a stage graph's SE
+    /// means stay dynamic).
+    reshapable: bool,
     pub precision: Precision,
 }
 
@@ -203,6 +220,8 @@ impl OvBackend {
         if !channels.is_dynamic() && channels.get_max() != 3 {
             return Err(shape_err(format!("input with {} channels", channels.get_max())));
         }
+        // The dynamic compile validates the model here, at construction, and runs every
+        // size the first time it is seen.
         let mut compiled = core.compile_model(&read, DeviceType::CPU).map_err(load_err(model, "compiling"))?;
         let precision = match compiled.get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision)) {
             _ if precision == Precision::Int8 => Precision::Int8,
@@ -210,9 +229,61 @@ impl OvBackend {
             Ok(value) if value == "bf16" => Precision::Bf16,
             _ => Precision::Fp32,
         };
-        let request = compiled.create_infer_request().map_err(load_err(model, "creating an infer request"))?;
+        let dynamic = compiled.create_infer_request().map_err(load_err(model, "creating an infer request"))?;
         let phases = onnx_metadata(path, PHASES.0).is_some_and(|v| v == PHASES.1);
-        Ok(Loaded { backend: Backend::OpenVino(Box::new(OvBackend { request, precision })), phases })
+        let backend =
+            OvBackend { core, model: read, dynamic, fixed: None, seen: Vec::new(), reshapable: inputs == 1, precision };
+        Ok(Loaded { backend: Backend::OpenVino(Box::new(backend)), phases })
+    }
+
+    /// The request for an input of `size`: a size used at least twice, and more often
+    /// than the size compiled so far, gets the fixed-shape request; a one-off size
+    /// costs no compile.
+    fn request_for(&mut self, size: (usize, usize)) -> &mut InferRequest {
+        if !self.reshapable {
+            return &mut self.dynamic;
+        }
+        let uses = self.count_use(size);
+        let fixed = self.fixed.as_ref().map(|(s, _)| *s);
+        if fixed != Some(size) && uses >= 2 && fixed.is_none_or(|s| uses > self.uses(s)) {
+            // Free the old request's memory before compiling; a failed compile is
+            // remembered as None, not retried every tile.
+            self.fixed = None;
+            self.fixed = Some((size, self.compile_fixed(size).ok()));
+        }
+        match &mut self.fixed {
+            Some((s, Some(request))) if *s == size => request,
+            _ => &mut self.dynamic,
+        }
+    }
+
+    fn uses(&self, size: (usize, usize)) -> u64 {
+        self.seen.iter().find(|(s, _)| *s == size).map_or(0, |(_, n)| *n)
+    }
+
+    /// Counts one use of `size` and returns its count; when the list is full, the least
+    /// used size other than the fixed one makes room.
+    fn count_use(&mut self, size: (usize, usize)) -> u64 {
+        if let Some((_, n)) = self.seen.iter_mut().find(|(s, _)| *s == size) {
+            *n += 1;
+            return *n;
+        }
+        if self.seen.len() == SEEN_SHAPES {
+            let fixed = self.fixed.as_ref().map(|(s, _)| *s);
+            if let Some(i) =
+                (0..self.seen.len()).filter(|&i| Some(self.seen[i].0) != fixed).min_by_key(|&i| self.seen[i].1)
+            {
+                self.seen.remove(i);
+            }
+        }
+        self.seen.push((size, 1));
+        1
+    }
+
+    fn compile_fixed(&mut self, (width, height): (usize, usize)) -> std::result::Result<InferRequest, InferenceError> {
+        let shape = PartialShape::new_static(4, &[1, 3, height as i64, width as i64])?;
+        self.model.reshape_single_input(&shape)?;
+        self.core.compile_model(&self.model, DeviceType::CPU)?.create_infer_request()
     }
 
     /// Runs asynchronously and waits in [`CANCEL_POLL`] steps; a raised `cancel` cancels
@@ -233,32 +304,31 @@ impl OvBackend {
         let shape = Shape::new(&[1, 3, height as i64, width as i64]).map_err(err("shaping the input"))?;
         let mut input = Tensor::new(ElementType::F32, &shape).map_err(err("allocating the input"))?;
         input.get_data_mut::<f32>().map_err(err("writing the input"))?.copy_from_slice(tensor);
-        self.request.set_input_tensor_by_index(0, &input).map_err(err("setting the input"))?;
+        let request = self.request_for((width, height));
+        request.set_input_tensor_by_index(0, &input).map_err(err("setting the input"))?;
         for &(name, values) in vectors {
             let shape = Shape::new(&[1, values.len() as i64, 1, 1]).map_err(err("shaping an SE mean"))?;
             let mut vector = Tensor::new(ElementType::F32, &shape).map_err(err("allocating an SE mean"))?;
             vector.get_data_mut::<f32>().map_err(err("writing an SE mean"))?.copy_from_slice(values);
-            self.request.set_tensor(name, &vector).map_err(err("setting an SE mean"))?;
+            request.set_tensor(name, &vector).map_err(err("setting an SE mean"))?;
         }
-        self.request.infer_async().map_err(err("starting inference"))?;
+        request.infer_async().map_err(err("starting inference"))?;
         let poll = CANCEL_POLL.as_millis() as i64;
         loop {
-            match self.request.wait(poll) {
+            match request.wait(poll) {
                 Ok(()) => break,
                 Err(e) if e.kind == InferenceErrorKind::ResultNotReady => {
                     if is_set(cancel) {
-                        let _ = self.request.cancel();
+                        let _ = request.cancel();
                         // The request must be idle before its tensors are touched again.
-                        while matches!(self.request.wait(poll), Err(e) if e.kind == InferenceErrorKind::ResultNotReady)
-                        {
-                        }
+                        while matches!(request.wait(poll), Err(e) if e.kind == InferenceErrorKind::ResultNotReady) {}
                         return Err(CoreError::Cancelled);
                     }
                 }
                 Err(e) => return Err(err("running inference")(e)),
             }
         }
-        let output = self.request.get_output_tensor().map_err(err("reading the output"))?;
+        let output = request.get_output_tensor().map_err(err("reading the output"))?;
         let dims = output.get_shape().map_err(err("reading the output shape"))?.get_dimensions().to_vec();
         let data = output.get_data::<f32>().map_err(err("reading the output"))?;
         Ok(use_output(&dims, data))
@@ -284,4 +354,40 @@ fn onnx_metadata(path: &Path, key: &str) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     let model = MetadataOnly::decode(bytes.as_slice()).ok()?;
     model.metadata_props.into_iter().find(|e| e.key == key).map(|e| e.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(backend: &mut OvBackend, (w, h): (usize, usize)) -> Vec<f32> {
+        let input: Vec<f32> = (0..3 * w * h).map(|i| (i % 251) as f32 / 250.0).collect();
+        backend.infer_with("smooth_x2", &input, (w, h), &[], None, |_, out| out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_most_used_size_gets_a_fixed_shape_request_with_the_same_output() {
+        let path = aiupscale_testkit::tiny_model("smooth_x2");
+        let config = SessionConfig { threads: 1, ..SessionConfig::default() };
+        let Loaded { backend, .. } = OvBackend::open(&path, "smooth_x2", &config, Precision::Fp32).unwrap();
+        let Backend::OpenVino(mut ov) = backend else { panic!("not OpenVINO") };
+        let fixed = |ov: &OvBackend| ov.fixed.as_ref().map(|(s, r)| (*s, r.is_some()));
+        let first = run(&mut ov, (40, 24));
+        assert_eq!(fixed(&ov), None, "a size seen once runs on the dynamic request");
+        let second = run(&mut ov, (40, 24));
+        assert_eq!(fixed(&ov), Some(((40, 24), true)), "the second run compiles the shape");
+        assert_eq!(first, second);
+        // Edge tiles: other sizes, used less often, run on the dynamic request.
+        for _ in 0..2 {
+            run(&mut ov, (24, 40));
+        }
+        run(&mut ov, (40, 24));
+        assert_eq!(fixed(&ov), Some(((40, 24), true)));
+        // A size that comes to be used more often takes the fixed request over.
+        for _ in 0..3 {
+            run(&mut ov, (24, 40));
+        }
+        assert_eq!(fixed(&ov), Some(((24, 40), true)));
+        assert_eq!(run(&mut ov, (40, 24)), first, "the old size runs on the dynamic request");
+    }
 }

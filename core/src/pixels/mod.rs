@@ -7,6 +7,7 @@ mod samples;
 mod tests;
 mod tile;
 
+pub(crate) use samples::quantise_u8;
 pub use samples::{read_sample, write_sample};
 pub use tile::{phases_to_planar, read_tile, write_tile, write_tile_phases_u8, PlaneRect};
 

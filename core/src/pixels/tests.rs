@@ -144,7 +144,24 @@ fn phase_layout_matches_planar_depth_to_space() {
         let mut b = Image::new(4, 4, format).unwrap();
         let rect = PlaneRect { x: 1, y: 1, width: 3, height: 3 };
         write_tile(&mut a.as_mut(), 0, 0, &planar, None, 4, rect);
-        write_tile_phases_u8(&mut b.as_mut(), 0, 0, &phases, s, w, rect);
+        write_tile_phases_u8(&mut b.as_mut(), 0, 0, &phases, s, w, rect, 1);
         assert_eq!(a.data, b.data, "{format:?}");
+    }
+}
+
+#[test]
+fn the_phase_writer_splits_rows_over_threads_without_changing_a_pixel() {
+    // Large enough to be split; an offset rect and destination as in a tile at an edge.
+    let (w, h, s) = (160usize, 120usize, 4usize);
+    let phases: Vec<f32> = (0..3 * s * s * w * h).map(|i| (i * 7919 % 1000) as f32 / 999.0).collect();
+    let planar = phases_to_planar(&phases, s, w, h);
+    let format = PixelFormat::new(Channels::Rgb, SampleType::U8);
+    let rect = PlaneRect { x: 3, y: 5, width: 600, height: 450 };
+    let mut reference = Image::new(610, 470, format).unwrap();
+    write_tile(&mut reference.as_mut(), 7, 9, &planar, None, s * w, rect);
+    for threads in [1, 2, 3] {
+        let mut img = Image::new(610, 470, format).unwrap();
+        write_tile_phases_u8(&mut img.as_mut(), 7, 9, &phases, s, w, rect, threads);
+        assert!(img.data == reference.data, "{threads} threads");
     }
 }

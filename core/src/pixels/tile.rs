@@ -148,7 +148,8 @@ pub fn phases_to_planar(phases: &[f32], scale: usize, width: usize, height: usiz
 
 /// [`write_tile`]'s 8-bit colour case (no alpha, not gray) for a phase-layout output
 /// (see [`phases_to_planar`]) with rows of `width` low-resolution positions; `rect` is in
-/// output pixels of the tile.
+/// output pixels of the tile. Rows are split over `threads` (0 = one per core).
+#[allow(clippy::too_many_arguments)]
 pub fn write_tile_phases_u8(
     dst: &mut ImageMut<'_>,
     dx: u32,
@@ -157,6 +158,7 @@ pub fn write_tile_phases_u8(
     scale: usize,
     width: usize,
     rect: PlaneRect,
+    threads: usize,
 ) {
     let format = dst.format;
     debug_assert!(
@@ -166,22 +168,39 @@ pub fn write_tile_phases_u8(
     let count = format.channels.count();
     let offsets = format.channels.rgb_offsets();
     let padding = format.channels.padding_offset();
-    for y in 0..rect.height {
-        let (ly, sy) = ((rect.y + y) / scale, (rect.y + y) % scale);
-        let start = (dy as usize + y) * dst.stride + dx as usize * count;
-        let out = &mut dst.data[start..start + rect.width * count];
-        for (c, &offset) in offsets.iter().enumerate() {
-            // The `scale` phase planes of this colour and output row, one per dx.
-            let rows: Vec<&[f32]> = (0..scale)
-                .map(|sx| &phases[(c * scale * scale + sy * scale + sx) * plane + ly * width..][..width])
-                .collect();
-            for (i, px) in out.chunks_exact_mut(count).enumerate() {
-                let ox = rect.x + i;
-                px[offset] = quantise_u8(rows[ox % scale][ox / scale]);
+    let stride = dst.stride;
+    let region = &mut dst.data[dy as usize * stride..];
+    let workers = crate::bands::workers(threads, rect.width * rect.height, rect.height);
+    crate::bands::for_row_bands(region, stride, rect.height, workers, |first, band| {
+        let mut rows: Vec<&[f32]> = Vec::with_capacity(scale);
+        for (i, line) in band.chunks_mut(stride).enumerate() {
+            let y = first + i;
+            if y >= rect.height {
+                break;
+            }
+            let (ly, sy) = ((rect.y + y) / scale, (rect.y + y) % scale);
+            let out = &mut line[dx as usize * count..(dx as usize + rect.width) * count];
+            for (c, &offset) in offsets.iter().enumerate() {
+                // The `scale` phase planes of this colour and output row, one per dx.
+                rows.clear();
+                rows.extend(
+                    (0..scale).map(|sx| &phases[(c * scale * scale + sy * scale + sx) * plane + ly * width..][..width]),
+                );
+                // Output column rect.x + i is phase sx of low-resolution column lx; counted,
+                // not divided, per sample.
+                let (mut lx, mut sx) = (rect.x / scale, rect.x % scale);
+                for px in out.chunks_exact_mut(count) {
+                    px[offset] = quantise_u8(rows[sx][lx]);
+                    sx += 1;
+                    if sx == scale {
+                        sx = 0;
+                        lx += 1;
+                    }
+                }
+            }
+            if let Some(po) = padding {
+                out.chunks_exact_mut(count).for_each(|px| px[po] = 255);
             }
         }
-        if let Some(po) = padding {
-            out.chunks_exact_mut(count).for_each(|px| px[po] = 255);
-        }
-    }
+    });
 }

@@ -1,0 +1,89 @@
+//! Whether an unsharp mask after the footage model helps issue 13's footage targets, on
+//! footage_tune's tuning split (no photo or frame of quality-eval): PSNR/SSIM on Y of the
+//! camcorder-like x2 set and mean NIQE of the real frames, per path, sigma and amount.
+//!
+//!     cargo run --release -p aiupscale-tests --example footage_sharpen
+
+use aiupscale_core::{Filter, Image};
+use aiupscale_tests::{
+    footage_paths::{path, Shape},
+    media, metrics, niqe, quality, repo_root,
+};
+use anyhow::Result;
+
+const PHOTOS: [&str; 5] = ["motorcycle_right", "camera", "coins", "moon", "ihc"];
+
+/// `img + amount * (img - blur(img))`, per channel, rounded to 8 bits.
+fn unsharp(img: &Image, amount: f32, sigma: f64) -> Result<Image> {
+    let blur = media::gaussian_blur(img, sigma);
+    let data = img
+        .data()
+        .iter()
+        .zip(blur.data())
+        .map(|(&x, &b)| (f32::from(x) + amount * (f32::from(x) - f32::from(b))).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    Ok(Image::from_vec(img.width(), img.height(), img.format(), data)?)
+}
+
+fn main() -> Result<()> {
+    let root = repo_root();
+    let mut pairs = Vec::new();
+    for (i, name) in PHOTOS.iter().enumerate() {
+        let hr =
+            media::centre_crop(&media::load_rgb8(&root.join(format!(".deps/media/photos/{name}.png")))?, 320, 240)?;
+        pairs.push((hr.clone(), media::camcorder(&media::resize(&hr, 160, 120, Filter::Bicubic)?, 7000 + i as u64)?));
+    }
+    let bikes = media::video("bikes.mp4", 171)?;
+    for (i, f) in [70usize, 170].into_iter().enumerate() {
+        let hr = media::centre_crop(&bikes[f], 320, 240)?;
+        pairs.push((hr.clone(), media::camcorder(&media::resize(&hr, 160, 120, Filter::Bicubic)?, 7100 + i as u64)?));
+    }
+    let carphone = media::video("carphone_distorted.mp4", 86)?;
+    let mut real = Vec::new();
+    for f in [&carphone[35], &carphone[85], &bikes[70], &bikes[170]] {
+        real.push(media::centre_crop(f, 176, 144)?);
+    }
+    let model = niqe::NiqeModel::load_default()?;
+    let methods = quality::methods();
+    let score = |outs: &[Image], real_outs: &[Image], amount: f32, sigma: f64| -> Result<[f64; 3]> {
+        let (mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0);
+        for (o, (hr, _)) in outs.iter().zip(&pairs) {
+            let (p, s) = metrics::psnr_ssim_y(&unsharp(o, amount, sigma)?, hr, 2);
+            psnr += p / pairs.len() as f64;
+            ssim += s / pairs.len() as f64;
+        }
+        for o in real_outs {
+            n += niqe::niqe_rgb(&unsharp(o, amount, sigma)?, &model)? / real_outs.len() as f64;
+        }
+        Ok([psnr, ssim, n])
+    };
+    // (models with their input's reduction, weight, denoise); weight 0 is Lanczos alone.
+    let shapes: [(Shape, f32, f32); 5] = [
+        (&[("span-clearreality-x4", 1)], 0.0, 0.0),
+        (&[("span-clearreality-x4", 1)], 1.0, 0.0),
+        (&[("span-clearreality-x4", 1)], 1.0, 1.0),
+        (&[("span-clearreality-x4", 2)], 0.7, 1.0),
+        (&[("span-clearreality-x4", 2)], 1.0, 1.0),
+    ];
+    for (shape, weight, denoise) in shapes {
+        let p = path(&methods, shape, &[weight], denoise)?;
+        let mut ups = p.upscalers()?;
+        let outs: Vec<Image> =
+            pairs.iter().map(|(hr, lr)| p.run(&mut ups, lr, hr.width(), hr.height())).collect::<Result<_>>()?;
+        let real_outs: Vec<Image> =
+            real.iter().map(|f| p.run(&mut ups, f, f.width() * 2, f.height() * 2)).collect::<Result<_>>()?;
+        println!("{}, denoise {denoise}", p.label());
+        let [psnr, ssim, n] = score(&outs, &real_outs, 0.0, 1.0)?;
+        println!("  no sharpening: {psnr:.3} dB, SSIM {ssim:.4}, real NIQE {n:.3}");
+        if weight == 0.0 {
+            continue;
+        }
+        for sigma in [0.7, 1.0, 1.5, 2.0] {
+            for amount in [0.25f32, 0.5, 0.75, 1.0, 1.5] {
+                let [psnr, ssim, n] = score(&outs, &real_outs, amount, sigma)?;
+                println!("  sigma {sigma} amount {amount}: {psnr:.3} dB, SSIM {ssim:.4}, real NIQE {n:.3}");
+            }
+        }
+    }
+    Ok(())
+}
