@@ -4,14 +4,12 @@
 //!
 //!     cargo run --release -p aiupscale-tests --example footage_sharpen
 
-use aiupscale_core::{Filter, Image};
+use aiupscale_core::Image;
 use aiupscale_tests::{
-    footage_paths::{path, Shape},
-    media, metrics, niqe, quality, repo_root,
+    footage_paths::{path, Shape, TuningSplit},
+    media, metrics, niqe, quality,
 };
 use anyhow::Result;
-
-const PHOTOS: [&str; 5] = ["motorcycle_right", "camera", "coins", "moon", "ihc"];
 
 /// `img + amount * (img - blur(img))`, per channel, rounded to 8 bits.
 fn unsharp(img: &Image, amount: f32, sigma: f64) -> Result<Image> {
@@ -26,23 +24,7 @@ fn unsharp(img: &Image, amount: f32, sigma: f64) -> Result<Image> {
 }
 
 fn main() -> Result<()> {
-    let root = repo_root();
-    let mut pairs = Vec::new();
-    for (i, name) in PHOTOS.iter().enumerate() {
-        let hr =
-            media::centre_crop(&media::load_rgb8(&root.join(format!(".deps/media/photos/{name}.png")))?, 320, 240)?;
-        pairs.push((hr.clone(), media::camcorder(&media::resize(&hr, 160, 120, Filter::Bicubic)?, 7000 + i as u64)?));
-    }
-    let bikes = media::video("bikes.mp4", 171)?;
-    for (i, f) in [70usize, 170].into_iter().enumerate() {
-        let hr = media::centre_crop(&bikes[f], 320, 240)?;
-        pairs.push((hr.clone(), media::camcorder(&media::resize(&hr, 160, 120, Filter::Bicubic)?, 7100 + i as u64)?));
-    }
-    let carphone = media::video("carphone_distorted.mp4", 86)?;
-    let mut real = Vec::new();
-    for f in [&carphone[35], &carphone[85], &bikes[70], &bikes[170]] {
-        real.push(media::centre_crop(f, 176, 144)?);
-    }
+    let TuningSplit { pairs, real } = TuningSplit::load()?;
     let model = niqe::NiqeModel::load_default()?;
     let methods = quality::methods();
     let score = |outs: &[Image], real_outs: &[Image], amount: f32, sigma: f64| -> Result<[f64; 3]> {

@@ -11,34 +11,16 @@
 //! Per shape, every weight on a 0.1 grid; chosen: the most of the three quality targets
 //! met, then the smallest summed shortfall (each as a fraction of its target).
 
-use aiupscale_core::{Filter, Image};
+use aiupscale_core::Image;
 use aiupscale_tests::{
     defaults::{FOOTAGE_TARGET_DB, FOOTAGE_TARGET_SSIM, REAL_NIQE_TARGET},
-    footage_paths::{mix, path, SHAPES},
-    media, metrics, niqe, quality, repo_root,
+    footage_paths::{mix, path, TuningSplit, SHAPES},
+    metrics, niqe, quality,
 };
 use anyhow::Result;
 
-const PHOTOS: [&str; 5] = ["motorcycle_right", "camera", "coins", "moon", "ihc"];
-
 fn main() -> Result<()> {
-    let root = repo_root();
-    let mut pairs = Vec::new();
-    for (i, name) in PHOTOS.iter().enumerate() {
-        let hr =
-            media::centre_crop(&media::load_rgb8(&root.join(format!(".deps/media/photos/{name}.png")))?, 320, 240)?;
-        pairs.push((hr.clone(), media::camcorder(&media::resize(&hr, 160, 120, Filter::Bicubic)?, 7000 + i as u64)?));
-    }
-    let bikes = media::video("bikes.mp4", 171)?;
-    for (i, f) in [70usize, 170].into_iter().enumerate() {
-        let hr = media::centre_crop(&bikes[f], 320, 240)?;
-        pairs.push((hr.clone(), media::camcorder(&media::resize(&hr, 160, 120, Filter::Bicubic)?, 7100 + i as u64)?));
-    }
-    let carphone = media::video("carphone_distorted.mp4", 86)?;
-    let mut real = Vec::new();
-    for f in [&carphone[35], &carphone[85], &bikes[70], &bikes[170]] {
-        real.push(media::centre_crop(f, 176, 144)?);
-    }
+    let TuningSplit { pairs, real } = TuningSplit::load()?;
     let model = niqe::NiqeModel::load_default()?;
     let methods = quality::methods();
     let score = |outs: &[(Image, Vec<Image>)], real_outs: &[(Image, Vec<Image>)], w: &[f32]| -> Result<[f64; 3]> {
