@@ -6,7 +6,7 @@
 //! output size, is added to the output. Detail finer than a block is untouched.
 
 use crate::{
-    pixels::{quantise_u8, read_tile, write_tile, ImageMut, ImageRef, PlaneRect, SampleType},
+    pixels::{quantise_u8, read_tile, write_tile, ImageMut, ImageRef, PlaneRect},
     Result,
 };
 
@@ -15,14 +15,19 @@ const BLOCK: u32 = 16;
 /// Output rows corrected per pass (bounds the float working memory).
 const STRIP_ROWS: usize = 64;
 
+/// The block (of `blocks` along an axis of `input_len` input pixels) that pixel `i` of an
+/// axis of `len` pixels belongs to: that of the input pixel it covers.
+fn block_of(i: usize, len: usize, input_len: usize, blocks: usize) -> usize {
+    (i * input_len / len) * blocks / input_len
+}
+
 /// Planar float RGB block means, premultiplied by alpha like the model's input (so the
 /// colour of transparent pixels, which the model does not keep, does not count). A pixel
 /// belongs to the block of the input pixel it covers (`input` = the input's size), so an
 /// output pixel and its source always share a block; rows are read in strips.
 fn block_means(img: &ImageRef<'_>, input: (usize, usize), (bw, bh): (usize, usize), threads: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let block_of = |i: usize, len: usize, input_len: usize, blocks: usize| (i * input_len / len) * blocks / input_len;
-    if is_packed_rgb8(img) {
+    if img.format().is_opaque_rgb8() {
         return block_means_rgb8(img, input, (bw, bh), threads);
     }
     let has_alpha = img.format().channels.alpha_offset().is_some();
@@ -49,26 +54,19 @@ fn block_means(img: &ImageRef<'_>, input: (usize, usize), (bw, bh): (usize, usiz
     sums.iter().enumerate().map(|(i, &s)| (s / f64::from(counts[i % (bw * bh)].max(1))) as f32).collect()
 }
 
-/// 8-bit colour without alpha (video frames): read and corrected in place, without the
-/// planar float round trip.
-fn is_packed_rgb8(img: &ImageRef<'_>) -> bool {
-    let channels = img.format().channels;
-    img.format().sample == SampleType::U8 && channels.alpha_offset().is_none() && !channels.is_gray()
-}
-
 /// [`block_means`] of a packed 8-bit RGB image, summed as integers (bands of rows on
 /// `threads` threads).
 fn block_means_rgb8(img: &ImageRef<'_>, input: (usize, usize), (bw, bh): (usize, usize), threads: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let count = img.format().channels.count();
     let offsets = img.format().channels.rgb_offsets();
-    let block_x: Vec<usize> = (0..w).map(|x| (x * input.0 / w) * bw / input.0).collect();
+    let block_x: Vec<usize> = (0..w).map(|x| block_of(x, w, input.0, bw)).collect();
     // Sums of 3 * bw * bh channel blocks, then bw * bh pixel counts.
     let band_sums = |rows: std::ops::Range<usize>| {
         let mut sums = vec![0u64; 4 * bw * bh];
         let mut row_sums = vec![0u32; 3 * bw];
         for y in rows {
-            let by = (y * input.1 / h) * bh / input.1;
+            let by = block_of(y, h, input.1, bh);
             row_sums.fill(0);
             for (px, &bx) in img.row(y as u32).chunks_exact(count).zip(&block_x) {
                 for (c, &o) in offsets.iter().enumerate() {
@@ -128,7 +126,9 @@ pub fn match_colors(src: &ImageRef<'_>, dst: &mut ImageMut<'_>, threads: usize) 
     let (w, h) = (dst.width() as usize, dst.height() as usize);
     let xs = axis_weights(w, bw);
     let ys = axis_weights(h, bh);
-    if is_packed_rgb8(&dst.as_ref()) {
+    // 8-bit colour without alpha (video frames): corrected in place, without the planar
+    // float round trip.
+    if dst.format().is_opaque_rgb8() {
         correct_rgb8(dst, &diff, (bw, bh), (&xs, &ys), threads);
         return Ok(());
     }

@@ -13,7 +13,7 @@ use crate::{
     engine::{Backend, Engine, Precision},
     pixels::{
         check_dimensions, phases_to_planar, read_tile, write_tile, write_tile_phases_u8, Image, ImageMut, ImageRef,
-        PlaneRect, SampleType,
+        PlaneRect,
     },
     pooled::{Means, PooledStages},
     resample::{resample, Filter},
@@ -568,7 +568,7 @@ impl OnnxModel {
             };
             let (dx, dy) = (xt.input_start * info.scale, yt.input_start * info.scale);
             let format = dst.format();
-            let phases_fast = format.sample == SampleType::U8 && !has_alpha && !format.channels.is_gray();
+            let phases_fast = format.is_opaque_rgb8();
             if !transparent && (!self.phases || phases_fast) {
                 // The common case: straight from ONNX Runtime's output into `dst`.
                 let alpha = has_alpha.then_some(&alpha_out[..]);

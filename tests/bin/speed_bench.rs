@@ -16,9 +16,10 @@
 //!   crate and ffmpeg's swscale.
 //!
 //! Rounds alternate the engines (core, ort, ncnn, core, ...), each child does warm-up
-//! runs (two in this process, one in ncnn's script) and `reps` timed runs; a round's figure is the median of its runs, the table's the
-//! median over rounds, and each ratio is the median of the per-round ratios. The fp32
-//! FMA peak is measured at the start and at the end of the run (the better one is used).
+//! runs (two in this process, one in ncnn's script) and `reps` timed runs; a round's
+//! figure is the median of its runs, the table's the median over rounds, and each ratio
+//! is the median of the per-round ratios. The fp32 FMA peak is measured at the start and
+//! at the end of the run (the better one is used).
 
 use std::{
     collections::BTreeMap,
@@ -28,6 +29,7 @@ use std::{
 
 use aiupscale_core::{
     models::{cache::ModelCache, Catalog, SourceFormat},
+    pixels::read_tile,
     resample::resample,
     runtime::{build_session, prefers_blocked_layout},
     Channels, Control, Engine, Filter, Image, ModelSource, PixelFormat, Precision, SampleType, SessionConfig, Upscaler,
@@ -206,9 +208,11 @@ fn ncnn_child(model: &str, input: &Image, reps: usize, threads: usize) -> Result
     let npy = tmp.path().join("input.npy");
     // A model whose convolutions shrink the image (waifu2x's upconv_7: 7 pixels a side) gets
     // its input padded by that much, as the original tool does (waifu2x-ncnn-vulkan's
-    // `prepadding`) and the core does, so both produce the whole output.
+    // `prepadding`) and the core does (read with the core's tile reader: reflected), so both
+    // produce the whole output.
     let b = entry.border as usize;
-    let chw = replicate_pad_chw(&hwc_to_chw(&f32_samples(&to_f32(input)), w, h), w, h, b);
+    let mut chw = vec![0.0; 3 * (w + 2 * b) * (h + 2 * b)];
+    read_tile(&input.as_ref(), -(b as i64), -(b as i64), w + 2 * b, h + 2 * b, &mut chw, None);
     write_npy(&npy, &[3, h + 2 * b, w + 2 * b], &chw);
     let output = Command::new(repo_root().join(".deps/venv/bin/python"))
         .arg(repo_root().join("models/reference/ncnn_bench.py"))
@@ -221,19 +225,6 @@ fn ncnn_child(model: &str, input: &Image, reps: usize, threads: usize) -> Result
         bail!("ncnn_bench.py failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(serde_json::from_slice(&output.stdout)?)
-}
-
-/// Planar `[3][h][w]` samples padded by `b` on every side, repeating the edge pixels.
-fn replicate_pad_chw(chw: &[f32], w: usize, h: usize, b: usize) -> Vec<f32> {
-    let (pw, ph) = (w + 2 * b, h + 2 * b);
-    let mut out = Vec::with_capacity(3 * pw * ph);
-    for plane in chw.chunks_exact(w * h) {
-        for y in 0..ph {
-            let row = &plane[y.saturating_sub(b).min(h - 1) * w..][..w];
-            out.extend((0..pw).map(|x| row[x.saturating_sub(b).min(w - 1)]));
-        }
-    }
-    out
 }
 
 /// swscale through the ffmpeg CLI: the time of `frames` frames minus the time of one
@@ -531,18 +522,5 @@ fn print_engine_table(rows: &[Row]) {
         };
         let cols: Vec<String> = present.iter().map(|(k, _)| cell(k)).collect();
         println!("| {model} | {w}x{h} | {} |", cols.join(" | "));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn padding_repeats_the_edge_pixels() {
-        // Two planes of 2x1 (and a third) padded by 1: rows repeat, columns repeat.
-        let chw = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let padded = super::replicate_pad_chw(&chw, 2, 1, 1);
-        assert_eq!(padded.len(), 3 * 4 * 3);
-        assert_eq!(&padded[..12], &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0]);
-        assert_eq!(&padded[24..28], &[5.0, 5.0, 6.0, 6.0]);
     }
 }

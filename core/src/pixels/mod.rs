@@ -111,6 +111,11 @@ impl PixelFormat {
     pub fn bytes_per_pixel(&self) -> usize {
         self.channels.count() * self.sample.bytes()
     }
+
+    /// 8-bit colour without alpha (video frames): the formats the fast 8-bit paths take.
+    pub fn is_opaque_rgb8(&self) -> bool {
+        self.sample == SampleType::U8 && self.channels.alpha_offset().is_none() && !self.channels.is_gray()
+    }
 }
 
 impl fmt::Display for PixelFormat {

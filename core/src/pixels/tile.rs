@@ -161,9 +161,7 @@ pub fn write_tile_phases_u8(
     threads: usize,
 ) {
     let format = dst.format;
-    debug_assert!(
-        format.sample == SampleType::U8 && format.channels.alpha_offset().is_none() && !format.channels.is_gray()
-    );
+    debug_assert!(format.is_opaque_rgb8());
     let plane = phases.len() / (3 * scale * scale);
     let count = format.channels.count();
     let offsets = format.channels.rgb_offsets();
@@ -173,11 +171,8 @@ pub fn write_tile_phases_u8(
     let workers = crate::bands::workers(threads, rect.width * rect.height, rect.height);
     crate::bands::for_row_bands(region, stride, rect.height, workers, |first, band| {
         let mut rows: Vec<&[f32]> = Vec::with_capacity(scale);
-        for (i, line) in band.chunks_mut(stride).enumerate() {
-            let y = first + i;
-            if y >= rect.height {
-                break;
-            }
+        // The last band runs on to the end of the image: only rect's rows are written.
+        for (y, line) in (first..rect.height).zip(band.chunks_mut(stride)) {
             let (ly, sy) = ((rect.y + y) / scale, (rect.y + y) % scale);
             let out = &mut line[dx as usize * count..(dx as usize + rect.width) * count];
             for (c, &offset) in offsets.iter().enumerate() {
