@@ -146,15 +146,11 @@ fn realsr_df2k_matches_ncnn_on_a_small_crop() {
 
 #[test]
 fn span_models_match_ncnn() {
-    for name in [
-        "span-x2-ch48",
-        "span-x4-ch48",
-        "span-x2-ch52",
-        "span-x4-ch52",
-        "span-clearreality-x4",
-        "span-kendata-x4",
-        "span-hfa2k-x2",
-    ] {
+    let catalog = Catalog::builtin();
+    let names: Vec<&str> =
+        catalog.models().iter().map(|m| m.name.as_str()).filter(|n| n.starts_with("span-")).collect();
+    assert_eq!(names.len(), 7, "the catalog's SPAN models: {names:?}");
+    for name in names {
         let db = parity(name, "chelsea.png", (100, 80, 64, 48));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
