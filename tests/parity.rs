@@ -16,6 +16,11 @@ fn python() -> std::path::PathBuf {
     repo_root().join(".deps/venv/bin/python")
 }
 
+/// The catalog's models whose names start with `prefix` (a family), in catalog order.
+fn catalog_names(prefix: &str) -> Vec<String> {
+    Catalog::builtin().models().iter().map(|m| m.name.clone()).filter(|n| n.starts_with(prefix)).collect()
+}
+
 /// Runs `name` through the core and through its reference on a crop of `photo_name`;
 /// returns PSNR(core, reference) in dB.
 fn parity(name: &str, photo_name: &str, (x, y, w, h): (u32, u32, u32, u32)) -> f64 {
@@ -146,11 +151,9 @@ fn realsr_df2k_matches_ncnn_on_a_small_crop() {
 
 #[test]
 fn span_models_match_ncnn() {
-    let catalog = Catalog::builtin();
-    let names: Vec<&str> =
-        catalog.models().iter().map(|m| m.name.as_str()).filter(|n| n.starts_with("span-")).collect();
+    let names = catalog_names("span-");
     assert_eq!(names.len(), 7, "the catalog's SPAN models: {names:?}");
-    for name in names {
+    for name in &names {
         let db = parity(name, "chelsea.png", (100, 80, 64, 48));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
@@ -161,10 +164,9 @@ fn span_models_match_ncnn() {
 /// border's reflections inside the crop): their U-Nets cost ~50-90 MFLOP per pixel.
 #[test]
 fn realcugan_models_match_ncnn_on_small_crops() {
-    let names: Vec<&str> =
-        Catalog::builtin().models().iter().map(|m| m.name.as_str()).filter(|n| n.starts_with("realcugan-")).collect();
+    let names = catalog_names("realcugan-");
     assert_eq!(names.len(), 17, "the package's 17 Real-CUGAN models are in the catalog: {names:?}");
-    for name in names {
+    for name in &names {
         let db = parity(name, "chelsea.png", (120, 60, 48, 40));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
@@ -172,15 +174,10 @@ fn realcugan_models_match_ncnn_on_small_crops() {
 
 #[test]
 fn waifu2x_cunet_matches_ncnn_at_every_denoise_level() {
-    let names: Vec<&str> = Catalog::builtin()
-        .models()
-        .iter()
-        .map(|m| m.name.as_str())
-        .filter(|n| n.starts_with("waifu2x-cunet-"))
-        .collect();
+    let names = catalog_names("waifu2x-cunet-");
     // x2 plain and denoise 0-3, and the x1 (denoise only) levels 0-3.
     assert_eq!(names.len(), 9, "the package's 9 CUNet models are in the catalog: {names:?}");
-    for name in names {
+    for name in &names {
         let db = parity(name, "astronaut.png", (150, 60, 48, 40));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
     }
