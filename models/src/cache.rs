@@ -258,11 +258,7 @@ impl ModelCache {
             package: package.name.clone(),
             package_version: package.version.clone(),
             archive_sha256: package.archive_sha256.clone(),
-            sources: entry
-                .files
-                .iter()
-                .map(|f| SourceRecord { path: f.path.clone(), sha256: f.sha256.clone() })
-                .collect(),
+            sources: source_records(entry),
             onnx_size: meta.len(),
             onnx_sha256: sha256_hex(onnx),
             onnx_mtime_ns: mtime_ns(&meta),
@@ -369,12 +365,24 @@ fn manifest_mismatch(m: &Manifest, entry: &ModelEntry, package: &Package) -> Opt
             m.package, m.package_version, m.archive_sha256, package.name, package.version, package.archive_sha256
         ));
     }
-    let recorded: Vec<(&str, &str)> = m.sources.iter().map(|s| (s.path.as_str(), s.sha256.as_str())).collect();
-    let expected: Vec<(&str, &str)> = entry.files.iter().map(|f| (f.path.as_str(), f.sha256.as_str())).collect();
-    if recorded != expected {
-        return Some(format!("built from source files {recorded:?}, the catalog lists {expected:?}"));
+    let expected = source_records(entry);
+    if m.sources != expected {
+        let pairs = |r: &[SourceRecord]| r.iter().map(|s| (s.path.clone(), s.sha256.clone())).collect::<Vec<_>>();
+        return Some(format!(
+            "built from source files {:?}, the catalog lists {:?}",
+            pairs(&m.sources),
+            pairs(&expected)
+        ));
     }
     None
+}
+
+/// What an entry is built from: its registry files, then its fine-tuned weights (a new
+/// weight file rebuilds the entry like a new source file).
+fn source_records(entry: &ModelEntry) -> Vec<SourceRecord> {
+    let files = entry.files.iter().map(|f| SourceRecord { path: f.path.clone(), sha256: f.sha256.clone() });
+    let tuned = entry.finetune.iter().map(|t| SourceRecord { path: t.record_path(), sha256: t.sha256.clone() });
+    files.chain(tuned).collect()
 }
 
 /// Refuses names that would escape the cache folder or collide with our own files.

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::finetune::Finetune;
+
 use crate::ModelError;
 
 const CATALOG_TOML: &str = include_str!("../catalog.toml");
@@ -127,7 +129,7 @@ pub struct Package {
     pub attribution: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceFile {
     /// Path inside the archive.
@@ -171,6 +173,10 @@ pub struct ModelEntry {
     /// output depends on the tile's extent: run it untiled for exact results.
     #[serde(default)]
     pub global_pooling: bool,
+    /// Our own fine-tuned weights replace the converted convolutions' (see
+    /// [`crate::finetune`]).
+    #[serde(default)]
+    pub finetune: Option<Finetune>,
 }
 
 impl ModelEntry {

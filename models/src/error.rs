@@ -43,6 +43,8 @@ pub enum ModelError {
     Ncnn { model: String, reason: String },
     #[error("Anime4K weights {model}: {reason}")]
     Anime4k { model: String, reason: String },
+    #[error("fine-tuned weights of {model}: {reason}")]
+    Finetune { model: String, reason: String },
     #[error("model {model} cannot be split at its global pools: {reason}")]
     Stages { model: String, reason: String },
     #[error("the model cache is not writable ({} could not be written); set AIUPSCALE_MODEL_DIR to a writable folder", path.display())]
@@ -109,6 +111,7 @@ impl ModelError {
             ModelError::Ncnn { .. }
             | ModelError::Anime4k { .. }
             | ModelError::Stages { .. }
+            | ModelError::Finetune { .. }
             | ModelError::Quantize { .. } => ModelErrorKind::Convert,
             ModelError::Cancelled => ModelErrorKind::Cancelled,
             ModelError::Io { .. } | ModelError::Archive { .. } => ModelErrorKind::Io,

@@ -338,17 +338,22 @@ pub fn convert_sources(entry: &ModelEntry, sources: &[Vec<u8>]) -> Result<Conver
     let text = |i: usize| {
         std::str::from_utf8(&sources[i]).map_err(|e| format!("{} is not UTF-8 text: {e}", entry.files[i].path))
     };
-    match entry.format {
+    let mut converted = match entry.format {
         SourceFormat::Ncnn => {
             let param = text(0).map_err(|reason| ModelError::Ncnn { model: entry.name.clone(), reason })?;
             let extras = crate::ncnn::Extras { nearest_residual: entry.nearest_residual.then_some(entry.border) };
-            crate::ncnn::convert_with(&entry.name, param, &sources[1], extras)
+            crate::ncnn::convert_with(&entry.name, param, &sources[1], extras)?
         }
         SourceFormat::Anime4kJson => {
             let json = text(0).map_err(|reason| ModelError::Anime4k { model: entry.name.clone(), reason })?;
-            crate::anime4k::convert(&entry.name, json)
+            crate::anime4k::convert(&entry.name, json)?
         }
+    };
+    if let Some(finetune) = &entry.finetune {
+        let weights = crate::finetune::embedded(&entry.name, finetune)?;
+        crate::finetune::apply(&entry.name, &mut converted.model, weights)?;
     }
+    Ok(converted)
 }
 
 /// The number of files each format needs, checked before anything is downloaded.

@@ -19,6 +19,7 @@ pub mod anime4k;
 pub mod cache;
 pub mod fetch;
 mod fetch_client;
+pub mod finetune;
 pub mod int8;
 pub mod ncnn;
 #[cfg(feature = "tiny")]
