@@ -1,0 +1,264 @@
+"""Fine-tune a converted SPAN model for camcorder-like degradation (blur + noise + JPEG).
+
+The ONNX graph our converter wrote stays as it is: the script runs it in PyTorch (the
+few operators SPAN uses), trains its convolution weights and writes them back into a
+copy of the graph, so the result loads, tiles and runs bf16 exactly like the original.
+
+    python models/train/footage.py --base BASE.onnx --images DIR --out OUT.onnx
+
+Training photos and degradations are described in MODELS.md; none of the photos or
+frames of docs/QUALITY.md is used.
+"""
+
+import argparse
+import io
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from onnx import numpy_helper
+from PIL import Image, ImageFilter
+
+
+class OnnxGraph(torch.nn.Module):
+    """The handful of ONNX operators a converted SPAN graph uses, with the
+    convolution weights as parameters named after their initializers."""
+
+    OPS = {"Sub", "Mul", "Add", "Conv", "Sigmoid", "Concat"}
+
+    def __init__(self, model):
+        super().__init__()
+        self.nodes = list(model.graph.node)
+        unknown = {n.op_type for n in self.nodes} - self.OPS
+        if unknown:
+            raise SystemExit(f"unsupported operators {sorted(unknown)}: expected only {sorted(self.OPS)}")
+        conv_inputs = {i for n in self.nodes if n.op_type == "Conv" for i in n.input[1:]}
+        self.trained = torch.nn.ParameterDict()
+        self.consts = {}
+        for t in model.graph.initializer:
+            value = torch.from_numpy(numpy_helper.to_array(t).astype(np.float32).copy())
+            if t.name in conv_inputs:
+                self.trained[t.name] = torch.nn.Parameter(value)
+            else:
+                self.consts[t.name] = value
+        self.input = model.graph.input[0].name
+        self.output = model.graph.output[0].name
+
+    def value(self, env, name):
+        if name in self.trained:
+            return self.trained[name]
+        return self.consts[name] if name in self.consts else env[name]
+
+    def forward(self, x):
+        env = {self.input: x}
+        for n in self.nodes:
+            a = [self.value(env, i) for i in n.input]
+            attrs = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
+            if n.op_type == "Sub":
+                y = a[0] - a[1]
+            elif n.op_type == "Mul":
+                y = a[0] * a[1]
+            elif n.op_type == "Add":
+                y = a[0] + a[1]
+            elif n.op_type == "Sigmoid":
+                y = torch.sigmoid(a[0])
+            elif n.op_type == "Concat":
+                y = torch.cat(a, dim=attrs.get("axis", 1))
+            else:
+                pads = attrs.get("pads", [0, 0, 0, 0])
+                if pads[0] != pads[2] or pads[1] != pads[3]:
+                    raise SystemExit(f"{n.name}: asymmetric pads {pads}")
+                y = F.conv2d(a[0], a[1], a[2] if len(a) > 2 else None,
+                             stride=attrs.get("strides", [1, 1]), padding=(pads[0], pads[1]),
+                             groups=attrs.get("group", 1))
+            env[n.output[0]] = y
+        return env[self.output]
+
+
+def load_photos(folder, long_side):
+    """Every image in `folder` as RGB uint8, downscaled (antialiased) so that its long side
+    is at most `long_side`: that takes the wallpapers' own JPEG noise below one pixel."""
+    photos = []
+    for name in sorted(os.listdir(folder)):
+        im = Image.open(os.path.join(folder, name)).convert("RGB")
+        f = long_side / max(im.size)
+        if f < 1:
+            im = im.resize((round(im.width * f), round(im.height * f)), Image.BICUBIC)
+        photos.append((name, np.asarray(im)))
+    return photos
+
+
+def degrade(hr, scale, rng, clean):
+    """A camcorder-like low-resolution image from a clean patch: bicubic down, Gaussian
+    blur, Gaussian noise, 8-bit rounding, JPEG; every strength drawn from a range. A
+    `clean` share of the patches gets only the bicubic step and at most a light JPEG,
+    so that the model keeps the detail of footage that is not degraded."""
+    im = Image.fromarray(hr)
+    im = im.resize((hr.shape[1] // scale, hr.shape[0] // scale), Image.BICUBIC)
+    if rng.random() < clean:
+        quality = int(rng.integers(85, 96)) if rng.random() < 0.5 else None
+        return jpeg(np.asarray(im), quality, 0) if quality else np.asarray(im)
+    if rng.random() < 0.9:
+        im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
+    lr = np.asarray(im).astype(np.float32)
+    if rng.random() < 0.85:
+        sigma = rng.uniform(1.0, 10.0)
+        if rng.random() < 0.3:
+            lr = lr + rng.normal(0, sigma, lr.shape[:2])[..., None]
+        else:
+            lr = lr + rng.normal(0, sigma, lr.shape)
+    lr = np.clip(np.rint(lr), 0, 255).astype(np.uint8)
+    if rng.random() < 0.9:
+        lr = jpeg(lr, int(rng.integers(35, 91)), int(rng.integers(0, 3)))
+    return lr
+
+
+def jpeg(rgb, quality, subsampling):
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=subsampling)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def batch(photos, n, patch, scale, rng, clean):
+    lrs, hrs = [], []
+    for _ in range(n):
+        img = photos[rng.integers(len(photos))][1]
+        y = rng.integers(0, img.shape[0] - patch + 1)
+        x = rng.integers(0, img.shape[1] - patch + 1)
+        hr = img[y:y + patch, x:x + patch]
+        hr = np.rot90(hr, rng.integers(4))
+        if rng.random() < 0.5:
+            hr = hr[:, ::-1]
+        hr = np.ascontiguousarray(hr)
+        lrs.append(degrade(hr, scale, rng, clean))
+        hrs.append(hr)
+    to = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float() / 255
+    return to(lrs), to(hrs)
+
+
+def upscale(model, lr, scale):
+    return F.pixel_shuffle(model(lr), scale)
+
+
+def local_sd(rgb):
+    """Local standard deviation of luma (Gaussian window, sigma 1.5): the contrast that
+    film grain and fine texture carry, which a pixel loss lets a model smooth away."""
+    y = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    x = torch.arange(-3, 4, dtype=torch.float32)
+    g = torch.exp(-x * x / (2 * 1.5 ** 2))
+    g = (g / g.sum()).view(1, 1, 1, 7)
+    blur = lambda t: F.conv2d(F.conv2d(F.pad(t, (3, 3, 3, 3), mode="reflect"), g), g.transpose(2, 3))
+    mean = blur(y)
+    return (blur(y * y) - mean * mean).clamp_min(0).add(1e-6).sqrt()
+
+
+def psnr_y(a, b, border):
+    w = torch.tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1)
+    ya, yb = (a.clamp(0, 1) * w).sum(1), (b * w).sum(1)
+    d = (ya - yb)[:, border:-border, border:-border]
+    return (10 * torch.log10(255.0 ** 2 / d.pow(2).mean((1, 2)))).mean().item()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base", required=True, help="converted SPAN ONNX to start from")
+    p.add_argument("--origin", help="the catalog model the weights are a delta to (default: --base)")
+    p.add_argument("--images", required=True, help="folder of clean training photos")
+    p.add_argument("--out", required=True)
+    p.add_argument("--name", required=True, help="catalog name written into the metadata")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patch", type=int, default=128, help="high-resolution patch side")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--long-side", type=int, default=1280)
+    p.add_argument("--holdout", default="", help="comma-separated photo names kept for validation")
+    p.add_argument("--clean", type=float, default=0.2, help="share of patches left undegraded")
+    p.add_argument("--texture", type=float, default=0.0, help="weight of the local-contrast loss")
+    p.add_argument("--stop-after", type=int, default=0, help="stop (and write OUT) after this step")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--save-every", type=int, default=0, help="also write OUT.stepN every N steps")
+    p.add_argument("--bf16", action="store_true", help="train under bf16 autocast")
+    args = p.parse_args()
+
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    base = onnx.load(args.base)
+    origin = onnx.load(args.origin or args.base)
+    meta = {m.key: m.value for m in base.metadata_props}
+    scale = int(meta["aiupscale.scale"])
+    if meta.get("aiupscale.output") != "phases":
+        raise SystemExit(f"{args.base}: expected a phase-layout output, found {meta.get('aiupscale.output')}")
+    model = OnnxGraph(base)
+
+    photos = load_photos(args.images, args.long_side)
+    held = set(filter(None, args.holdout.split(",")))
+    train = [p for p in photos if p[0] not in held]
+    val = [p for p in photos if p[0] in held]
+    print(f"{len(train)} training photos, {len(val)} held out, scale {scale}", flush=True)
+    vrng = np.random.default_rng(12345)
+    val_batch = batch(val or train, 32, args.patch, scale, vrng, args.clean)
+
+    def validate():
+        with torch.no_grad():
+            lr, hr = val_batch
+            return psnr_y(upscale(model, lr, scale), hr, scale)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
+    print(f"step 0 val PSNR-Y {validate():.3f} dB", flush=True)
+    t0 = time.time()
+    for step in range(1, args.steps + 1):
+        lr, hr = batch(train, args.batch, args.patch, scale, rng, args.clean)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            out = upscale(model, lr, scale)
+        out = out.float()
+        loss = (out - hr).abs().mean()
+        if args.texture:
+            loss = loss + args.texture * (local_sd(out) - local_sd(hr)).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == args.steps:
+            print(f"step {step} loss {loss.item():.5f} val PSNR-Y {validate():.3f} dB "
+                  f"{(time.time() - t0) / step:.2f} s/step", flush=True)
+        if step == args.stop_after:
+            break
+        if args.save_every and step % args.save_every == 0 and step < args.steps:
+            save(base, origin, meta, model, args.name, f"{args.out}.step{step}")
+
+    save(base, origin, meta, model, args.name, args.out)
+
+
+def save(base, origin, meta, model, name, out):
+    """Writes the trained weights into a copy of the base graph, atomically."""
+    for t in base.graph.initializer:
+        if t.name in model.trained:
+            t.CopyFrom(numpy_helper.from_array(model.trained[t.name].detach().numpy(), t.name))
+    meta = dict(meta, **{"aiupscale.source": name})
+    del base.metadata_props[:]
+    for k, v in meta.items():
+        base.metadata_props.add(key=k, value=v)
+    tmp = out + ".tmp"
+    onnx.save(base, tmp)
+    os.replace(tmp, out)
+    # What the catalog's `finetune` ships (models/src/finetune.rs): every Conv's weight,
+    # then bias, in graph order, minus the original's, little-endian f32.
+    tuned = {t.name: numpy_helper.to_array(t) for t in base.graph.initializer}
+    orig = {t.name: numpy_helper.to_array(t) for t in origin.graph.initializer}
+    blob = b"".join((tuned[i].astype(np.float32) - orig[i].astype(np.float32)).astype("<f4").tobytes()
+                    for n in base.graph.node if n.op_type == "Conv" for i in n.input[1:])
+    with open(tmp, "wb") as f:
+        f.write(blob)
+    os.replace(tmp, os.path.splitext(out)[0] + ".f32")
+    print(f"wrote {out} and its .f32", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
