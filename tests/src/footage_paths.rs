@@ -154,11 +154,13 @@ pub type Shape = &'static [(&'static str, u32)];
 pub type GrainRow = (f32, f64, f64, f64, f64);
 
 /// The shapes footage_tune searches.
-pub const SHAPES: [Shape; 4] = [
+pub const SHAPES: [Shape; 6] = [
     &[("span-clearreality-x4", 1)],
     &[("span-clearreality-x4", 2)],
     &[("realesrgan-x4fast", 2)],
     &[("span-clearreality-x4", 1), ("realesrgan-x4fast", 2)],
+    &[("span-footage-x2", 1)],
+    &[("span-footage-x2", 1), ("span-clearreality-x4", 2)],
 ];
 
 /// A path of `shape` with `weights` (one per model).
@@ -171,10 +173,16 @@ pub fn path(methods: &[Method], shape: &[(&str, u32)], weights: &[f32], denoise:
 /// The paths quality-eval reports: per shape the weights footage_tune chose on its split
 /// (the most targets met, then the smallest shortfall), and x4fast on the halved input
 /// unblended for information. (For the first shape, one model on the full input, it chose
-/// weight 1: the plain model, which quality-eval measures anyway.)
+/// weight 1: the plain model, which quality-eval measures anyway; span-footage-x2 alone is
+/// a footage candidate like it.)
 pub fn paths(methods: &[Method]) -> Result<Vec<Path>> {
-    let chosen: [(Shape, &[f32]); 4] =
-        [(SHAPES[1], &[0.7]), (SHAPES[2], &[1.0]), (SHAPES[2], &[0.4]), (SHAPES[3], &[0.8, 0.2])];
+    let chosen: [(Shape, &[f32]); 5] = [
+        (SHAPES[1], &[0.7]),
+        (SHAPES[2], &[1.0]),
+        (SHAPES[2], &[0.4]),
+        (SHAPES[3], &[0.8, 0.2]),
+        (SHAPES[5], &[0.3, 0.7]),
+    ];
     chosen.iter().map(|(shape, weights)| path(methods, shape, weights, 1.0)).collect()
 }
 
