@@ -173,7 +173,7 @@ pub struct ModelEntry {
     /// output depends on the tile's extent: run it untiled for exact results.
     #[serde(default)]
     pub global_pooling: bool,
-    /// Our own fine-tuned weights replace the converted convolutions' (see
+    /// Our own changes, added to the converted convolutions' weights (see
     /// [`crate::finetune`]).
     #[serde(default)]
     pub finetune: Option<Finetune>,

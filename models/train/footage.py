@@ -182,7 +182,6 @@ def main():
     p.add_argument("--stop-after", type=int, default=0, help="stop (and write OUT) after this step")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save-every", type=int, default=0, help="also write OUT.stepN every N steps")
-    p.add_argument("--bf16", action="store_true", help="train under bf16 autocast")
     args = p.parse_args()
 
     torch.manual_seed(args.seed)
@@ -215,9 +214,7 @@ def main():
     t0 = time.time()
     for step in range(1, args.steps + 1):
         lr, hr = batch(train, args.batch, args.patch, scale, rng, args.clean)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            out = upscale(model, lr, scale)
-        out = out.float()
+        out = upscale(model, lr, scale)
         loss = (out - hr).abs().mean()
         if args.texture:
             loss = loss + args.texture * (local_sd(out) - local_sd(hr)).abs().mean()

@@ -1,7 +1,7 @@
-//! The footage paths (`aiupscale_tests::footage_paths`) and the footage candidates on
-//! quality-eval's own sets, without the rest of quality-eval (which takes most of an hour):
-//! its camcorder-like x2 set (PSNR/SSIM on Y, colour shift) and its six real frames (NIQE),
-//! against Lanczos. The same functions quality-eval's "Defaults per content" uses.
+//! The footage paths (`aiupscale_tests::footage_paths`) on quality-eval's own sets, without
+//! the rest of quality-eval (which takes most of an hour; footage_default scores the plain
+//! models): its camcorder-like x2 set (PSNR/SSIM on Y, colour shift) and its six real frames
+//! (NIQE), against Lanczos. The same functions quality-eval's "Defaults per content" uses.
 //!
 //!     cargo run --release -p aiupscale-tests --example footage_paths_eval
 
