@@ -174,6 +174,9 @@ fn finetuned_models_are_their_base_plus_the_built_in_changes() {
     assert!(!tuned.is_empty());
     let cache = ModelCache::from_env().unwrap();
     for entry in tuned {
+        if entry.blend.is_some() {
+            continue; // its own part is checked by the test below
+        }
         let base = catalog.models().iter().find(|m| m.finetune.is_none() && m.files == entry.files).unwrap();
         ensure_model(&entry.name);
         ensure_model(&base.name);
@@ -201,6 +204,63 @@ fn finetuned_models_are_their_base_plus_the_built_in_changes() {
         }
         assert_eq!(offset, delta.len());
         assert!(changed > delta.len() / 8, "{}: only {changed} weights differ from {}'s", entry.name, base.name);
+    }
+}
+
+/// A blended entry is its parts as one graph: the same nodes and tensors (the own part
+/// with its fine-tune, if any), and on a real crop its output equals the blend of the two
+/// parts run one by one, the second on the input halved by the core's bicubic (>= 50 dB:
+/// the graph repeats edge pixels where the resampler renormalises its taps).
+#[test]
+fn blended_models_are_their_parts_blended() {
+    use aiupscale_models::quantize::decode;
+    let catalog = Catalog::builtin();
+    let blended: Vec<_> = catalog.models().iter().filter(|m| m.blend.is_some()).collect();
+    assert!(!blended.is_empty());
+    let cache = ModelCache::from_env().unwrap();
+    for entry in blended {
+        let blend = entry.blend.as_ref().unwrap();
+        let own = catalog
+            .models()
+            .iter()
+            .find(|m| m.blend.is_none() && m.finetune == entry.finetune && m.files[..] == entry.files[..2])
+            .unwrap();
+        for name in [&entry.name, &own.name, &blend.with] {
+            ensure_model(name);
+        }
+        let load = |name: &str| decode(name, &std::fs::read(cache.onnx_path(name)).unwrap()).unwrap().graph.unwrap();
+        let graph = load(&entry.name);
+        for (part, prefix) in [(load(&own.name), "a/"), (load(&blend.with), "b/")] {
+            let nodes: Vec<_> = graph.node.iter().filter(|n| n.name.starts_with(prefix)).collect();
+            assert_eq!(nodes.len(), part.node.len(), "{}: {prefix} nodes", entry.name);
+            for (ours, theirs) in nodes.iter().zip(&part.node) {
+                assert_eq!(ours.op_type, theirs.op_type);
+                assert_eq!(ours.attribute, theirs.attribute);
+            }
+            for t in &part.initializer {
+                let ours = graph.initializer.iter().find(|i| i.name == format!("{prefix}{}", t.name)).unwrap();
+                assert_eq!((&ours.dims, &ours.raw_data), (&t.dims, &t.raw_data), "{}: {}", entry.name, t.name);
+            }
+        }
+
+        let (w, h) = (96u32, 64u32);
+        let input = to_f32(&crop(&photo("coffee.png"), 150, 90, w, h));
+        let session = SessionConfig { precision: Precision::Fp32, ..SessionConfig::default() };
+        let config = UpscalerConfig { color_fix: Some(false), session, ..UpscalerConfig::default() };
+        let run = |name: &str, img: &aiupscale_core::Image| {
+            let mut up = Upscaler::new(&ModelSource::Catalog(name.into()), config).unwrap();
+            let out =
+                up.upscale_to(&img.as_ref(), Target::Size { width: 2 * w, height: 2 * h }, &mut Control::default());
+            f32_samples(&out.unwrap())
+        };
+        let half = media::resize(&input, w / 2, h / 2, aiupscale_core::Filter::Bicubic).unwrap();
+        let (a, b) = (run(&own.name, &input), run(&blend.with, &half));
+        let expected: Vec<f32> =
+            a.iter().zip(&b).map(|(a, b)| ((1.0 - blend.weight) * a + blend.weight * b).clamp(0.0, 1.0)).collect();
+        let ours = run(&entry.name, &input);
+        let db = psnr(&ours, &expected);
+        println!("{}: {db:.1} dB against its parts blended", entry.name);
+        assert!(db >= 50.0, "{}: {db:.1} dB against its parts blended", entry.name);
     }
 }
 

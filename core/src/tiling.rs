@@ -3,6 +3,10 @@
 //! that are computed and cropped away, and reflect padding where a tile reaches past
 //! the image (frames smaller than a tile, and the image border).
 //!
+//! Every tile starts on the same grid of `multiple` as the untiled pass (its first read
+//! is -edge context plus a multiple of it), so models that subsample inside (stride-2
+//! convolutions, a halved input) see every tile at the untiled pass's sampling phase.
+//!
 //! Names follow Real-ESRGAN's tiling: the model reads `input_start_pad..` (the tile,
 //! with context) and the tile owns `input_start..input_end` of the output.
 //! The two axes are independent, so everything is planned per axis.
@@ -74,8 +78,11 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
         return Err(CoreError::Parameter(ParameterError::TileMultiple { multiple: spec.multiple }));
     }
     let (context, edge) = (i64::from(spec.context()), i64::from(spec.edge_context()));
+    let multiple = i64::from(spec.multiple);
     let tile = tile_side / spec.multiple * spec.multiple;
-    if i64::from(tile) - 2 * context < 1 {
+    // Tiles advance by a multiple of `multiple`, which keeps them on the untiled grid.
+    let step = (i64::from(tile) - 2 * context).div_euclid(multiple) * multiple;
+    if step < 1 {
         return Err(CoreError::Parameter(ParameterError::TileTooSmall {
             tile_side,
             multiple: spec.multiple,
@@ -83,7 +90,7 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
             context: context as u32,
             overlap: spec.overlap,
             border: spec.border,
-            minimum: round_up(2 * context as u32 + 1, spec.multiple),
+            minimum: min_tile_side(context as u32, spec.multiple),
         }));
     }
     let (len_i, tile_i) = (i64::from(len), i64::from(tile));
@@ -93,12 +100,14 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
         return Ok(vec![AxisTile { input_start_pad: -edge, input_len_pad: side, input_start: 0, input_end: len }]);
     }
     // Tiles read [-edge, len + edge); each owns what lies `context` inside its reads
-    // (`edge` at the image's edges). The last is snapped to the end so all share one shape.
+    // (`edge` at the image's edges). The last is snapped to the end of the grid (where
+    // the one-tile pass above ends too) so all share one shape.
+    let grid_end = -edge + i64::from(round_up(len + 2 * edge as u32, spec.multiple));
     let mut tiles = Vec::new();
     let (mut start_pad, mut owned_end) = (-edge, 0i64);
     loop {
         if start_pad + tile_i >= len_i + edge {
-            let snapped = len_i + edge - tile_i;
+            let snapped = grid_end - tile_i;
             tiles.push(AxisTile {
                 input_start_pad: snapped,
                 input_len_pad: tile,
@@ -115,9 +124,15 @@ pub fn plan_axis(len: u32, tile_side: u32, spec: &TileSpec) -> Result<Vec<AxisTi
             input_end: end as u32,
         });
         owned_end = end;
-        start_pad = end - context;
+        start_pad += step;
     }
     Ok(tiles)
+}
+
+/// The smallest tile side that leaves room for `context` on both sides and advances
+/// by at least one `multiple`.
+fn min_tile_side(context: u32, multiple: u32) -> u32 {
+    round_up(2 * context, multiple) + multiple
 }
 
 /// The full grid: rows of `ys` by columns of `xs`.
@@ -166,9 +181,13 @@ pub fn auto_tile_shape(
     // n tiles of side t own (t - 2 * edge) + (n - 1) * (t - 2 * context) pixels.
     let side = |len: u32, n: u32| {
         let inner = (len + 2 * edge_context).saturating_sub(2 * context).max(1);
-        round_up(if n == 1 { len + 2 * edge_context } else { inner.div_ceil(n) + 2 * context }, multiple)
+        if n == 1 {
+            round_up(len + 2 * edge_context, multiple)
+        } else {
+            round_up(round_up(inner.div_ceil(n), multiple) + 2 * context, multiple)
+        }
     };
-    let min_side = round_up(2 * context + 1, multiple);
+    let min_side = min_tile_side(context, multiple);
     let mut best: Option<(u64, u32, u32)> = None;
     for nx in 1..=width.min(256) {
         let tx = side(width, nx).max(min_side);
@@ -317,6 +336,20 @@ mod tests {
     }
 
     #[test]
+    fn tiles_keep_the_untiled_sampling_phase() {
+        // Multiple 2, context 5: every read starts on an even pixel, as the one-tile pass
+        // (0..102 for 101 pixels) does; snapping to the image's end would start the last at 61.
+        let s = TileSpec { edge_overlap: 0, ..spec(40, 5, 0, 2) };
+        let tiles = plan_axis(101, &s).unwrap();
+        let got: Vec<(i64, u32, u32)> = tiles.iter().map(|t| (t.input_start_pad, t.input_start, t.input_end)).collect();
+        assert_eq!(got, vec![(0, 0, 35), (30, 35, 65), (60, 65, 95), (62, 95, 101)]);
+        // Multiple 4, context 7: the free span 40 - 14 = 26 rounds down to steps of 24.
+        let tiles = plan_axis(100, &TileSpec { edge_overlap: 0, ..spec(40, 7, 0, 4) }).unwrap();
+        assert!(tiles.iter().all(|t| t.input_start_pad % 4 == 0), "{tiles:?}");
+        assert_eq!(tiles[1].input_start_pad, 24);
+    }
+
+    #[test]
     fn small_frames_get_one_reflect_padded_tile() {
         let tiles = plan_axis(10, &spec(64, 8, 7, 2)).unwrap();
         assert_eq!(tiles.len(), 1);
@@ -340,7 +373,7 @@ mod tests {
         ) {
             let s = TileSpec { edge_overlap, ..spec(tile, overlap, border, multiple) };
             match plan_axis(len, &s) {
-                Err(_) => prop_assert!(i64::from(tile / multiple * multiple) <= 2 * i64::from(s.context())),
+                Err(_) => prop_assert!(tile / multiple * multiple < min_tile_side(s.context(), multiple)),
                 Ok(tiles) => {
                     let mut next = 0;
                     let shape = tiles[0].input_len_pad;
@@ -355,7 +388,10 @@ mod tests {
                         prop_assert!(i64::from(t.input_end) + ctx(t.input_end) <= t.input_start_pad + i64::from(shape));
                         // Reads stay within the image plus its edge context.
                         prop_assert!(t.input_start_pad >= -i64::from(s.edge_context()));
-                        prop_assert!(t.input_start_pad + i64::from(shape) <= i64::from(len) + i64::from(s.edge_context()) || tiles.len() == 1);
+                        let grid_end = i64::from((len + 2 * s.edge_context()).div_ceil(multiple) * multiple) - i64::from(s.edge_context());
+                        prop_assert!(t.input_start_pad + i64::from(shape) <= grid_end);
+                        // On the untiled pass's grid.
+                        prop_assert_eq!((t.input_start_pad + i64::from(s.edge_context())) % i64::from(multiple), 0);
                         next = t.input_end;
                     }
                     prop_assert_eq!(next, len);

@@ -141,7 +141,7 @@ fn content_picks_the_catalog_model_and_offline_names_the_fetch_command() {
     common::write_png(&input, &crop("coffee.png", 100, 80, 32, 24), None);
     let out = env.path("out.png");
     for (content, model) in [
-        ("footage", "span-clearreality-x4"),
+        ("footage", "span-footage-blend-x2"),
         ("photo", "span-x2-ch48"),
         ("animation", "realesr-animevideov3-x2"),
         ("realtime", "anime4k-x2-s-rl"),

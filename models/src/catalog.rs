@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::blend::Blend;
 use crate::finetune::Finetune;
 
 use crate::ModelError;
@@ -177,6 +178,9 @@ pub struct ModelEntry {
     /// [`crate::finetune`]).
     #[serde(default)]
     pub finetune: Option<Finetune>,
+    /// A second catalog model blended into this one's output (see [`crate::blend`]).
+    #[serde(default)]
+    pub blend: Option<Blend>,
 }
 
 impl ModelEntry {
@@ -234,6 +238,9 @@ impl Catalog {
                 return Err(ModelError::CatalogInvalid {
                     reason: format!("model {}: scale and tile_multiple must be >= 1", model.name),
                 });
+            }
+            if let Some(blend) = &model.blend {
+                check_blend(model, blend, &file.model)?;
             }
         }
         let defaults = file.defaults.unwrap_or_default();
@@ -296,6 +303,53 @@ impl Catalog {
     pub fn default_of(&self, model: &str) -> Vec<ContentChoice> {
         ContentChoice::ALL.into_iter().filter(|c| self.defaults.get(*c).iter().any(|n| n == model)).collect()
     }
+}
+
+/// A blend's partner must be a plain ncnn model of the same package whose files follow
+/// the entry's own, at the scale that nets the entry's on the downscaled input, and
+/// the halving needs tiles on its grid.
+fn check_blend(model: &ModelEntry, blend: &Blend, models: &[ModelEntry]) -> Result<(), ModelError> {
+    let invalid = |what: String| ModelError::CatalogInvalid { reason: format!("model {}: blend {what}", model.name) };
+    let other = models
+        .iter()
+        .find(|m| m.name == blend.with)
+        .ok_or_else(|| invalid(format!("names model {:?}, which the catalog does not list", blend.with)))?;
+    if other.format != SourceFormat::Ncnn
+        || model.format != SourceFormat::Ncnn
+        || other.blend.is_some()
+        || other.finetune.is_some()
+        || other.nearest_residual
+        || other.global_pooling
+    {
+        return Err(invalid(format!(
+            "{}: both must be plain ncnn models without their own blend, finetune, residual or pooling",
+            other.name
+        )));
+    }
+    if other.package != model.package || model.files.len() != 4 || model.files[2..] != other.files[..] {
+        return Err(invalid(format!(
+            "{}: files must be the entry's own .param and .bin, then {}'s (same package {})",
+            other.name, other.name, other.package
+        )));
+    }
+    if other.scale != model.scale * blend.prescale || model.border != 0 || other.border != 0 {
+        return Err(invalid(format!(
+            "{}: scale {} with border {}, expected scale {} x {} = {} and border 0",
+            other.name,
+            other.scale,
+            other.border,
+            model.scale,
+            blend.prescale,
+            model.scale * blend.prescale
+        )));
+    }
+    if !model.tile_multiple.is_multiple_of(blend.prescale) {
+        return Err(invalid(format!(
+            "tile_multiple {} is not a multiple of the prescale {}",
+            model.tile_multiple, blend.prescale
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -365,16 +419,20 @@ mod tests {
         assert_eq!(name(Animation, 8.0), "realesr-animevideov3-x4");
         assert_eq!(name(Photo, 1.5), "span-x2-ch48");
         assert_eq!(name(Photo, 4.0), "realesrgan-x4plus");
-        assert_eq!(name(Footage, 2.0), "span-clearreality-x4");
+        assert_eq!(name(Footage, 2.0), "span-footage-blend-x2");
+        assert_eq!(name(Footage, 3.0), "span-clearreality-x4");
         assert_eq!(name(Realtime, 2.0), "anime4k-x2-s-rl");
         assert_eq!(c.default_of("span-clearreality-x4"), vec![Footage]);
+        assert_eq!(c.default_of("span-footage-blend-x2"), vec![Footage]);
         assert!(c.default_of("realsr-df2k-x4").is_empty());
     }
 
     #[test]
     fn footage_defaults_are_real_world_models_cheap_enough_for_video() {
         // Real-world: trained on real degradations (not bicubic-only, not anime).
-        const REAL_WORLD: [&str; 3] = ["span-clearreality-x4", "realesrgan-x4fast", "realsr-df2k-x4"];
+        // span-footage-blend-x2: our camcorder fine-tune blended with ClearReality.
+        const REAL_WORLD: [&str; 4] =
+            ["span-footage-blend-x2", "span-clearreality-x4", "realesrgan-x4fast", "realsr-df2k-x4"];
         let c = Catalog::builtin();
         for scale in [1.5, 2.0, 3.0, 4.0, 8.0] {
             let m = c.default_model(ContentChoice::Footage, scale).unwrap();
@@ -406,6 +464,25 @@ mod tests {
         let text = format!("{}{}", &CATALOG_TOML[..start], &CATALOG_TOML[end..]);
         let err = Catalog::parse(&text).unwrap().default_model(ContentChoice::Photo, 2.0).unwrap_err().to_string();
         assert!(err.contains("photo"), "{err}");
+    }
+
+    #[test]
+    fn blends_must_name_a_plain_partner_whose_files_follow() {
+        let blend = "blend = { with = \"span-clearreality-x4\", weight = 0.7, prescale = 2 }";
+        assert!(CATALOG_TOML.contains(blend));
+        let c = Catalog::builtin();
+        let m = c.require("span-footage-blend-x2").unwrap();
+        assert_eq!(m.blend.as_ref().unwrap().with, "span-clearreality-x4");
+        for (with, expected) in
+            [("ghost", "does not list"), ("span-x4-ch48", "files must be"), ("span-footage-x2", "plain ncnn")]
+        {
+            let text = CATALOG_TOML.replacen(blend, &blend.replace("span-clearreality-x4", with), 1);
+            let err = Catalog::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("span-footage-blend-x2"), "{with}: {err}");
+        }
+        let text = CATALOG_TOML.replacen(blend, &blend.replace("prescale = 2", "prescale = 3"), 1);
+        let err = Catalog::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("expected scale 2 x 3 = 6"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub enum ModelError {
     Anime4k { model: String, reason: String },
     #[error("fine-tuned weights of {model}: {reason}")]
     Finetune { model: String, reason: String },
+    #[error("blended model {model}: {reason}")]
+    Blend { model: String, reason: String },
     #[error("model {model} cannot be split at its global pools: {reason}")]
     Stages { model: String, reason: String },
     #[error("the model cache is not writable ({} could not be written); set AIUPSCALE_MODEL_DIR to a writable folder", path.display())]
@@ -112,6 +114,7 @@ impl ModelError {
             | ModelError::Anime4k { .. }
             | ModelError::Stages { .. }
             | ModelError::Finetune { .. }
+            | ModelError::Blend { .. }
             | ModelError::Quantize { .. } => ModelErrorKind::Convert,
             ModelError::Cancelled => ModelErrorKind::Cancelled,
             ModelError::Io { .. } | ModelError::Archive { .. } => ModelErrorKind::Io,

@@ -353,14 +353,21 @@ pub fn convert_sources(entry: &ModelEntry, sources: &[Vec<u8>]) -> Result<Conver
         let weights = crate::finetune::embedded(&entry.name, finetune)?;
         crate::finetune::apply(&entry.name, &mut converted.model, weights)?;
     }
+    if let Some(blend) = &entry.blend {
+        // The catalog checked that files 2 and 3 are a plain ncnn model's.
+        let param = text(2).map_err(|reason| ModelError::Ncnn { model: blend.with.clone(), reason })?;
+        let other = crate::ncnn::convert_with(&blend.with, param, &sources[3], crate::ncnn::Extras::default())?;
+        converted = crate::blend::compose(&entry.name, converted, other, blend)?;
+    }
     Ok(converted)
 }
 
 /// The number of files each format needs, checked before anything is downloaded.
 fn check_file_count(entry: &ModelEntry) -> Result<(), ModelError> {
-    let (expected, what) = match entry.format {
-        SourceFormat::Ncnn => (2, "[.param, .bin]"),
-        SourceFormat::Anime4kJson => (1, "[.json]"),
+    let (expected, what) = match (entry.format, &entry.blend) {
+        (SourceFormat::Ncnn, None) => (2, "[.param, .bin]"),
+        (SourceFormat::Ncnn, Some(_)) => (4, "[.param, .bin] and the blended model's [.param, .bin]"),
+        (SourceFormat::Anime4kJson, _) => (1, "[.json]"),
     };
     if entry.files.len() == expected {
         Ok(())

@@ -16,6 +16,7 @@ pub use catalog::{Catalog, Content, ContentChoice, ModelEntry, Package, Registry
 pub use error::{ModelError, ModelErrorKind};
 pub use fetch::{offline_from_env, ArchiveSource, FetchOptions, FetchReport, FirstUse, OFFLINE_ENV};
 pub mod anime4k;
+pub mod blend;
 pub mod cache;
 pub mod fetch;
 mod fetch_client;

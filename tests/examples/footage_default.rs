@@ -21,7 +21,8 @@ const PHOTOS: [(&str, &str); 5] = [
     ("motorcycle_left", ".deps/media/photos/motorcycle_left.png"),
     ("aero", ".deps/media/pywt/aero.png"),
 ];
-const CANDIDATES: [&str; 7] = [
+const CANDIDATES: [&str; 8] = [
+    "span-footage-blend-x2",
     "span-footage-x2",
     "realesr-animevideov3-x2",
     "span-clearreality-x4",

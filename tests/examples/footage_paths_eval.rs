@@ -1,7 +1,8 @@
 //! The footage paths (`aiupscale_tests::footage_paths`) on quality-eval's own sets, without
 //! the rest of quality-eval (which takes most of an hour; footage_default scores the plain
 //! models): its camcorder-like x2 set (PSNR/SSIM on Y, colour shift) and its six real frames
-//! (NIQE), against Lanczos. The same functions quality-eval's "Defaults per content" uses.
+//! (NIQE), against Lanczos. The same functions quality-eval's "Defaults per content" uses;
+//! last the catalog's span-footage-blend-x2, which runs the blend path as one model.
 //!
 //!     cargo run --release -p aiupscale-tests --example footage_paths_eval
 
@@ -27,7 +28,9 @@ fn main() -> Result<()> {
     println!("| path | MFLOP/px | x2-camcorder PSNR | Δ dB | SSIM | Δ SSIM | real NIQE | lower by | colour shift |");
     println!("|---|---|---|---|---|---|---|---|---|");
     println!("| lanczos | - | {:.2} | - | {:.4} | - | {base_niqe:.2} | - | - |", base.psnr, base.ssim);
-    for path in footage_paths::paths(&methods)? {
+    // The catalog's one-graph blend as the element runs it by default (no denoise).
+    let blend = footage_paths::path(&methods, footage_paths::SHAPES[6], &[1.0], 0.0)?;
+    for path in footage_paths::paths(&methods)?.into_iter().chain([blend]) {
         let s = footage_paths::camcorder(&path, camcorder, &extra)?;
         let (niqe, shift) = footage_paths::real(&path, &frames, &extra)?;
         println!(

@@ -154,13 +154,15 @@ pub type Shape = &'static [(&'static str, u32)];
 pub type GrainRow = (f32, f64, f64, f64, f64);
 
 /// The shapes footage_tune searches.
-pub const SHAPES: [Shape; 6] = [
+pub const SHAPES: [Shape; 7] = [
     &[("span-clearreality-x4", 1)],
     &[("span-clearreality-x4", 2)],
     &[("realesrgan-x4fast", 2)],
     &[("span-clearreality-x4", 1), ("realesrgan-x4fast", 2)],
     &[("span-footage-x2", 1)],
     &[("span-footage-x2", 1), ("span-clearreality-x4", 2)],
+    // The catalog's one-graph form of the previous path (0.3 + 0.7).
+    &[("span-footage-blend-x2", 1)],
 ];
 
 /// A path of `shape` with `weights` (one per model).

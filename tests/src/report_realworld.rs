@@ -102,7 +102,8 @@ pub fn defaults_section(
          halved (an x4 model then nets x2 at a quarter of its cost per input pixel), blended with Lanczos, or two models \
          blended; their weights were chosen on a tuning split that shares no photo or frame with these sets \
          (`cargo run --release -p aiupscale-tests --example footage_tune`: the most targets met, then the smallest \
-         summed shortfall; there the plain span-clearreality-x4 came first, so it stays the footage default).\n",
+         summed shortfall; there the blend of span-footage-x2 and ClearReality on the halved input came first, which the \
+         catalog runs as one model, span-footage-blend-x2, the footage default at x2).\n",
         defaults::COST_LIMIT / 1e6,
         defaults::FOOTAGE_TARGET_DB,
         defaults::FOOTAGE_TARGET_SSIM,
