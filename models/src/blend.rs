@@ -50,7 +50,7 @@ pub fn halving_taps() -> [f32; 8] {
     std::array::from_fn(|t| (raw[t] / sum) as f32)
 }
 
-/// Renames every value of `graph` except its input (which becomes `input`) with `prefix`.
+/// `graph` with `prefix` before every value name, except that its `input` reads `input`.
 fn renamed(mut graph: GraphProto, prefix: &str, input: &str) -> GraphProto {
     let name = |n: &str| if n == "input" { input.to_owned() } else { format!("{prefix}{n}") };
     for node in &mut graph.node {
@@ -99,7 +99,8 @@ fn graph_of(name: &str, model: ModelProto) -> Result<GraphProto, ModelError> {
     model.graph.ok_or_else(|| ModelError::Blend { model: name.to_owned(), reason: "a part has no graph".into() })
 }
 
-/// `own` (the entry's network) and `other` (the blended model) as one graph computing `(1 - w) * own(x) + w * other(halve(x))`.
+/// `own` (the entry's network) and `other` (the blended model) as one graph computing
+/// `(1 - w) * own(x) + w * other(halve(x))`.
 pub fn compose(name: &str, own: Converted, other: Converted, blend: &Blend) -> Result<Converted, ModelError> {
     let err = |reason: String| ModelError::Blend { model: name.to_owned(), reason };
     if blend.prescale != 2 {

