@@ -111,6 +111,8 @@ const BF16_PASSED: &[&str] = &[
     "span-x2-ch52",
     "span-x4-ch52",
     "span-clearreality-x4",
+    "span-footage-x2",
+    "span-footage-blend-x2",
     "span-kendata-x4",
     "span-hfa2k-x2",
     "realcugan-se-x2-conservative",
