@@ -168,20 +168,17 @@ fn span_models_match_ncnn() {
 /// convolution tensor and nothing else changed.
 #[test]
 fn finetuned_models_are_their_base_plus_the_built_in_changes() {
-    use aiupscale_models::{finetune, quantize::decode};
+    use aiupscale_models::finetune;
     let catalog = Catalog::builtin();
-    let tuned: Vec<_> = catalog.models().iter().filter(|m| m.finetune.is_some()).collect();
+    // A blend's own part is checked by blended_models_are_their_parts_blended.
+    let tuned: Vec<_> = catalog.models().iter().filter(|m| m.finetune.is_some() && m.blend.is_none()).collect();
     assert!(!tuned.is_empty());
     let cache = ModelCache::from_env().unwrap();
     for entry in tuned {
-        if entry.blend.is_some() {
-            continue; // its own part is checked by the test below
-        }
         let base = catalog.models().iter().find(|m| m.finetune.is_none() && m.files == entry.files).unwrap();
         ensure_model(&entry.name);
         ensure_model(&base.name);
-        let load = |name: &str| decode(name, &std::fs::read(cache.onnx_path(name)).unwrap()).unwrap().graph.unwrap();
-        let (ours, theirs) = (load(&entry.name), load(&base.name));
+        let (ours, theirs) = (cached_graph(&cache, &entry.name), cached_graph(&cache, &base.name));
         assert_eq!(ours.node, theirs.node, "{}: the graph differs from {}'s", entry.name, base.name);
         let delta = finetune::embedded(&entry.name, entry.finetune.as_ref().unwrap()).unwrap();
         let floats =
@@ -213,7 +210,6 @@ fn finetuned_models_are_their_base_plus_the_built_in_changes() {
 /// the graph repeats edge pixels where the resampler renormalises its taps).
 #[test]
 fn blended_models_are_their_parts_blended() {
-    use aiupscale_models::quantize::decode;
     let catalog = Catalog::builtin();
     let blended: Vec<_> = catalog.models().iter().filter(|m| m.blend.is_some()).collect();
     assert!(!blended.is_empty());
@@ -228,9 +224,8 @@ fn blended_models_are_their_parts_blended() {
         for name in [&entry.name, &own.name, &blend.with] {
             ensure_model(name);
         }
-        let load = |name: &str| decode(name, &std::fs::read(cache.onnx_path(name)).unwrap()).unwrap().graph.unwrap();
-        let graph = load(&entry.name);
-        for (part, prefix) in [(load(&own.name), "a/"), (load(&blend.with), "b/")] {
+        let graph = cached_graph(&cache, &entry.name);
+        for (part, prefix) in [(cached_graph(&cache, &own.name), "a/"), (cached_graph(&cache, &blend.with), "b/")] {
             let nodes: Vec<_> = graph.node.iter().filter(|n| n.name.starts_with(prefix)).collect();
             assert_eq!(nodes.len(), part.node.len(), "{}: {prefix} nodes", entry.name);
             for (ours, theirs) in nodes.iter().zip(&part.node) {
@@ -262,6 +257,12 @@ fn blended_models_are_their_parts_blended() {
         println!("{}: {db:.1} dB against its parts blended", entry.name);
         assert!(db >= 50.0, "{}: {db:.1} dB against its parts blended", entry.name);
     }
+}
+
+/// The graph of `name` as the model cache holds it.
+fn cached_graph(cache: &ModelCache, name: &str) -> aiupscale_models::onnx::GraphProto {
+    let bytes = std::fs::read(cache.onnx_path(name)).unwrap();
+    aiupscale_models::quantize::decode(name, &bytes).unwrap().graph.unwrap()
 }
 
 /// Every Real-CUGAN model in the package: SE and Pro, x2/x3/x4, conservative, no-denoise

@@ -75,14 +75,6 @@ fn phases(model: &ModelProto, scale: u32) -> Option<u32> {
     model.metadata_props.iter().any(|p| (p.key.as_str(), p.value.as_str()) == PHASES).then_some(scale)
 }
 
-fn scale_of(name: &str, model: &ModelProto) -> Result<u32, ModelError> {
-    let value = model.metadata_props.iter().find(|p| p.key == "aiupscale.scale").map(|p| p.value.as_str());
-    value.and_then(|v| v.parse().ok()).ok_or_else(|| ModelError::Blend {
-        model: name.to_owned(),
-        reason: format!("a part's aiupscale.scale is {value:?}, expected an integer"),
-    })
-}
-
 /// `value` as pixels: depth-to-space first if it is in phase layout of `block`.
 fn pixels(g: &mut GraphBuilder, value: &str, block: Option<u32>) -> String {
     match block {
@@ -99,9 +91,16 @@ fn graph_of(name: &str, model: ModelProto) -> Result<GraphProto, ModelError> {
     model.graph.ok_or_else(|| ModelError::Blend { model: name.to_owned(), reason: "a part has no graph".into() })
 }
 
-/// `own` (the entry's network) and `other` (the blended model) as one graph computing
+/// `own` (the entry's network, native `scale`) and `other` (the blended model, native
+/// `scale * prescale` as the catalog checked) as one graph computing
 /// `(1 - w) * own(x) + w * other(halve(x))`.
-pub fn compose(name: &str, own: Converted, other: Converted, blend: &Blend) -> Result<Converted, ModelError> {
+pub fn compose(
+    name: &str,
+    scale: u32,
+    own: Converted,
+    other: Converted,
+    blend: &Blend,
+) -> Result<Converted, ModelError> {
     let err = |reason: String| ModelError::Blend { model: name.to_owned(), reason };
     if blend.prescale != 2 {
         return Err(err(format!("prescale {} is not supported, expected 2", blend.prescale)));
@@ -127,8 +126,8 @@ pub fn compose(name: &str, own: Converted, other: Converted, blend: &Blend) -> R
     let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Parts in phase layout (SPAN's PixelShuffle) get their depth-to-space here: the blend
     // needs pixels.
-    let own_phases = phases(&own.model, scale_of(name, &own.model)?);
-    let other_phases = phases(&other.model, scale_of(name, &other.model)?);
+    let own_phases = phases(&own.model, scale);
+    let other_phases = phases(&other.model, scale * blend.prescale);
     let a = renamed(graph_of(name, own.model)?, "a/", "input");
 
     let mut g = GraphBuilder::new(name);
@@ -179,11 +178,7 @@ mod tests {
         let scales = g.constant_f32("scales", &[4], &[1.0, 1.0, scale, scale]);
         g.node_with_outputs("Resize", &[&c, "", &scales], &["output"], vec![]);
         g.output_f32("output", &image_dims(3));
-        let scale_text = scale.to_string();
-        Converted {
-            model: g.finish("t", &[("k", "v"), (FLOPS_KEY, "10"), ("aiupscale.scale", &scale_text)]),
-            flops_per_pixel: 10.0,
-        }
+        Converted { model: g.finish("t", &[("k", "v"), (FLOPS_KEY, "10")]), flops_per_pixel: 10.0 }
     }
 
     #[test]
@@ -203,7 +198,7 @@ mod tests {
 
     #[test]
     fn parts_are_renamed_apart_and_blended() {
-        let m = compose("t", tiny(1.0, 2.0), tiny(2.0, 4.0), &Blend { with: "o".into(), weight: 0.25, prescale: 2 })
+        let m = compose("t", 2, tiny(1.0, 2.0), tiny(2.0, 4.0), &Blend { with: "o".into(), weight: 0.25, prescale: 2 })
             .unwrap();
         assert_eq!(m.flops_per_pixel, 10.0 + 2.5 + 96.0 + 36.0);
         let g = m.model.graph.as_ref().unwrap();
@@ -239,12 +234,7 @@ mod tests {
             .model
             .metadata_props
             .push(crate::onnx::StringStringEntryProto { key: PHASES.0.into(), value: PHASES.1.into() });
-        for p in &mut phased.model.metadata_props {
-            if p.key == "aiupscale.scale" {
-                p.value = "2".into();
-            }
-        }
-        let m = compose("t", phased, tiny(1.0, 4.0), &Blend { with: "o".into(), weight: 0.5, prescale: 2 }).unwrap();
+        let m = compose("t", 2, phased, tiny(1.0, 4.0), &Blend { with: "o".into(), weight: 0.5, prescale: 2 }).unwrap();
         let g = m.model.graph.as_ref().unwrap();
         let d2s: Vec<_> = g.node.iter().filter(|n| n.op_type == "DepthToSpace").collect();
         assert_eq!(d2s.len(), 1);
@@ -255,7 +245,7 @@ mod tests {
     #[test]
     fn unsupported_prescales_and_weights_are_refused() {
         for (weight, prescale) in [(0.5, 3), (0.0, 2), (1.0, 2), (f32::NAN, 2)] {
-            let e = compose("t", tiny(1.0, 2.0), tiny(1.0, 4.0), &Blend { with: "o".into(), weight, prescale })
+            let e = compose("t", 2, tiny(1.0, 2.0), tiny(1.0, 4.0), &Blend { with: "o".into(), weight, prescale })
                 .unwrap_err();
             assert!(matches!(e, ModelError::Blend { .. }), "{e}");
         }

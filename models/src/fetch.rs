@@ -357,7 +357,7 @@ pub fn convert_sources(entry: &ModelEntry, sources: &[Vec<u8>]) -> Result<Conver
         // The catalog checked that files 2 and 3 are a plain ncnn model's.
         let param = text(2).map_err(|reason| ModelError::Ncnn { model: blend.with.clone(), reason })?;
         let other = crate::ncnn::convert_with(&blend.with, param, &sources[3], crate::ncnn::Extras::default())?;
-        converted = crate::blend::compose(&entry.name, converted, other, blend)?;
+        converted = crate::blend::compose(&entry.name, entry.scale, converted, other, blend)?;
     }
     Ok(converted)
 }
