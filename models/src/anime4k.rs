@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::{
-    metadata::PHASES,
+    metadata::{self, PHASES},
     ncnn::Converted,
     onnx::{image_dims, Attr, Dim, GraphBuilder},
     ModelError,
@@ -411,7 +411,7 @@ fn build(model_name: &str, net: &Network) -> Converted {
 
     let radius = net.size.receptive_radius().to_string();
     let doc = "Anime4K CNN x2 (WebSR weights): CReLU conv stack, residual over bilinear 2x, in 2x2 phase layout";
-    let metadata = [("aiupscale.source", model_name), ("aiupscale.receptive_radius", &radius), PHASES];
+    let metadata = [(metadata::SOURCE, model_name), (metadata::RECEPTIVE_RADIUS, &radius), PHASES];
     let model = g.finish(doc, &metadata);
     Converted { model, flops_per_pixel: flops }
 }
@@ -522,7 +522,7 @@ mod tests {
         assert_eq!(graph.output[0].name, "output");
         assert_eq!(graph.node.last().unwrap().output, vec!["output".to_string()]);
         assert_eq!(model.opset_import[0].version, 17);
-        let source = model.metadata_props.iter().find(|p| p.key == "aiupscale.source").unwrap();
+        let source = model.metadata_props.iter().find(|p| p.key == metadata::SOURCE).unwrap();
         assert_eq!(source.value, "anime4k-x2-s-test");
         assert_eq!(converted.flops_per_pixel, 216.0 + 3.0 * 576.0);
     }

@@ -13,12 +13,10 @@
 
 use serde::Deserialize;
 
-use crate::metadata::PHASES;
+use crate::metadata::{BLEND, FLOPS_PER_PIXEL as FLOPS_KEY, PHASES};
 use crate::ncnn::Converted;
 use crate::onnx::{image_dims, Attr, GraphBuilder, GraphProto, ModelProto};
 use crate::ModelError;
-
-const FLOPS_KEY: &str = "aiupscale.flops_per_pixel";
 
 /// A catalog entry's `blend = { with = "...", weight = ..., prescale = 2 }`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -122,7 +120,7 @@ pub fn compose(
         .map(|p| (p.key.clone(), p.value.clone()))
         .collect();
     metadata.push((FLOPS_KEY.into(), flops_per_pixel.to_string()));
-    metadata.push(("aiupscale.blend".into(), recipe));
+    metadata.push((BLEND.into(), recipe));
     let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Parts in phase layout (SPAN's PixelShuffle) get their depth-to-space here: the blend
     // needs pixels.
@@ -205,7 +203,7 @@ mod tests {
         let meta = |k: &str| m.model.metadata_props.iter().find(|p| p.key == k).map(|p| p.value.clone());
         assert_eq!(meta("k").as_deref(), Some("v"));
         assert_eq!(meta(FLOPS_KEY), Some(m.flops_per_pixel.to_string()));
-        assert_eq!(meta("aiupscale.blend").as_deref(), Some("0.75 own + 0.25 o on the input halved"));
+        assert_eq!(meta(BLEND).as_deref(), Some("0.75 own + 0.25 o on the input halved"));
         // Every value is produced once, and every input exists.
         let mut produced: Vec<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
         produced.extend(g.initializer.iter().map(|t| t.name.as_str()));

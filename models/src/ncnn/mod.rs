@@ -19,7 +19,7 @@ mod unet_tests;
 use std::collections::HashSet;
 
 use crate::{
-    metadata::PHASES,
+    metadata::{self, PHASES},
     onnx::{image_dims, Attr, Dim, GraphBuilder, ModelProto},
     ModelError,
 };
@@ -119,10 +119,10 @@ fn convert_inner(model_name: &str, param: &str, bin: &[u8], extras: Extras) -> R
     };
     let flops_text = format!("{flops}");
     let mut metadata = vec![
-        ("aiupscale.source", model_name),
-        ("aiupscale.converter", "ncnn"),
-        ("aiupscale.scale", &scale),
-        ("aiupscale.flops_per_pixel", &flops_text),
+        (metadata::SOURCE, model_name),
+        (metadata::CONVERTER, "ncnn"),
+        (metadata::SCALE, &scale),
+        (metadata::FLOPS_PER_PIXEL, &flops_text),
     ];
     if phased.is_some() {
         metadata.push(PHASES);

@@ -5,7 +5,7 @@ use prost::Message;
 
 use super::bin::{f16_to_f32, WeightReader};
 use super::{convert, param, Converted};
-use crate::metadata::PHASES;
+use crate::metadata::{self, PHASES};
 use crate::onnx::{ModelProto, NodeProto, TensorProto};
 use crate::ModelError;
 
@@ -210,8 +210,8 @@ fn converts_conv_and_pixel_shuffle() {
     // 324 multiply-adds per pixel at input resolution.
     assert_eq!(flops, 648.0);
     let meta: Vec<(&str, &str)> = model.metadata_props.iter().map(|e| (e.key.as_str(), e.value.as_str())).collect();
-    assert!(meta.contains(&("aiupscale.source", "tiny")));
-    assert!(meta.contains(&("aiupscale.scale", "2")));
+    assert!(meta.contains(&(metadata::SOURCE, "tiny")));
+    assert!(meta.contains(&(metadata::SCALE, "2")));
     assert!(meta.contains(&PHASES));
 }
 
@@ -408,7 +408,7 @@ Interp           down  1 1 b output 0=3 1=5.000000e-01 2=5.000000e-01
     assert_eq!(scales, [vec![0.1, 0.2, 0.3], vec![0.9, 0.8, 0.7]]);
     assert!(ops(&model).contains(&"Sum"));
     assert_eq!(flops, 18.0);
-    let meta = model.metadata_props.iter().find(|e| e.key == "aiupscale.scale").unwrap();
+    let meta = model.metadata_props.iter().find(|e| e.key == metadata::SCALE).unwrap();
     assert_eq!(meta.value, "2");
 }
 
