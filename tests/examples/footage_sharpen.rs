@@ -24,7 +24,7 @@ fn unsharp(img: &Image, amount: f32, sigma: f64) -> Result<Image> {
 }
 
 fn main() -> Result<()> {
-    let TuningSplit { pairs, real } = TuningSplit::load()?;
+    let TuningSplit { pairs, real, .. } = TuningSplit::load()?;
     let model = niqe::NiqeModel::load_default()?;
     let methods = quality::methods();
     let score = |outs: &[Image], real_outs: &[Image], amount: f32, sigma: f64| -> Result<[f64; 3]> {

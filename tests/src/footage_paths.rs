@@ -117,34 +117,43 @@ fn part(methods: &[Method], name: &str, prescale: u32, weight: f32) -> Result<Pa
 }
 
 /// footage_tune's split, sharing no photo or frame with quality-eval: camcorder-like x2
-/// pairs (original, degraded) of 320x240 centre crops of five scikit-image photos and two
-/// bikes frames, and real frames (176x144 centre crops of carphone_distorted and bikes).
+/// and x4 pairs (original, degraded) of 320x240 centre crops of five scikit-image photos
+/// and two bikes frames, and real frames (176x144 centre crops of carphone_distorted and
+/// bikes).
 pub struct TuningSplit {
     pub pairs: Vec<(Image, Image)>,
+    pub pairs_x4: Vec<(Image, Image)>,
     pub real: Vec<Image>,
 }
 
 impl TuningSplit {
     pub fn load() -> Result<Self> {
         let root = crate::repo_root();
-        let mut pairs = Vec::new();
-        let degrade = |hr: &Image, seed: u64| media::camcorder(&media::resize(hr, 160, 120, Filter::Bicubic)?, seed);
+        let mut originals = Vec::new();
         for (i, name) in ["motorcycle_right", "camera", "coins", "moon", "ihc"].iter().enumerate() {
             let photo = media::load_rgb8(&root.join(format!(".deps/media/photos/{name}.png")))?;
-            let hr = media::centre_crop(&photo, 320, 240)?;
-            pairs.push((hr.clone(), degrade(&hr, 7000 + i as u64)?));
+            originals.push((media::centre_crop(&photo, 320, 240)?, 7000 + i as u64));
         }
         let bikes = media::video("bikes.mp4", 171)?;
         for (i, f) in [70usize, 170].into_iter().enumerate() {
-            let hr = media::centre_crop(&bikes[f], 320, 240)?;
-            pairs.push((hr.clone(), degrade(&hr, 7100 + i as u64)?));
+            originals.push((media::centre_crop(&bikes[f], 320, 240)?, 7100 + i as u64));
         }
+        let degraded = |factor: u32| -> Result<Vec<(Image, Image)>> {
+            originals
+                .iter()
+                .map(|(hr, seed)| {
+                    let lr = media::resize(hr, hr.width() / factor, hr.height() / factor, Filter::Bicubic)?;
+                    Ok((hr.clone(), media::camcorder(&lr, *seed)?))
+                })
+                .collect()
+        };
+        let (pairs, pairs_x4) = (degraded(2)?, degraded(4)?);
         let carphone = media::video("carphone_distorted.mp4", 86)?;
         let real = [&carphone[35], &carphone[85], &bikes[70], &bikes[170]]
             .into_iter()
             .map(|f| media::centre_crop(f, 176, 144))
             .collect::<Result<_>>()?;
-        Ok(Self { pairs, real })
+        Ok(Self { pairs, pairs_x4, real })
     }
 }
 
