@@ -10,7 +10,7 @@ setup:
 
 # Optional: models are fetched on first use; this fetches the demo's ahead of time.
 models: setup
-	$(BIN) models fetch span-footage-blend-x2 span-clearreality-x4 realesrgan-x4plus anime4k-x2-s-rl
+	$(BIN) models fetch span-footage-blend-x2 realesrgan-x4plus anime4k-x2-s-rl
 
 plugin: setup
 	scripts/install-gst-plugin

@@ -27,7 +27,7 @@ fn unfetched_model_and_missing_runtime_say_what_to_run() {
     // No model named: the catalog's model for the content (footage by default) and scale.
     let pipeline = gst::parse::launch("videotestsrc num-buffers=1 ! aiupscale scale=3 ! fakesink").unwrap();
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();
-    assert!(err.contains("aiupscale models fetch span-clearreality-x4"), "{err}");
+    assert!(err.contains("aiupscale models fetch span-footage-blend-x2"), "{err}");
     let pipeline =
         gst::parse::launch("videotestsrc num-buffers=1 ! aiupscale scale=3 content=animation ! fakesink").unwrap();
     let err = run_to_end(&pipeline, Duration::from_secs(20)).unwrap_err();

@@ -420,9 +420,9 @@ mod tests {
         assert_eq!(name(Photo, 1.5), "span-x2-ch48");
         assert_eq!(name(Photo, 4.0), "realesrgan-x4plus");
         assert_eq!(name(Footage, 2.0), "span-footage-blend-x2");
-        assert_eq!(name(Footage, 3.0), "span-clearreality-x4");
+        assert_eq!(name(Footage, 4.0), "span-footage-blend-x2");
         assert_eq!(name(Realtime, 2.0), "anime4k-x2-s-rl");
-        assert_eq!(c.default_of("span-clearreality-x4"), vec![Footage]);
+        assert!(c.default_of("span-clearreality-x4").is_empty());
         assert_eq!(c.default_of("span-footage-blend-x2"), vec![Footage]);
         assert!(c.default_of("realsr-df2k-x4").is_empty());
     }
