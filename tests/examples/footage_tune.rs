@@ -10,7 +10,7 @@
 //!
 //! Per shape, every weight on a 0.1 grid; chosen: the most of the three quality targets
 //! met, then the smallest summed shortfall (each as a fraction of its target), then the
-//! largest smallest surplus (where several meet every target). Then the
+//! largest smallest gain as a fraction of its target (where several meet every target). Then the
 //! same rule at x4 (the x4 pairs of the split, the real frames upscaled x4) for the
 //! candidates of the footage default above x2, each model as the core runs it (native
 //! scale, then Lanczos to x4), without denoise.
@@ -24,8 +24,9 @@ use aiupscale_tests::{
 };
 use anyhow::Result;
 
-/// The footage default's candidates above x2: the x4 model it uses now and the x2 ones
-/// followed by Lanczos; realesrgan-x4fast (over the cost class) for information.
+/// The footage default's candidates above x2: ClearReality x4 (the default there until
+/// 2026-12-03) and the x2 models followed by Lanczos; realesrgan-x4fast (over the cost
+/// class) for information.
 const X4_CANDIDATES: [&str; 4] =
     ["span-clearreality-x4", "span-footage-blend-x2", "span-footage-x2", "realesrgan-x4fast"];
 const TARGETS: [f64; 3] = [FOOTAGE_TARGET_DB, FOOTAGE_TARGET_SSIM, REAL_NIQE_TARGET];
