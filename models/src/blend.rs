@@ -13,7 +13,7 @@
 
 use serde::Deserialize;
 
-use crate::metadata::{BLEND, FLOPS_PER_PIXEL as FLOPS_KEY, PHASES};
+use crate::metadata::{BLEND, FLOPS_PER_PIXEL, PHASES};
 use crate::ncnn::Converted;
 use crate::onnx::{image_dims, Attr, GraphBuilder, GraphProto, ModelProto};
 use crate::ModelError;
@@ -116,10 +116,10 @@ pub fn compose(
         .model
         .metadata_props
         .iter()
-        .filter(|p| p.key != FLOPS_KEY && p.key != PHASES.0)
+        .filter(|p| p.key != FLOPS_PER_PIXEL && p.key != PHASES.0)
         .map(|p| (p.key.clone(), p.value.clone()))
         .collect();
-    metadata.push((FLOPS_KEY.into(), flops_per_pixel.to_string()));
+    metadata.push((FLOPS_PER_PIXEL.into(), flops_per_pixel.to_string()));
     metadata.push((BLEND.into(), recipe));
     let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Parts in phase layout (SPAN's PixelShuffle) get their depth-to-space here: the blend
@@ -176,7 +176,7 @@ mod tests {
         let scales = g.constant_f32("scales", &[4], &[1.0, 1.0, scale, scale]);
         g.node_with_outputs("Resize", &[&c, "", &scales], &["output"], vec![]);
         g.output_f32("output", &image_dims(3));
-        Converted { model: g.finish("t", &[("k", "v"), (FLOPS_KEY, "10")]), flops_per_pixel: 10.0 }
+        Converted { model: g.finish("t", &[("k", "v"), (FLOPS_PER_PIXEL, "10")]), flops_per_pixel: 10.0 }
     }
 
     #[test]
@@ -202,7 +202,7 @@ mod tests {
         let g = m.model.graph.as_ref().unwrap();
         let meta = |k: &str| m.model.metadata_props.iter().find(|p| p.key == k).map(|p| p.value.clone());
         assert_eq!(meta("k").as_deref(), Some("v"));
-        assert_eq!(meta(FLOPS_KEY), Some(m.flops_per_pixel.to_string()));
+        assert_eq!(meta(FLOPS_PER_PIXEL), Some(m.flops_per_pixel.to_string()));
         assert_eq!(meta(BLEND).as_deref(), Some("0.75 own + 0.25 o on the input halved"));
         // Every value is produced once, and every input exists.
         let mut produced: Vec<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();

@@ -6,8 +6,8 @@
 
 use aiupscale_core::Image;
 use aiupscale_tests::{
-    footage_paths::{path, Shape, TuningSplit},
-    media, metrics, niqe, quality,
+    footage_paths::{path, split_scores, Shape, TuningSplit},
+    media, niqe, quality,
 };
 use anyhow::Result;
 
@@ -28,16 +28,9 @@ fn main() -> Result<()> {
     let model = niqe::NiqeModel::load_default()?;
     let methods = quality::methods();
     let score = |outs: &[Image], real_outs: &[Image], amount: f32, sigma: f64| -> Result<[f64; 3]> {
-        let (mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0);
-        for (o, (hr, _)) in outs.iter().zip(&pairs) {
-            let (p, s) = metrics::psnr_ssim_y(&unsharp(o, amount, sigma)?, hr, 2);
-            psnr += p / pairs.len() as f64;
-            ssim += s / pairs.len() as f64;
-        }
-        for o in real_outs {
-            n += niqe::niqe_rgb(&unsharp(o, amount, sigma)?, &model)? / real_outs.len() as f64;
-        }
-        Ok([psnr, ssim, n])
+        let sharpened =
+            |set: &[Image]| -> Result<Vec<Image>> { set.iter().map(|o| unsharp(o, amount, sigma)).collect() };
+        split_scores(&pairs, &sharpened(outs)?, &sharpened(real_outs)?, 2, &model)
     };
     // (models with their input's reduction, weight, denoise); weight 0 is Lanczos alone.
     let shapes: [(Shape, f32, f32); 5] = [

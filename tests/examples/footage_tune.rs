@@ -19,8 +19,8 @@ use aiupscale_core::{Control, Filter, Image, ModelSource, Target, Upscaler, Upsc
 use aiupscale_models::Catalog;
 use aiupscale_tests::{
     defaults::{COST_LIMIT, FOOTAGE_TARGET_DB, FOOTAGE_TARGET_SSIM, REAL_NIQE_TARGET},
-    footage_paths::{mix, path, TuningSplit, SHAPES},
-    metrics, niqe, quality,
+    footage_paths::{mix, path, split_scores, TuningSplit, SHAPES},
+    niqe, quality,
 };
 use anyhow::Result;
 
@@ -54,16 +54,10 @@ fn main() -> Result<()> {
     let model = niqe::NiqeModel::load_default()?;
     let methods = quality::methods();
     let score = |outs: &[(Image, Vec<Image>)], real_outs: &[(Image, Vec<Image>)], w: &[f32]| -> Result<[f64; 3]> {
-        let (mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0);
-        for ((lanczos, o), (hr, _)) in outs.iter().zip(&pairs) {
-            let (p, s) = metrics::psnr_ssim_y(&mix(lanczos, o, w)?, hr, 2);
-            psnr += p / pairs.len() as f64;
-            ssim += s / pairs.len() as f64;
-        }
-        for (lanczos, o) in real_outs {
-            n += niqe::niqe_rgb(&mix(lanczos, o, w)?, &model)? / real_outs.len() as f64;
-        }
-        Ok([psnr, ssim, n])
+        let mixed = |set: &[(Image, Vec<Image>)]| -> Result<Vec<Image>> {
+            set.iter().map(|(lanczos, o)| mix(lanczos, o, w)).collect()
+        };
+        split_scores(&pairs, &mixed(outs)?, &mixed(real_outs)?, 2, &model)
     };
     let mut base = None;
     for shape in SHAPES {
@@ -98,18 +92,12 @@ fn main() -> Result<()> {
 fn x4(pairs: &[(Image, Image)], real: &[Image], model: &niqe::NiqeModel) -> Result<()> {
     let score = |up: &mut Upscaler| -> Result<[f64; 3]> {
         let mut run = |img: &Image, width: u32, height: u32| {
-            up.upscale_to(&img.as_ref(), Target::Size { width, height }, &mut Control::default())
+            Ok(up.upscale_to(&img.as_ref(), Target::Size { width, height }, &mut Control::default())?)
         };
-        let (mut psnr, mut ssim, mut n) = (0.0, 0.0, 0.0);
-        for (hr, lr) in pairs {
-            let (p, s) = metrics::psnr_ssim_y(&run(lr, hr.width(), hr.height())?, hr, 4);
-            psnr += p / pairs.len() as f64;
-            ssim += s / pairs.len() as f64;
-        }
-        for f in real {
-            n += niqe::niqe_rgb(&run(f, f.width() * 4, f.height() * 4)?, model)? / real.len() as f64;
-        }
-        Ok([psnr, ssim, n])
+        let outs: Vec<Image> = pairs.iter().map(|(hr, lr)| run(lr, hr.width(), hr.height())).collect::<Result<_>>()?;
+        let real_outs: Vec<Image> =
+            real.iter().map(|f| run(f, f.width() * 4, f.height() * 4)).collect::<Result<_>>()?;
+        split_scores(pairs, &outs, &real_outs, 4, model)
     };
     let lanczos = score(&mut Upscaler::classic(Filter::Lanczos3))?;
     println!("\nx4 (Lanczos {:.2} dB, SSIM {:.4}, real NIQE {:.2})", lanczos[0], lanczos[1], lanczos[2]);

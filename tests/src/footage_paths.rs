@@ -264,3 +264,26 @@ pub fn grain(method: &Method, inputs: &[Prepared], frames: &[Image], extra: &Ext
     }
     Ok(rows)
 }
+
+/// What footage_tune scores: mean PSNR and SSIM (Y, `border` pixels cropped) of `outputs`
+/// against the originals of `pairs`, and mean NIQE of `real_outputs`.
+pub fn split_scores(
+    pairs: &[(Image, Image)],
+    outputs: &[Image],
+    real_outputs: &[Image],
+    border: u32,
+    model: &crate::niqe::NiqeModel,
+) -> Result<[f64; 3]> {
+    ensure!(outputs.len() == pairs.len(), "{} outputs for {} pairs", outputs.len(), pairs.len());
+    let (mut psnr, mut ssim) = (0.0, 0.0);
+    for (out, (hr, _)) in outputs.iter().zip(pairs) {
+        let (p, s) = metrics::psnr_ssim_y(out, hr, border);
+        psnr += p / pairs.len() as f64;
+        ssim += s / pairs.len() as f64;
+    }
+    let mut niqe = 0.0;
+    for out in real_outputs {
+        niqe += crate::niqe::niqe_rgb(out, model)? / real_outputs.len() as f64;
+    }
+    Ok([psnr, ssim, niqe])
+}
