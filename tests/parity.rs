@@ -206,8 +206,9 @@ fn finetuned_models_are_their_base_plus_the_built_in_changes() {
 
 /// A blended entry is its parts as one graph: the same nodes and tensors (the own part
 /// with its fine-tune, if any), and on a real crop its output equals the blend of the two
-/// parts run one by one, the second on the input halved by the core's bicubic (>= 50 dB:
-/// the graph repeats edge pixels where the resampler renormalises its taps).
+/// parts run one by one, the second on the input halved by the core's bicubic, and mixed
+/// per band where the entry has bands (>= 50 dB: the graph repeats edge pixels where the
+/// resampler renormalises its taps).
 #[test]
 fn blended_models_are_their_parts_blended() {
     let catalog = Catalog::builtin();
@@ -251,7 +252,10 @@ fn blended_models_are_their_parts_blended() {
         let half = media::resize(&input, w / 2, h / 2, aiupscale_core::Filter::Bicubic).unwrap();
         let (a, b) = (run(&own.name, &input), run(&blend.with, &half));
         let expected: Vec<f32> =
-            a.iter().zip(&b).map(|(a, b)| ((1.0 - blend.weight) * a + blend.weight * b).clamp(0.0, 1.0)).collect();
+            aiupscale_tests::footage_paths::blend_outputs(&a, &b, 2 * w as usize, 2 * h as usize, blend)
+                .iter()
+                .map(|v| v.clamp(0.0, 1.0))
+                .collect();
         let ours = run(&entry.name, &input);
         let db = psnr(&ours, &expected);
         println!("{}: {db:.1} dB against its parts blended", entry.name);

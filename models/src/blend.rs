@@ -7,6 +7,10 @@
 //! core, the element, the command line and the plug-ins: one session, the usual tiling
 //! (`tile_multiple = 2` keeps every tile on the halving's grid), every engine.
 //!
+//! With `bands` the two are mixed with one weight below a Gaussian and another above it:
+//! most of the coarse structure from the faithful network, most of the fine detail from
+//! the crisp one (MODELS.md, "span-footage-blend-x2").
+//!
 //! The halving is the core's bicubic (`Filter::Bicubic`, an antialiased Catmull-Rom, as
 //! fast_image_resize computes it) written as a stride-2 depthwise convolution; at the
 //! image's edges it repeats the edge pixel where the resampler renormalises its taps.
@@ -18,16 +22,79 @@ use crate::ncnn::Converted;
 use crate::onnx::{image_dims, Attr, GraphBuilder, GraphProto, ModelProto};
 use crate::ModelError;
 
-/// A catalog entry's `blend = { with = "...", weight = ..., prescale = 2 }`.
+/// A catalog entry's `blend = { with = "...", weight = ..., prescale = 2 }`, optionally
+/// with `bands = { sigma = ..., low_weight = ... }`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Blend {
     /// The catalog model blended in; its files follow the entry's own in `files`.
     pub with: String,
-    /// Its share of the output (the entry's own network takes the rest).
+    /// Its share of the output (the entry's own network takes the rest); with `bands`,
+    /// its share of the detail above the Gaussian.
     pub weight: f32,
     /// The factor the input is downscaled by before it (only 2 is supported).
     pub prescale: u32,
+    #[serde(default)]
+    pub bands: Option<Bands>,
+}
+
+/// A second weight for the low band: the output's Gaussian of `sigma` (output pixels,
+/// edges repeated) gets `low_weight` of the blended model, the rest keeps `weight`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bands {
+    pub sigma: f32,
+    pub low_weight: f32,
+}
+
+/// The largest Gaussian the split accepts: wider ones would need more tile overlap than
+/// any catalog entry has.
+const MAX_SIGMA: f32 = 4.0;
+
+impl Blend {
+    /// Why the catalog cannot build this blend, if it cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.prescale != 2 {
+            return Err(format!("prescale {} is not supported, expected 2", self.prescale));
+        }
+        if !(self.weight > 0.0 && self.weight < 1.0) {
+            return Err(format!("weight {} is outside (0, 1)", self.weight));
+        }
+        if let Some(b) = self.bands {
+            if !(b.sigma > 0.0 && b.sigma <= MAX_SIGMA) {
+                return Err(format!("bands sigma {} is outside (0, {MAX_SIGMA}]", b.sigma));
+            }
+            if !(0.0..1.0).contains(&b.low_weight) {
+                return Err(format!("bands low_weight {} is outside [0, 1)", b.low_weight));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the graph computes, in words: its metadata and the cache manifest record it,
+    /// so a changed recipe rebuilds a cached entry.
+    pub fn recipe(&self) -> String {
+        let mut r = format!("{:.2} own + {:.2} {} on the input halved", 1.0 - self.weight, self.weight, self.with);
+        if let Some(b) = self.bands {
+            r += &format!(
+                "; below a Gaussian of sigma {}: {:.2} own + {:.2} {}",
+                b.sigma,
+                1.0 - b.low_weight,
+                b.low_weight,
+                self.with
+            );
+        }
+        r
+    }
+}
+
+/// A normalised Gaussian of `sigma` over -r ..= r, r = ceil(3 sigma).
+pub fn gaussian_taps(sigma: f32) -> Vec<f32> {
+    let r = (3.0 * sigma).ceil() as i32;
+    let raw: Vec<f64> =
+        (-r..=r).map(|i| (-f64::from(i * i) / (2.0 * f64::from(sigma) * f64::from(sigma))).exp()).collect();
+    let sum: f64 = raw.iter().sum();
+    raw.iter().map(|v| (v / sum) as f32).collect()
 }
 
 /// The halving's taps along one axis: Catmull-Rom at half the input's rate, centred
@@ -100,18 +167,16 @@ pub fn compose(
     blend: &Blend,
 ) -> Result<Converted, ModelError> {
     let err = |reason: String| ModelError::Blend { model: name.to_owned(), reason };
-    if blend.prescale != 2 {
-        return Err(err(format!("prescale {} is not supported, expected 2", blend.prescale)));
-    }
-    if !(blend.weight > 0.0 && blend.weight < 1.0) {
-        return Err(err(format!("weight {} is outside (0, 1)", blend.weight)));
-    }
+    blend.check().map_err(err)?;
+    let gauss = blend.bands.map(|b| gaussian_taps(b.sigma));
     // The halving: 64 multiply-adds per channel per halved pixel; the blend: 3 operations
-    // per channel per output pixel (scale 2: four per input pixel).
+    // per channel per output pixel (scale 2: four per input pixel), with bands 5 more and
+    // the separable Gaussian's two passes.
     let halving = 2.0 * 64.0 * 3.0 / 4.0;
-    let mixing = 3.0 * 3.0 * 4.0;
+    let per_output = gauss.as_ref().map_or(3.0, |t| 8.0 + 4.0 * t.len() as f64);
+    let mixing = per_output * 3.0 * 4.0;
     let flops_per_pixel = own.flops_per_pixel + other.flops_per_pixel / 4.0 + halving + mixing;
-    let recipe = format!("{:.2} own + {:.2} {} on the input halved", 1.0 - blend.weight, blend.weight, blend.with);
+    let recipe = blend.recipe();
     let mut metadata: Vec<(String, String)> = own
         .model
         .metadata_props
@@ -143,12 +208,27 @@ pub fn compose(
     );
     let b = renamed(graph_of(name, other.model)?, "b/", &half);
     let own_share = g.constant_f32("own_share", &[], &[1.0 - blend.weight]);
-    let other_share = g.constant_f32("other_share", &[], &[blend.weight]);
     let a_out = pixels(&mut g, "a/output", own_phases);
     let b_out = pixels(&mut g, "b/output", other_phases);
-    let x = g.node("Mul", &[&a_out, &own_share], vec![]);
-    let y = g.node("Mul", &[&b_out, &other_share], vec![]);
-    g.node_with_outputs("Add", &[&x, &y], &["output"], vec![]);
+    match (blend.bands, gauss) {
+        (Some(bands), Some(gauss)) => {
+            // other + (1 - w) d + (w - w_low) gauss(d), d = own - other: the low band
+            // mixes by w_low, the rest by w.
+            let d = g.node("Sub", &[&a_out, &b_out], vec![]);
+            let low = gaussian(&mut g, &d, &gauss);
+            let low_share = g.constant_f32("low_share", &[], &[blend.weight - bands.low_weight]);
+            let x = g.node("Mul", &[&d, &own_share], vec![]);
+            let y = g.node("Mul", &[&low, &low_share], vec![]);
+            let z = g.node("Add", &[&b_out, &x], vec![]);
+            g.node_with_outputs("Add", &[&z, &y], &["output"], vec![]);
+        }
+        _ => {
+            let other_share = g.constant_f32("other_share", &[], &[blend.weight]);
+            let x = g.node("Mul", &[&a_out, &own_share], vec![]);
+            let y = g.node("Mul", &[&b_out, &other_share], vec![]);
+            g.node_with_outputs("Add", &[&x, &y], &["output"], vec![]);
+        }
+    }
     g.output_f32("output", &image_dims(3));
     let mut model = g.finish(&format!("{name}: two models blended"), &metadata);
     // Nodes in topological order: the halving, both parts, the blend.
@@ -161,6 +241,21 @@ pub fn compose(
     merged.node.extend(blend_nodes);
 
     Ok(Converted { model, flops_per_pixel })
+}
+
+/// `value` (3 channels) through a separable Gaussian of `taps`, edge pixels repeated.
+fn gaussian(g: &mut GraphBuilder, value: &str, taps: &[f32]) -> String {
+    let (k, r) = (taps.len() as i64, (taps.len() / 2) as i64);
+    let pads = g.constant_i64("gauss_pads", &[8], &[0, 0, r, r, 0, 0, r, r]);
+    let padded = g.node("Pad", &[value, &pads], vec![Attr::Str("mode", "edge".into())]);
+    let kernel: Vec<f32> = (0..3).flat_map(|_| taps.iter().copied()).collect();
+    let across = g.constant_f32("gauss_x", &[3, 1, 1, k], &kernel);
+    let down = g.constant_f32("gauss_y", &[3, 1, k, 1], &kernel);
+    let conv = |g: &mut GraphBuilder, x: &str, w: &str, shape: [i64; 2]| {
+        g.node("Conv", &[x, w], vec![Attr::Int("group", 3), Attr::Ints("kernel_shape", shape.to_vec())])
+    };
+    let x = conv(g, &padded, &across, [1, k]);
+    conv(g, &x, &down, [k, 1])
 }
 
 #[cfg(test)]
@@ -196,15 +291,31 @@ mod tests {
 
     #[test]
     fn parts_are_renamed_apart_and_blended() {
-        let m = compose("t", 2, tiny(1.0, 2.0), tiny(2.0, 4.0), &Blend { with: "o".into(), weight: 0.25, prescale: 2 })
-            .unwrap();
+        let m = compose(
+            "t",
+            2,
+            tiny(1.0, 2.0),
+            tiny(2.0, 4.0),
+            &Blend { with: "o".into(), weight: 0.25, prescale: 2, bands: None },
+        )
+        .unwrap();
         assert_eq!(m.flops_per_pixel, 10.0 + 2.5 + 96.0 + 36.0);
         let g = m.model.graph.as_ref().unwrap();
         let meta = |k: &str| m.model.metadata_props.iter().find(|p| p.key == k).map(|p| p.value.clone());
         assert_eq!(meta("k").as_deref(), Some("v"));
         assert_eq!(meta(FLOPS_PER_PIXEL), Some(m.flops_per_pixel.to_string()));
         assert_eq!(meta(BLEND).as_deref(), Some("0.75 own + 0.25 o on the input halved"));
-        // Every value is produced once, and every input exists.
+        well_formed(g);
+        let reads = |prefix: &str| {
+            g.node.iter().find(|n| n.name.starts_with(prefix) && n.op_type == "Conv").unwrap().input[0].clone()
+        };
+        assert_eq!(reads("a/"), "input");
+        let halved = g.node.iter().find(|n| n.op_type == "Conv" && n.input[0].starts_with("Pad")).unwrap();
+        assert_eq!(reads("b/"), halved.output[0]);
+    }
+
+    /// Every value is produced once, every input exists, and the one output is "output".
+    fn well_formed(g: &GraphProto) {
         let mut produced: Vec<&str> = g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)).collect();
         produced.extend(g.initializer.iter().map(|t| t.name.as_str()));
         produced.push("input");
@@ -215,12 +326,6 @@ mod tests {
         for n in &g.node {
             assert!(n.input.iter().all(|i| i.is_empty() || produced.contains(&i.as_str())), "{n:?}");
         }
-        let reads = |prefix: &str| {
-            g.node.iter().find(|n| n.name.starts_with(prefix) && n.op_type == "Conv").unwrap().input[0].clone()
-        };
-        assert_eq!(reads("a/"), "input");
-        let halved = g.node.iter().find(|n| n.op_type == "Conv" && n.input[0].starts_with("Pad")).unwrap();
-        assert_eq!(reads("b/"), halved.output[0]);
         assert_eq!(g.output.len(), 1);
         assert_eq!(g.output[0].name, "output");
     }
@@ -232,7 +337,9 @@ mod tests {
             .model
             .metadata_props
             .push(crate::onnx::StringStringEntryProto { key: PHASES.0.into(), value: PHASES.1.into() });
-        let m = compose("t", 2, phased, tiny(1.0, 4.0), &Blend { with: "o".into(), weight: 0.5, prescale: 2 }).unwrap();
+        let m =
+            compose("t", 2, phased, tiny(1.0, 4.0), &Blend { with: "o".into(), weight: 0.5, prescale: 2, bands: None })
+                .unwrap();
         let g = m.model.graph.as_ref().unwrap();
         let d2s: Vec<_> = g.node.iter().filter(|n| n.op_type == "DepthToSpace").collect();
         assert_eq!(d2s.len(), 1);
@@ -241,10 +348,66 @@ mod tests {
     }
 
     #[test]
+    fn the_band_split_is_a_normalised_symmetric_gaussian() {
+        let t = gaussian_taps(1.5);
+        assert_eq!(t.len(), 11);
+        assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        for i in 0..5 {
+            assert_eq!(t[i], t[10 - i]);
+            assert!(t[i] < t[i + 1]);
+        }
+        assert!((t[6] / t[5] - (-1.0f32 / 4.5).exp()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bands_add_a_gaussian_of_the_difference() {
+        let bands = Some(Bands { sigma: 1.5, low_weight: 0.2 });
+        let blend = Blend { with: "o".into(), weight: 0.7, prescale: 2, bands };
+        let m = compose("t", 2, tiny(1.0, 2.0), tiny(2.0, 4.0), &blend).unwrap();
+        let g = m.model.graph.as_ref().unwrap();
+        well_formed(g);
+        assert_eq!(m.flops_per_pixel, 10.0 + 2.5 + 96.0 + (8.0 + 44.0) * 12.0);
+        let meta = m.model.metadata_props.iter().find(|p| p.key == BLEND).unwrap();
+        assert_eq!(
+            meta.value,
+            "0.30 own + 0.70 o on the input halved; below a Gaussian of sigma 1.5: 0.80 own + 0.20 o"
+        );
+        let convs: Vec<_> = g.node.iter().filter(|n| n.op_type == "Conv" && n.name.starts_with("Conv")).collect();
+        let kernel = |n: &crate::onnx::NodeProto| -> Vec<i64> {
+            n.attribute.iter().find(|a| a.name == "kernel_shape").unwrap().ints.clone()
+        };
+        // The halving, then the Gaussian across and down.
+        assert_eq!(convs.iter().map(|n| kernel(n)).collect::<Vec<_>>(), [vec![8, 8], vec![1, 11], vec![11, 1]]);
+        let shares: Vec<f32> = g
+            .initializer
+            .iter()
+            .filter(|t| t.name.starts_with("own_share") || t.name.starts_with("low_share"))
+            .map(|t| f32::from_le_bytes(t.raw_data[..4].try_into().unwrap()))
+            .collect();
+        assert_eq!(shares.len(), 2);
+        assert!((shares[0] - 0.3).abs() < 1e-6 && (shares[1] - 0.5).abs() < 1e-6, "{shares:?}");
+    }
+
+    #[test]
+    fn unsupported_bands_are_refused() {
+        for (sigma, low_weight) in [(0.0, 0.2), (5.0, 0.2), (f32::NAN, 0.2), (1.5, 1.0), (1.5, -0.1)] {
+            let blend = Blend { with: "o".into(), weight: 0.7, prescale: 2, bands: Some(Bands { sigma, low_weight }) };
+            let e = compose("t", 2, tiny(1.0, 2.0), tiny(1.0, 4.0), &blend).unwrap_err();
+            assert!(matches!(e, ModelError::Blend { .. }), "{e}");
+        }
+    }
+
+    #[test]
     fn unsupported_prescales_and_weights_are_refused() {
         for (weight, prescale) in [(0.5, 3), (0.0, 2), (1.0, 2), (f32::NAN, 2)] {
-            let e = compose("t", 2, tiny(1.0, 2.0), tiny(1.0, 4.0), &Blend { with: "o".into(), weight, prescale })
-                .unwrap_err();
+            let e = compose(
+                "t",
+                2,
+                tiny(1.0, 2.0),
+                tiny(1.0, 4.0),
+                &Blend { with: "o".into(), weight, prescale, bands: None },
+            )
+            .unwrap_err();
             assert!(matches!(e, ModelError::Blend { .. }), "{e}");
         }
     }

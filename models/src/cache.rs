@@ -377,12 +377,17 @@ fn manifest_mismatch(m: &Manifest, entry: &ModelEntry, package: &Package) -> Opt
     None
 }
 
-/// What an entry is built from: its registry files, then its fine-tuned weights (a new
-/// weight file rebuilds the entry like a new source file).
+/// What an entry is built from: its registry files, then its fine-tuned weights and its
+/// blend recipe (a new weight file or recipe rebuilds the entry like a new source file).
 fn source_records(entry: &ModelEntry) -> Vec<SourceRecord> {
     let files = entry.files.iter().map(|f| SourceRecord { path: f.path.clone(), sha256: f.sha256.clone() });
     let tuned = entry.finetune.iter().map(|t| SourceRecord { path: t.record_path(), sha256: t.sha256.clone() });
-    files.chain(tuned).collect()
+    let blend = entry.blend.iter().map(|b| {
+        let recipe = b.recipe();
+        let sha256 = hex(&Sha256::digest(recipe.as_bytes()));
+        SourceRecord { path: format!("aiupscale:blend {recipe}"), sha256 }
+    });
+    files.chain(tuned).chain(blend).collect()
 }
 
 /// Refuses names that would escape the cache folder or collide with our own files.

@@ -11,15 +11,20 @@
 //! Per shape, every weight on a 0.1 grid; chosen: the most of the three quality targets
 //! met, then the smallest summed shortfall (each as a fraction of its target), then the
 //! largest smallest gain as a fraction of its target (where several meet every target). Then the
-//! same rule at x4 (the x4 pairs of the split, the real frames upscaled x4) for the
+//! blend of span-footage-x2 and ClearReality on the halved input with one weight below a
+//! Gaussian and another above it (the catalog blend's `bands`), on a grid of both weights
+//! and the Gaussian's sigma. Then the same rule at x4 (the x4 pairs of the split, the real frames upscaled x4) for the
 //! candidates of the footage default above x2, each model as the core runs it (native
 //! scale, then Lanczos to x4), without denoise.
 
 use aiupscale_core::{Control, Filter, Image, ModelSource, Target, Upscaler, UpscalerConfig};
-use aiupscale_models::Catalog;
+use aiupscale_models::{
+    blend::{Bands, Blend},
+    Catalog,
+};
 use aiupscale_tests::{
     defaults::{COST_LIMIT, FOOTAGE_TARGET_DB, FOOTAGE_TARGET_SSIM, REAL_NIQE_TARGET},
-    footage_paths::{mix, path, split_scores, TuningSplit, SHAPES},
+    footage_paths::{blend_images, mix, path, split_scores, TuningSplit, SHAPES},
     niqe, quality,
 };
 use anyhow::Result;
@@ -85,7 +90,52 @@ fn main() -> Result<()> {
         let ((met, shortfall, _), w) = best.expect("a non-empty grid");
         println!("  chosen: {w:?} ({met}/3 met, shortfall {:.2})", -shortfall);
     }
+    bands(&pairs, &real, &methods, &model, base.expect("a shape"))?;
     x4(&pairs_x4, &real, &model)
+}
+
+/// The footage blend's two parts mixed per band: span-footage-x2's share below the
+/// Gaussian (`own low`) and above it (`own high`).
+fn bands(
+    pairs: &[(Image, Image)],
+    real: &[Image],
+    methods: &[quality::Method],
+    model: &niqe::NiqeModel,
+    lanczos: [f64; 3],
+) -> Result<()> {
+    let p = path(methods, SHAPES[5], &[1.0, 1.0], 1.0)?;
+    let mut ups = p.upscalers()?;
+    let outs: Vec<_> =
+        pairs.iter().map(|(hr, lr)| p.outputs(&mut ups, lr, hr.width(), hr.height())).collect::<Result<_>>()?;
+    let real_outs: Vec<_> =
+        real.iter().map(|f| p.outputs(&mut ups, f, f.width() * 2, f.height() * 2)).collect::<Result<_>>()?;
+    println!("\n{} per band (denoise 1.0)", p.label());
+    let mut best: Option<((usize, f64, f64), String)> = None;
+    for sigma in [0.7f32, 1.0, 1.5, 2.5] {
+        for low in [3u8, 5, 6, 7, 8, 9, 10] {
+            for high in 1u8..=4 {
+                let bands = Bands { sigma, low_weight: 1.0 - f32::from(low) / 10.0 };
+                let blend = Blend {
+                    with: "span-clearreality-x4".into(),
+                    weight: 1.0 - f32::from(high) / 10.0,
+                    prescale: 2,
+                    bands: Some(bands),
+                };
+                let mixed = |set: &[(Image, Vec<Image>)]| -> Result<Vec<Image>> {
+                    set.iter().map(|(_, o)| blend_images(&o[0], &o[1], &blend)).collect()
+                };
+                let (gains, key) = judge(split_scores(pairs, &mixed(&outs)?, &mixed(&real_outs)?, 2, model)?, lanczos);
+                let label = format!("sigma {sigma}, own low 0.{low}, own high 0.{high}").replace("0.10", "1.0");
+                println!("  {label}: {}", describe(gains, key));
+                if best.as_ref().is_none_or(|b| key > b.0) {
+                    best = Some((key, label));
+                }
+            }
+        }
+    }
+    let ((met, shortfall, _), label) = best.expect("a non-empty grid");
+    println!("  chosen: {label} ({met}/3 met, shortfall {:.2})", -shortfall);
+    Ok(())
 }
 
 /// The x4 candidates by the same rule.

@@ -8,6 +8,7 @@
 //! quality-eval then reports them on its own photos and frames.
 
 use aiupscale_core::{Control, DenoiseSettings, Filter, FrameUpscaler, Grain, Image, Target, Upscaler};
+use aiupscale_models::blend::{gaussian_taps, Blend};
 use anyhow::{ensure, Context, Result};
 
 use crate::{
@@ -96,6 +97,58 @@ pub fn mix(lanczos: &Image, outputs: &[Image], weights: &[f32]) -> Result<Image>
     Image::from_vec(lanczos.width(), lanczos.height(), lanczos.format(), data).context("a path's output")
 }
 
+/// Separable Gaussian of `taps` over interleaved RGB samples, edge pixels repeated (as the
+/// catalog blend's band split pads).
+pub fn blur_rgb(data: &[f32], width: usize, height: usize, taps: &[f32]) -> Vec<f32> {
+    let r = (taps.len() / 2) as isize;
+    let pass = |src: &[f32], across: bool| -> Vec<f32> {
+        let mut out = vec![0.0; src.len()];
+        for y in 0..height {
+            for x in 0..width {
+                for c in 0..3 {
+                    out[(y * width + x) * 3 + c] = taps
+                        .iter()
+                        .enumerate()
+                        .map(|(k, t)| {
+                            let d = k as isize - r;
+                            let (sx, sy) = if across {
+                                ((x as isize + d).clamp(0, width as isize - 1) as usize, y)
+                            } else {
+                                (x, (y as isize + d).clamp(0, height as isize - 1) as usize)
+                            };
+                            t * src[(sy * width + sx) * 3 + c]
+                        })
+                        .sum();
+                }
+            }
+        }
+        out
+    };
+    pass(&pass(data, true), false)
+}
+
+/// What the catalog's `blend` computes from its two parts' outputs (interleaved RGB of
+/// `width` x `height`): `(1 - weight) own + weight other`, and with bands `low_weight`
+/// instead of `weight` below the Gaussian.
+pub fn blend_outputs(own: &[f32], other: &[f32], width: usize, height: usize, blend: &Blend) -> Vec<f32> {
+    let d: Vec<f32> = own.iter().zip(other).map(|(a, b)| a - b).collect();
+    let low = match blend.bands {
+        Some(b) => blur_rgb(&d, width, height, &gaussian_taps(b.sigma)),
+        None => vec![0.0; d.len()],
+    };
+    let low_share = blend.bands.map_or(0.0, |b| blend.weight - b.low_weight);
+    other.iter().zip(d.iter().zip(&low)).map(|(o, (d, l))| o + (1.0 - blend.weight) * d + low_share * l).collect()
+}
+
+/// [`blend_outputs`] of two 8-bit images, rounded to 8 bits.
+pub fn blend_images(own: &Image, other: &Image, blend: &Blend) -> Result<Image> {
+    let f = |img: &Image| img.data().iter().map(|&v| f32::from(v)).collect::<Vec<f32>>();
+    let (w, h) = (own.width() as usize, own.height() as usize);
+    let mixed = blend_outputs(&f(own), &f(other), w, h, blend);
+    let data = mixed.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect();
+    Image::from_vec(own.width(), own.height(), own.format(), data).context("a blend's output")
+}
+
 /// The element's spatial denoise alone (a same-size resample is a copy).
 fn denoised(img: &Image, denoise: f32) -> Result<Image> {
     if denoise <= 0.0 {
@@ -170,7 +223,7 @@ pub const SHAPES: [Shape; 7] = [
     &[("span-clearreality-x4", 1), ("realesrgan-x4fast", 2)],
     &[("span-footage-x2", 1)],
     &[("span-footage-x2", 1), ("span-clearreality-x4", 2)],
-    // The catalog's one-graph form of the previous path (0.3 + 0.7).
+    // The catalog's one-graph form of the previous path, mixed per band (footage_tune).
     &[("span-footage-blend-x2", 1)],
 ];
 
