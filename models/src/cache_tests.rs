@@ -247,6 +247,17 @@ fn catalog_with_other_source_hashes_makes_the_entry_stale() {
 }
 
 #[test]
+fn a_new_blend_recipe_makes_the_entry_stale() {
+    let mut entry = Catalog::builtin().require("span-footage-blend-x2").unwrap().clone();
+    let before = source_records(&entry);
+    assert!(before.last().unwrap().path.starts_with("aiupscale:blend "), "{before:?}");
+    entry.blend.as_mut().unwrap().bands.as_mut().unwrap().low_weight = 0.3;
+    let after = source_records(&entry);
+    assert_eq!(before[..before.len() - 1], after[..after.len() - 1]);
+    assert_ne!(before.last(), after.last());
+}
+
+#[test]
 fn catalog_with_another_package_version_makes_the_entry_stale() {
     let (_dir, cache, _) = installed();
     let catalog = Catalog::parse(&CATALOG.replace("\"1.2.3\"", "\"1.2.4\"")).unwrap();
