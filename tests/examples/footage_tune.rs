@@ -24,7 +24,7 @@ use aiupscale_models::{
 };
 use aiupscale_tests::{
     defaults::{COST_LIMIT, FOOTAGE_TARGET_DB, FOOTAGE_TARGET_SSIM, REAL_NIQE_TARGET},
-    footage_paths::{blend_images, mix, path, split_scores, TuningSplit, SHAPES},
+    footage_paths::{blend_images, mix, path, split_scores, Outputs, TuningSplit, SHAPES},
     niqe, quality,
 };
 use anyhow::Result;
@@ -55,23 +55,18 @@ fn describe(gains: [f64; 3], (met, shortfall, surplus): (usize, f64, f64)) -> St
 }
 
 fn main() -> Result<()> {
-    let TuningSplit { pairs, pairs_x4, real } = TuningSplit::load()?;
+    let split = TuningSplit::load()?;
     let model = niqe::NiqeModel::load_default()?;
     let methods = quality::methods();
-    let score = |outs: &[(Image, Vec<Image>)], real_outs: &[(Image, Vec<Image>)], w: &[f32]| -> Result<[f64; 3]> {
-        let mixed = |set: &[(Image, Vec<Image>)]| -> Result<Vec<Image>> {
-            set.iter().map(|(lanczos, o)| mix(lanczos, o, w)).collect()
-        };
-        split_scores(&pairs, &mixed(outs)?, &mixed(real_outs)?, 2, &model)
+    let score = |outs: &[Outputs], real_outs: &[Outputs], w: &[f32]| -> Result<[f64; 3]> {
+        let mixed =
+            |set: &[Outputs]| -> Result<Vec<Image>> { set.iter().map(|(lanczos, o)| mix(lanczos, o, w)).collect() };
+        split_scores(&split.pairs, &mixed(outs)?, &mixed(real_outs)?, 2, &model)
     };
     let mut base = None;
     for shape in SHAPES {
         let p = path(&methods, shape, &vec![1.0; shape.len()], 1.0)?;
-        let mut ups = p.upscalers()?;
-        let outs: Vec<_> =
-            pairs.iter().map(|(hr, lr)| p.outputs(&mut ups, lr, hr.width(), hr.height())).collect::<Result<_>>()?;
-        let real_outs: Vec<_> =
-            real.iter().map(|f| p.outputs(&mut ups, f, f.width() * 2, f.height() * 2)).collect::<Result<_>>()?;
+        let (outs, real_outs) = split.outputs(&p)?;
         let lanczos = *base.get_or_insert(score(&outs, &real_outs, &vec![0.0; shape.len()])?);
         let grid: Vec<Vec<f32>> = if shape.len() == 1 {
             (3..=10).map(|k| vec![k as f32 / 10.0]).collect()
@@ -90,25 +85,15 @@ fn main() -> Result<()> {
         let ((met, shortfall, _), w) = best.expect("a non-empty grid");
         println!("  chosen: {w:?} ({met}/3 met, shortfall {:.2})", -shortfall);
     }
-    bands(&pairs, &real, &methods, &model, base.expect("a shape"))?;
-    x4(&pairs_x4, &real, &model)
+    bands(&split, &methods, &model, base.expect("a shape"))?;
+    x4(&split.pairs_x4, &split.real, &model)
 }
 
 /// The footage blend's two parts mixed per band: span-footage-x2's share below the
 /// Gaussian (`own low`) and above it (`own high`).
-fn bands(
-    pairs: &[(Image, Image)],
-    real: &[Image],
-    methods: &[quality::Method],
-    model: &niqe::NiqeModel,
-    lanczos: [f64; 3],
-) -> Result<()> {
+fn bands(split: &TuningSplit, methods: &[quality::Method], model: &niqe::NiqeModel, lanczos: [f64; 3]) -> Result<()> {
     let p = path(methods, SHAPES[5], &[1.0, 1.0], 1.0)?;
-    let mut ups = p.upscalers()?;
-    let outs: Vec<_> =
-        pairs.iter().map(|(hr, lr)| p.outputs(&mut ups, lr, hr.width(), hr.height())).collect::<Result<_>>()?;
-    let real_outs: Vec<_> =
-        real.iter().map(|f| p.outputs(&mut ups, f, f.width() * 2, f.height() * 2)).collect::<Result<_>>()?;
+    let (outs, real_outs) = split.outputs(&p)?;
     println!("\n{} per band (denoise 1.0)", p.label());
     let mut best: Option<((usize, f64, f64), String)> = None;
     for sigma in [0.7f32, 1.0, 1.5, 2.5] {
@@ -121,10 +106,11 @@ fn bands(
                     prescale: 2,
                     bands: Some(bands),
                 };
-                let mixed = |set: &[(Image, Vec<Image>)]| -> Result<Vec<Image>> {
+                let mixed = |set: &[Outputs]| -> Result<Vec<Image>> {
                     set.iter().map(|(_, o)| blend_images(&o[0], &o[1], &blend)).collect()
                 };
-                let (gains, key) = judge(split_scores(pairs, &mixed(&outs)?, &mixed(&real_outs)?, 2, model)?, lanczos);
+                let (gains, key) =
+                    judge(split_scores(&split.pairs, &mixed(&outs)?, &mixed(&real_outs)?, 2, model)?, lanczos);
                 let label = format!("sigma {sigma}, own low 0.{low}, own high 0.{high}").replace("0.10", "1.0");
                 println!("  {label}: {}", describe(gains, key));
                 if best.as_ref().is_none_or(|b| key > b.0) {

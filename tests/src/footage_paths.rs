@@ -208,7 +208,27 @@ impl TuningSplit {
             .collect::<Result<_>>()?;
         Ok(Self { pairs, pairs_x4, real })
     }
+
+    /// Lanczos and each of `path`'s models for every x2 pair and every real frame (x2),
+    /// before blending.
+    pub fn outputs(&self, path: &Path) -> Result<(Vec<Outputs>, Vec<Outputs>)> {
+        let mut ups = path.upscalers()?;
+        let pairs = self
+            .pairs
+            .iter()
+            .map(|(hr, lr)| path.outputs(&mut ups, lr, hr.width(), hr.height()))
+            .collect::<Result<_>>()?;
+        let real = self
+            .real
+            .iter()
+            .map(|f| path.outputs(&mut ups, f, f.width() * 2, f.height() * 2))
+            .collect::<Result<_>>()?;
+        Ok((pairs, real))
+    }
 }
+
+/// A path's Lanczos output and its models' outputs, before blending.
+pub type Outputs = (Image, Vec<Image>);
 
 /// Models with the factor their input is halved by.
 pub type Shape = &'static [(&'static str, u32)];
