@@ -16,6 +16,8 @@ import math
 import os
 import sys
 import time
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -157,6 +159,45 @@ def local_sd(rgb):
     return (blur(y * y) - mean * mean).clamp_min(0).add(1e-6).sqrt()
 
 
+class BlendPart:
+    """The catalog blend around the trained network (models/src/blend.rs): the other
+    model, frozen, on the input halved (antialiased Catmull-Rom), mixed per band as
+    `other + (1 - w) d + (w - w_low) gauss(d)` with `d = own - other`, so the loss sees
+    what the blend ships."""
+
+    def __init__(self, path, weight, sigma, low_weight):
+        graph = onnx.load(path)
+        meta = {m.key: m.value for m in graph.metadata_props}
+        self.scale = int(meta["aiupscale.scale"])
+        self.model = OnnxGraph(graph)
+        for t in self.model.parameters():
+            t.requires_grad_(False)
+        self.weight, self.low_weight = weight, low_weight
+        r = math.ceil(3 * sigma)
+        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        g = torch.exp(-x * x / (2 * sigma * sigma))
+        self.taps = (g / g.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
+
+    def gauss(self, t):
+        r = self.taps.shape[-1] // 2
+        t = F.conv2d(F.pad(t, (r, r, 0, 0), mode="replicate"), self.taps, groups=3)
+        return F.conv2d(F.pad(t, (0, 0, r, r), mode="replicate"), self.taps.transpose(2, 3), groups=3)
+
+    def other(self, lr):
+        with torch.no_grad():
+            half = F.interpolate(lr, scale_factor=0.5, mode="bicubic", antialias=True, align_corners=False)
+            return F.pixel_shuffle(self.model(half), self.scale)
+
+    def mix(self, own, other):
+        d = own - other
+        return other + (1 - self.weight) * d + (self.weight - self.low_weight) * self.gauss(d)
+
+
+def catalog_blend(name):
+    with open(Path(__file__).resolve().parents[1] / "catalog.toml", "rb") as f:
+        return next(m["blend"] for m in tomllib.load(f)["model"] if m["name"] == name)
+
+
 def psnr_y(a, b, border):
     w = torch.tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1)
     ya, yb = (a.clamp(0, 1) * w).sum(1), (b * w).sum(1)
@@ -181,8 +222,19 @@ def main():
     p.add_argument("--texture", type=float, default=0.0, help="weight of the local-contrast loss")
     p.add_argument("--stop-after", type=int, default=0, help="stop (and write OUT) after this step")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--blend-with", help="train the network as the own part of a catalog blend: "
+                   "the other part's converted ONNX (run on the input halved)")
+    recipe = catalog_blend("span-footage-blend-x2")
+    p.add_argument("--blend-weight", type=float, default=recipe["weight"],
+                   help="the other part's share above the Gaussian (default: the catalog's)")
+    p.add_argument("--sigma", type=float, default=recipe["bands"]["sigma"],
+                   help="the band split's Gaussian, output pixels (default: the catalog's)")
+    p.add_argument("--low-weight", type=float, default=recipe["bands"]["low_weight"],
+                   help="the other part's share below the Gaussian (default: the catalog's)")
     p.add_argument("--save-every", type=int, default=0, help="also write OUT.stepN every N steps")
     args = p.parse_args()
+    # Here, not after the training: a missing folder would lose the run.
+    Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -202,10 +254,18 @@ def main():
     vrng = np.random.default_rng(12345)
     val_batch = batch(val or train, 32, args.patch, scale, vrng, args.clean)
 
+    blend = BlendPart(args.blend_with, args.blend_weight, args.sigma, args.low_weight) if args.blend_with else None
+    if blend and blend.scale != 2 * scale:
+        raise SystemExit(f"{args.blend_with}: scale {blend.scale}, expected {2 * scale} (it runs on the input halved)")
+
+    def forward(lr):
+        out = upscale(model, lr, scale)
+        return blend.mix(out, blend.other(lr)) if blend else out
+
     def validate():
         with torch.no_grad():
             lr, hr = val_batch
-            return psnr_y(upscale(model, lr, scale), hr, scale)
+            return psnr_y(forward(lr), hr, scale)
 
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -214,7 +274,7 @@ def main():
     t0 = time.time()
     for step in range(1, args.steps + 1):
         lr, hr = batch(train, args.batch, args.patch, scale, rng, args.clean)
-        out = upscale(model, lr, scale)
+        out = forward(lr)
         loss = (out - hr).abs().mean()
         if args.texture:
             loss = loss + args.texture * (local_sd(out) - local_sd(hr)).abs().mean()
