@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn blends_must_name_a_plain_partner_whose_files_follow() {
-        let blend = "blend = { with = \"span-clearreality-x4\", weight = 0.7, prescale = 2, bands = { sigma = 1.5, low_weight = 0.2 } }";
+        let blend = "blend = { with = \"span-clearreality-x4\", weight = 0.8, prescale = 2, bands = { sigma = 1.0, low_weight = 0.5 } }";
         assert!(CATALOG_TOML.contains(blend));
         let c = Catalog::builtin();
         let m = c.require("span-footage-blend-x2").unwrap();
@@ -483,7 +483,7 @@ mod tests {
         let text = CATALOG_TOML.replacen(blend, &blend.replace("prescale = 2", "prescale = 3"), 1);
         let err = Catalog::parse(&text).unwrap_err().to_string();
         assert!(err.contains("expected scale 2 x 3 = 6"), "{err}");
-        let text = CATALOG_TOML.replacen(blend, &blend.replace("sigma = 1.5", "sigma = 9"), 1);
+        let text = CATALOG_TOML.replacen(blend, &blend.replace("sigma = 1.0", "sigma = 9"), 1);
         let err = Catalog::parse(&text).unwrap_err().to_string();
         assert!(err.contains("bands sigma 9 is outside (0, 4]"), "{err}");
     }

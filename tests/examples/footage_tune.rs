@@ -1,8 +1,9 @@
 //! Chooses the blend weights of the footage paths (`aiupscale_tests::footage_paths`) on a
 //! tuning split that shares no photo or frame with quality-eval: the camcorder-like x2
 //! degradation of scikit-image's motorcycle_right, camera, coins, moon and ihc and of
-//! bikes frames 70 and 170 (320x240 centre crops), and the real frames carphone_distorted
-//! #35, #85 and bikes #70, #170 (176x144 centre crops). quality-eval uses other photos
+//! bikes frames 70 and 170 (320x240 centre crops), and twenty real frames of
+//! carphone_distorted and bikes (`footage_paths::REAL_FRAMES`, 176x144 centre crops),
+//! each at least 15 frames from quality-eval's. quality-eval uses other photos
 //! (astronaut, chelsea, coffee, motorcycle_left, aero) and frames (#10, #60, #110 and #20,
 //! #120, #220).
 //!

@@ -87,6 +87,8 @@ pub fn defaults_section(
     lanczos_camcorder: CamcorderScore,
     lanczos_real_niqe: f64,
 ) -> String {
+    let catalog = aiupscale_models::Catalog::builtin();
+    let blend = catalog.default_model(aiupscale_models::ContentChoice::Footage, 2.0).expect("a footage default at x2");
     let mut md = String::from("## Defaults per content: the figures\n\n");
     let _ = writeln!(
         md,
@@ -102,9 +104,8 @@ pub fn defaults_section(
          halved (an x4 model then nets x2 at a quarter of its cost per input pixel), blended with Lanczos, or two models \
          blended; their weights were chosen on a tuning split that shares no photo or frame with these sets \
          (`cargo run --release -p aiupscale-tests --example footage_tune`: the most targets met, then the smallest \
-         summed shortfall; there the blend of span-footage-x2 and ClearReality on the halved input came first, and mixed \
-         per band, 0.8 span-footage-x2 below a Gaussian of sigma 1.5 and 0.3 above it, it met all three targets on that \
-         split; the catalog runs the band mix as one model, span-footage-blend-x2, the footage default).\n",
+         summed shortfall; there the blend of span-footage-x2 and ClearReality on the halved input came first, mixed per \
+         band; the catalog runs the band mix as one model, the footage default {}: {}, own being span-footage-x2).\n",
         defaults::COST_LIMIT / 1e6,
         defaults::FOOTAGE_TARGET_DB,
         defaults::FOOTAGE_TARGET_SSIM,
@@ -113,7 +114,9 @@ pub fn defaults_section(
         lanczos_camcorder.psnr,
         lanczos_camcorder.ssim,
         lanczos_camcorder.niqe,
-        lanczos_real_niqe
+        lanczos_real_niqe,
+        blend.name,
+        blend.blend.as_ref().map_or_else(|| "not a blend".to_owned(), |b| b.recipe()),
     );
     md += "| model | MFLOP/px | denoise | x2-camcorder PSNR | Δ dB | SSIM | Δ SSIM | NIQE | real NIQE | Δ NIQE | colour shift | targets met |\n";
     md += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
