@@ -147,13 +147,18 @@ def upscale(model, lr, scale):
     return F.pixel_shuffle(model(lr), scale)
 
 
+def gaussian_taps(sigma, radius):
+    """A normalised Gaussian of `sigma` over -radius ..= radius."""
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-x * x / (2 * sigma * sigma))
+    return g / g.sum()
+
+
 def local_sd(rgb):
     """Local standard deviation of luma (Gaussian window, sigma 1.5): the contrast that
     film grain and fine texture carry, which a pixel loss lets a model smooth away."""
     y = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    x = torch.arange(-3, 4, dtype=torch.float32)
-    g = torch.exp(-x * x / (2 * 1.5 ** 2))
-    g = (g / g.sum()).view(1, 1, 1, 7)
+    g = gaussian_taps(1.5, 3).view(1, 1, 1, 7)
     blur = lambda t: F.conv2d(F.conv2d(F.pad(t, (3, 3, 3, 3), mode="reflect"), g), g.transpose(2, 3))
     mean = blur(y)
     return (blur(y * y) - mean * mean).clamp_min(0).add(1e-6).sqrt()
@@ -173,10 +178,8 @@ class BlendPart:
         for t in self.model.parameters():
             t.requires_grad_(False)
         self.weight, self.low_weight = weight, low_weight
-        r = math.ceil(3 * sigma)
-        x = torch.arange(-r, r + 1, dtype=torch.float32)
-        g = torch.exp(-x * x / (2 * sigma * sigma))
-        self.taps = (g / g.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
+        # models/src/blend.rs's radius: ceil(3 sigma).
+        self.taps = gaussian_taps(sigma, math.ceil(3 * sigma)).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
 
     def gauss(self, t):
         r = self.taps.shape[-1] // 2
@@ -186,7 +189,7 @@ class BlendPart:
     def other(self, lr):
         with torch.no_grad():
             half = F.interpolate(lr, scale_factor=0.5, mode="bicubic", antialias=True, align_corners=False)
-            return F.pixel_shuffle(self.model(half), self.scale)
+            return upscale(self.model, half, self.scale)
 
     def mix(self, own, other):
         d = own - other

@@ -192,8 +192,11 @@ impl TuningSplit {
             let photo = media::load_rgb8(&root.join(format!(".deps/media/photos/{name}.png")))?;
             originals.push((media::centre_crop(&photo, 320, 240)?, 7000 + i as u64));
         }
-        let bikes = media::video("bikes.mp4", 201)?;
-        for (i, f) in [70usize, 170].into_iter().enumerate() {
+        const BIKES_PAIRS: [usize; 2] = [70, 170];
+        // Decode only as far as the last frame used.
+        let last = |frames: &[usize]| frames.iter().max().map_or(0, |&f| f + 1);
+        let bikes = media::video("bikes.mp4", last(&REAL_FRAMES.1).max(last(&BIKES_PAIRS)))?;
+        for (i, f) in BIKES_PAIRS.into_iter().enumerate() {
             originals.push((media::centre_crop(&bikes[f], 320, 240)?, 7100 + i as u64));
         }
         let degraded = |factor: u32| -> Result<Vec<(Image, Image)>> {
@@ -206,7 +209,7 @@ impl TuningSplit {
                 .collect()
         };
         let (pairs, pairs_x4) = (degraded(2)?, degraded(4)?);
-        let carphone = media::video("carphone_distorted.mp4", 96)?;
+        let carphone = media::video("carphone_distorted.mp4", last(&REAL_FRAMES.0))?;
         let real = REAL_FRAMES
             .0
             .iter()
