@@ -6,7 +6,11 @@ copy of the graph, so the result loads, tiles and runs bf16 exactly like the ori
 
     python models/train/footage.py --base BASE.onnx --images DIR --out OUT.onnx
 
-Training photos and degradations are described in MODELS.md; none of the photos or
+It runs on the CPU or, where PyTorch sees one, a CUDA GPU; `--workers` degrade the
+training patches in parallel, `--minutes` gives a run a fixed length (the learning-rate
+schedule follows the clock), `--blend-with` trains the network as the own part of the
+catalog blend and `--gan` adds an adversarial loss. Training photos, degradations and
+the runs that made the shipped weights are described in MODELS.md; none of the photos or
 frames of docs/QUALITY.md is used.
 """
 
@@ -48,8 +52,13 @@ class OnnxGraph(torch.nn.Module):
                 self.trained[t.name] = torch.nn.Parameter(value)
             else:
                 self.consts[t.name] = value
+        self.attrs = [{at.name: onnx.helper.get_attribute_value(at) for at in n.attribute} for n in self.nodes]
         self.input = model.graph.input[0].name
         self.output = model.graph.output[0].name
+
+    def to(self, device):
+        self.consts = {k: v.to(device) for k, v in self.consts.items()}
+        return super().to(device)
 
     def value(self, env, name):
         if name in self.trained:
@@ -58,9 +67,8 @@ class OnnxGraph(torch.nn.Module):
 
     def forward(self, x):
         env = {self.input: x}
-        for n in self.nodes:
+        for n, attrs in zip(self.nodes, self.attrs):
             a = [self.value(env, i) for i in n.input]
-            attrs = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
             if n.op_type == "Sub":
                 y = a[0] - a[1]
             elif n.op_type == "Mul":
@@ -143,6 +151,50 @@ def batch(photos, n, patch, scale, rng, clean):
     return to(lrs), to(hrs)
 
 
+class Batches(torch.utils.data.IterableDataset):
+    """Endless training batches; each loader worker draws from its own seed, so the
+    degradation (the slow part on a GPU) runs in parallel."""
+
+    def __init__(self, photos, n, patch, scale, seed, clean):
+        self.args = (photos, n, patch, scale, seed, clean)
+
+    def __iter__(self):
+        photos, n, patch, scale, seed, clean = self.args
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([seed, info.id if info else 0])
+        while True:
+            yield batch(photos, n, patch, scale, rng, clean)
+
+
+class Discriminator(torch.nn.Module):
+    """A per-pixel real/fake critic for the adversarial loss, trained from scratch with
+    the network: a small U-Net with spectral norm (the shape Real-ESRGAN's discriminator
+    has), so it judges texture at several scales without a pretrained feature network."""
+
+    def __init__(self, ch=64):
+        super().__init__()
+        sn = torch.nn.utils.spectral_norm
+        self.inp = torch.nn.Conv2d(3, ch, 3, padding=1)
+        self.down = torch.nn.ModuleList(
+            sn(torch.nn.Conv2d(ch * 2 ** i, ch * 2 ** (i + 1), 4, 2, 1, bias=False)) for i in range(3))
+        self.up = torch.nn.ModuleList(
+            sn(torch.nn.Conv2d(ch * 2 ** (i + 1), ch * 2 ** i, 3, padding=1, bias=False)) for i in reversed(range(3)))
+        self.out = torch.nn.Sequential(
+            sn(torch.nn.Conv2d(ch, ch, 3, padding=1, bias=False)), torch.nn.LeakyReLU(0.2),
+            torch.nn.Conv2d(ch, 1, 3, padding=1))
+
+    def forward(self, x):
+        act = lambda t: F.leaky_relu(t, 0.2)
+        skips = [act(self.inp(x))]
+        for conv in self.down:
+            skips.append(act(conv(skips[-1])))
+        y = skips.pop()
+        for conv in self.up:
+            y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+            y = act(conv(y)) + skips.pop()
+        return self.out(y)
+
+
 def upscale(model, lr, scale):
     return F.pixel_shuffle(model(lr), scale)
 
@@ -157,8 +209,8 @@ def gaussian_taps(sigma, radius):
 def local_sd(rgb):
     """Local standard deviation of luma (Gaussian window, sigma 1.5): the contrast that
     film grain and fine texture carry, which a pixel loss lets a model smooth away."""
-    y = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    g = gaussian_taps(1.5, 3).view(1, 1, 1, 7)
+    y = (rgb * torch.tensor([0.299, 0.587, 0.114], device=rgb.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    g = gaussian_taps(1.5, 3).to(rgb.device).view(1, 1, 1, 7)
     blur = lambda t: F.conv2d(F.conv2d(F.pad(t, (3, 3, 3, 3), mode="reflect"), g), g.transpose(2, 3))
     mean = blur(y)
     return (blur(y * y) - mean * mean).clamp_min(0).add(1e-6).sqrt()
@@ -181,6 +233,11 @@ class BlendPart:
         # models/src/blend.rs's radius: ceil(3 sigma).
         self.taps = gaussian_taps(sigma, math.ceil(3 * sigma)).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
 
+    def to(self, device):
+        self.model.to(device)
+        self.taps = self.taps.to(device)
+        return self
+
     def gauss(self, t):
         r = self.taps.shape[-1] // 2
         t = F.conv2d(F.pad(t, (r, r, 0, 0), mode="replicate"), self.taps, groups=3)
@@ -192,8 +249,9 @@ class BlendPart:
             return upscale(self.model, half, self.scale)
 
     def mix(self, own, other):
-        d = own - other
-        return other + (1 - self.weight) * d + (self.weight - self.low_weight) * self.gauss(d)
+        # Both parts clipped to [0, 1], as the catalog graph does.
+        d = own.clamp(0, 1) - other.clamp(0, 1)
+        return other.clamp(0, 1) + (1 - self.weight) * d + (self.weight - self.low_weight) * self.gauss(d)
 
 
 def catalog_blend(name):
@@ -202,7 +260,7 @@ def catalog_blend(name):
 
 
 def psnr_y(a, b, border):
-    w = torch.tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1)
+    w = torch.tensor([65.481, 128.553, 24.966], device=a.device).view(1, 3, 1, 1)
     ya, yb = (a.clamp(0, 1) * w).sum(1), (b * w).sum(1)
     d = (ya - yb)[:, border:-border, border:-border]
     return (10 * torch.log10(255.0 ** 2 / d.pow(2).mean((1, 2)))).mean().item()
@@ -235,12 +293,19 @@ def main():
     p.add_argument("--low-weight", type=float, default=recipe["bands"]["low_weight"],
                    help="the other part's share below the Gaussian (default: the catalog's)")
     p.add_argument("--save-every", type=int, default=0, help="also write OUT.stepN every N steps")
+    p.add_argument("--gan", type=float, default=0.0,
+                   help="weight of the adversarial loss (a discriminator trained alongside; 0: none)")
+    p.add_argument("--minutes", type=float, default=0.0,
+                   help="train for this long instead of --steps steps (the schedule follows the clock)")
+    p.add_argument("--snapshots", type=int, default=0,
+                   help="with --minutes: also write OUT.partK at K/N of the time")
+    p.add_argument("--workers", type=int, default=0, help="processes that make the training batches")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
     # Here, not after the training: a missing folder would lose the run.
     Path(args.out).resolve().parent.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     base = onnx.load(args.base)
     origin = onnx.load(args.origin or args.base)
     meta = {m.key: m.value for m in base.metadata_props}
@@ -261,6 +326,15 @@ def main():
     if blend and blend.scale != 2 * scale:
         raise SystemExit(f"{args.blend_with}: scale {blend.scale}, expected {2 * scale} (it runs on the input halved)")
 
+    dev = torch.device(args.device)
+    model.to(dev)
+    if blend:
+        blend.to(dev)
+    val_batch = tuple(t.to(dev) for t in val_batch)
+    loader = iter(torch.utils.data.DataLoader(
+        Batches(train, args.batch, args.patch, scale, args.seed, args.clean),
+        batch_size=None, num_workers=args.workers, pin_memory=dev.type == "cuda"))
+
     def forward(lr):
         out = upscale(model, lr, scale)
         return blend.mix(out, blend.other(lr)) if blend else out
@@ -270,29 +344,55 @@ def main():
             lr, hr = val_batch
             return psnr_y(forward(lr), hr, scale)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
-    print(f"step 0 val PSNR-Y {validate():.3f} dB", flush=True)
     t0 = time.time()
-    for step in range(1, args.steps + 1):
-        lr, hr = batch(train, args.batch, args.patch, scale, rng, args.clean)
+    # The share of the run done: steps, or the clock under --minutes.
+    done = lambda s: min(s / args.steps, 1.0) if not args.minutes else min((time.time() - t0) / (60 * args.minutes), 1.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * done(s))))
+    if args.gan:
+        disc = Discriminator().to(dev)
+        dopt = torch.optim.Adam(disc.parameters(), lr=1e-4, betas=(0.9, 0.99))
+        bce = torch.nn.BCEWithLogitsLoss()
+    print(f"step 0 val PSNR-Y {validate():.3f} dB", flush=True)
+    t0, step, parts_written = time.time(), 0, 0
+    while done(step) < 1.0:
+        step += 1
+        lr, hr = (t.to(dev, non_blocking=True) for t in next(loader))
         out = forward(lr)
-        loss = (out - hr).abs().mean()
+        loss = l1 = (out - hr).abs().mean()
         if args.texture:
             loss = loss + args.texture * (local_sd(out) - local_sd(hr)).abs().mean()
+        if args.gan:
+            for t in disc.parameters():
+                t.requires_grad_(False)
+            fake = disc(out)
+            loss = loss + args.gan * bce(fake, torch.ones_like(fake))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        if step % 100 == 0 or step == args.steps:
-            print(f"step {step} loss {loss.item():.5f} val PSNR-Y {validate():.3f} dB "
-                  f"{(time.time() - t0) / step:.2f} s/step", flush=True)
+        if args.gan:
+            for t in disc.parameters():
+                t.requires_grad_(True)
+            real, fake = disc(hr), disc(out.detach().clamp(0, 1))
+            dloss = bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake))
+            dopt.zero_grad(set_to_none=True)
+            dloss.backward()
+            dopt.step()
+        if step % 100 == 0:
+            extra = f" critic {dloss.item():.3f}" if args.gan else ""
+            print(f"step {step} L1 {l1.item():.5f}{extra} val PSNR-Y {validate():.3f} dB "
+                  f"{(time.time() - t0) / step:.3f} s/step", flush=True)
         if step == args.stop_after:
             break
         if args.save_every and step % args.save_every == 0 and step < args.steps:
             save(base, origin, meta, model, args.name, f"{args.out}.step{step}")
+        next_part = (parts_written + 1) / args.snapshots if args.minutes and args.snapshots else 1.0
+        if next_part < 1.0 and done(step) >= next_part:
+            parts_written += 1
+            save(base, origin, meta, model, args.name, f"{args.out}.part{parts_written}")
 
+    print(f"step {step} val PSNR-Y {validate():.3f} dB", flush=True)
     save(base, origin, meta, model, args.name, args.out)
 
 
@@ -300,7 +400,7 @@ def save(base, origin, meta, model, name, out):
     """Writes the trained weights into a copy of the base graph, atomically."""
     for t in base.graph.initializer:
         if t.name in model.trained:
-            t.CopyFrom(numpy_helper.from_array(model.trained[t.name].detach().numpy(), t.name))
+            t.CopyFrom(numpy_helper.from_array(model.trained[t.name].detach().cpu().numpy(), t.name))
     meta = dict(meta, **{"aiupscale.source": name})
     del base.metadata_props[:]
     for k, v in meta.items():
@@ -316,7 +416,7 @@ def save(base, origin, meta, model, name, out):
                     for n in base.graph.node if n.op_type == "Conv" for i in n.input[1:])
     with open(tmp, "wb") as f:
         f.write(blob)
-    os.replace(tmp, os.path.splitext(out)[0] + ".f32")
+    os.replace(tmp, (out[:-len(".onnx")] if out.endswith(".onnx") else out) + ".f32")
     print(f"wrote {out} and its .f32", flush=True)
 
 
