@@ -217,11 +217,7 @@ fn blended_models_are_their_parts_blended() {
     let cache = ModelCache::from_env().unwrap();
     for entry in blended {
         let blend = entry.blend.as_ref().unwrap();
-        let own = catalog
-            .models()
-            .iter()
-            .find(|m| m.blend.is_none() && m.finetune == entry.finetune && m.files[..] == entry.files[..2])
-            .unwrap();
+        let own = catalog.own_part(entry).unwrap();
         for name in [&entry.name, &own.name, &blend.with] {
             ensure_model(name);
         }

@@ -47,9 +47,9 @@ pub struct Bands {
     pub low_weight: f32,
 }
 
-/// The largest Gaussian the split accepts: wider ones would need more tile overlap than
-/// any catalog entry has.
-const MAX_SIGMA: f32 = 4.0;
+/// The largest Gaussian the split accepts (11 taps): with sigma 2.5 (17 taps) OpenVINO's bf16
+/// CPU kernels did not finish a small frame of the blend graph in minutes (BENCHMARKS.md).
+const MAX_SIGMA: f32 = 1.5;
 
 impl Blend {
     /// Why the catalog cannot build this blend, if it cannot.
@@ -84,7 +84,8 @@ impl Blend {
                 self.with
             );
         }
-        r
+        // Part of the recipe so that entries built before the clipping are rebuilt.
+        r + "; each part clipped to [0, 1]"
     }
 }
 
@@ -142,14 +143,19 @@ fn phases(model: &ModelProto, scale: u32) -> Option<u32> {
 
 /// `value` as pixels: depth-to-space first if it is in phase layout of `block`.
 fn pixels(g: &mut GraphBuilder, value: &str, block: Option<u32>) -> String {
-    match block {
+    let value = match block {
         Some(s) => g.node(
             "DepthToSpace",
             &[value],
             vec![Attr::Int("blocksize", i64::from(s)), Attr::Str("mode", "CRD".into())],
         ),
         None => value.to_owned(),
-    }
+    };
+    // Each part clipped to [0, 1] as the core clips a model run alone, so the graph is
+    // its parts blended as they run one by one (a part trained inside the blend can
+    // overshoot where the other one makes up for it).
+    let (lo, hi) = (g.constant_f32("clip_min", &[], &[0.0]), g.constant_f32("clip_max", &[], &[1.0]));
+    g.node("Clip", &[&value, &lo, &hi], vec![])
 }
 
 fn graph_of(name: &str, model: ModelProto) -> Result<GraphProto, ModelError> {
@@ -304,7 +310,7 @@ mod tests {
         let meta = |k: &str| m.model.metadata_props.iter().find(|p| p.key == k).map(|p| p.value.clone());
         assert_eq!(meta("k").as_deref(), Some("v"));
         assert_eq!(meta(FLOPS_PER_PIXEL), Some(m.flops_per_pixel.to_string()));
-        assert_eq!(meta(BLEND).as_deref(), Some("0.75 own + 0.25 o on the input halved"));
+        assert_eq!(meta(BLEND).as_deref(), Some("0.75 own + 0.25 o on the input halved; each part clipped to [0, 1]"));
         well_formed(g);
         let reads = |prefix: &str| {
             g.node.iter().find(|n| n.name.starts_with(prefix) && n.op_type == "Conv").unwrap().input[0].clone()
@@ -348,6 +354,25 @@ mod tests {
     }
 
     #[test]
+    fn each_part_is_clipped_to_the_unit_range_before_the_mix() {
+        let blend =
+            Blend { with: "o".into(), weight: 0.7, prescale: 2, bands: Some(Bands { sigma: 1.0, low_weight: 0.2 }) };
+        let m = compose("t", 2, tiny(1.0, 2.0), tiny(2.0, 4.0), &blend).unwrap();
+        let g = m.model.graph.as_ref().unwrap();
+        let clips: Vec<_> = g.node.iter().filter(|n| n.op_type == "Clip").collect();
+        assert_eq!(clips.iter().map(|n| n.input[0].as_str()).collect::<Vec<_>>(), ["a/output", "b/output"]);
+        let value = |name: &str| {
+            let t = g.initializer.iter().find(|t| t.name == name).unwrap();
+            f32::from_le_bytes(t.raw_data[..4].try_into().unwrap())
+        };
+        for n in &clips {
+            assert_eq!((value(&n.input[1]), value(&n.input[2])), (0.0, 1.0));
+        }
+        let sub = g.node.iter().find(|n| n.op_type == "Sub").unwrap();
+        assert_eq!(sub.input, [clips[0].output[0].clone(), clips[1].output[0].clone()]);
+    }
+
+    #[test]
     fn the_band_split_is_a_normalised_symmetric_gaussian() {
         let t = gaussian_taps(1.5);
         assert_eq!(t.len(), 11);
@@ -370,7 +395,7 @@ mod tests {
         let meta = m.model.metadata_props.iter().find(|p| p.key == BLEND).unwrap();
         assert_eq!(
             meta.value,
-            "0.30 own + 0.70 o on the input halved; below a Gaussian of sigma 1.5: 0.80 own + 0.20 o"
+            "0.30 own + 0.70 o on the input halved; below a Gaussian of sigma 1.5: 0.80 own + 0.20 o; each part clipped to [0, 1]"
         );
         let convs: Vec<_> = g.node.iter().filter(|n| n.op_type == "Conv" && n.name.starts_with("Conv")).collect();
         let kernel = |n: &crate::onnx::NodeProto| -> Vec<i64> {
@@ -390,7 +415,7 @@ mod tests {
 
     #[test]
     fn unsupported_bands_are_refused() {
-        for (sigma, low_weight) in [(0.0, 0.2), (5.0, 0.2), (f32::NAN, 0.2), (1.5, 1.0), (1.5, -0.1)] {
+        for (sigma, low_weight) in [(0.0, 0.2), (2.5, 0.2), (f32::NAN, 0.2), (1.5, 1.0), (1.5, -0.1)] {
             let blend = Blend { with: "o".into(), weight: 0.7, prescale: 2, bands: Some(Bands { sigma, low_weight }) };
             let e = compose("t", 2, tiny(1.0, 2.0), tiny(1.0, 4.0), &blend).unwrap_err();
             assert!(matches!(e, ModelError::Blend { .. }), "{e}");

@@ -299,6 +299,16 @@ impl Catalog {
             })
     }
 
+    /// The plain entry whose network a blended `model` runs as its own part: the same
+    /// registry files (the blend's first ones) and the same fine-tune. None for a plain
+    /// model, or a blend whose own network has no entry of its own.
+    pub fn own_part(&self, model: &ModelEntry) -> Option<&ModelEntry> {
+        model.blend.as_ref()?;
+        self.models.iter().find(|m| {
+            m.blend.is_none() && m.finetune == model.finetune && model.files.get(..m.files.len()) == Some(&m.files[..])
+        })
+    }
+
     /// The content choices `model` is the default of, at some scale (for `models list`).
     pub fn default_of(&self, model: &str) -> Vec<ContentChoice> {
         ContentChoice::ALL.into_iter().filter(|c| self.defaults.get(*c).iter().any(|n| n == model)).collect()
@@ -467,8 +477,25 @@ mod tests {
     }
 
     #[test]
+    fn a_blend_runs_the_plain_entry_with_its_files_and_fine_tune_as_its_own_part() {
+        let c = Catalog::builtin();
+        let blend = c.default_model(ContentChoice::Footage, 2.0).unwrap();
+        assert_eq!(c.own_part(blend).map(|m| m.name.as_str()), Some("span-footage-part-x2"));
+        assert!(c.own_part(c.require("span-footage-x2").unwrap()).is_none());
+        let text = CATALOG_TOML.replacen("weights = \"span-footage-part-x2.f32\"", "weights = \"other.f32\"", 2);
+        let other = Catalog::parse(&text).unwrap();
+        assert_eq!(
+            other.own_part(other.require("span-footage-blend-x2").unwrap()).map(|m| m.name.as_str()),
+            Some("span-footage-part-x2")
+        );
+        let text = CATALOG_TOML.replacen("weights = \"span-footage-part-x2.f32\"", "weights = \"other.f32\"", 1);
+        let other = Catalog::parse(&text).unwrap();
+        assert!(other.own_part(other.require("span-footage-blend-x2").unwrap()).is_none());
+    }
+
+    #[test]
     fn blends_must_name_a_plain_partner_whose_files_follow() {
-        let blend = "blend = { with = \"span-clearreality-x4\", weight = 0.8, prescale = 2, bands = { sigma = 1.0, low_weight = 0.5 } }";
+        let blend = "blend = { with = \"span-clearreality-x4\", weight = 0.6, prescale = 2, bands = { sigma = 1.5, low_weight = 0.7 } }";
         assert!(CATALOG_TOML.contains(blend));
         let c = Catalog::builtin();
         let m = c.require("span-footage-blend-x2").unwrap();
@@ -483,9 +510,9 @@ mod tests {
         let text = CATALOG_TOML.replacen(blend, &blend.replace("prescale = 2", "prescale = 3"), 1);
         let err = Catalog::parse(&text).unwrap_err().to_string();
         assert!(err.contains("expected scale 2 x 3 = 6"), "{err}");
-        let text = CATALOG_TOML.replacen(blend, &blend.replace("sigma = 1.0", "sigma = 9"), 1);
+        let text = CATALOG_TOML.replacen(blend, &blend.replace("sigma = 1.5", "sigma = 9"), 1);
         let err = Catalog::parse(&text).unwrap_err().to_string();
-        assert!(err.contains("bands sigma 9 is outside (0, 4]"), "{err}");
+        assert!(err.contains("bands sigma 9 is outside (0, 1.5]"), "{err}");
     }
 
     #[test]

@@ -34,7 +34,10 @@ impl Finetune {
 }
 
 /// The weight files built into this crate, by file name.
-const EMBEDDED: &[(&str, &[u8])] = &[("span-footage-x2.f32", include_bytes!("../weights/span-footage-x2.f32"))];
+const EMBEDDED: &[(&str, &[u8])] = &[
+    ("span-footage-x2.f32", include_bytes!("../weights/span-footage-x2.f32")),
+    ("span-footage-part-x2.f32", include_bytes!("../weights/span-footage-part-x2.f32")),
+];
 
 /// The bytes of a built-in weight file, checked against `finetune.sha256`.
 pub fn embedded(model: &str, finetune: &Finetune) -> Result<&'static [u8], ModelError> {

@@ -12,23 +12,23 @@
 //! Per shape, every weight on a 0.1 grid; chosen: the most of the three quality targets
 //! met, then the smallest summed shortfall (each as a fraction of its target), then the
 //! largest smallest gain as a fraction of its target (where several meet every target). Then the
-//! blend of span-footage-x2 and ClearReality on the halved input with one weight below a
-//! Gaussian and another above it (the catalog blend's `bands`), on a grid of both weights
-//! and the Gaussian's sigma. Then the same rule at x4 (the x4 pairs of the split, the real frames upscaled x4) for the
+//! footage default's parts (span-footage-part-x2 and ClearReality on the halved input) with
+//! one weight below a Gaussian and another above it (the catalog blend's `bands`), on a grid
+//! of both weights and the Gaussian's sigma. Then the same rule at x4 (the x4 pairs of the split, the real frames upscaled x4) for the
 //! candidates of the footage default above x2, each model as the core runs it (native
 //! scale, then Lanczos to x4), without denoise.
 
 use aiupscale_core::{Control, Filter, Image, ModelSource, Target, Upscaler, UpscalerConfig};
 use aiupscale_models::{
     blend::{Bands, Blend},
-    Catalog,
+    Catalog, ContentChoice,
 };
 use aiupscale_tests::{
     defaults::{COST_LIMIT, FOOTAGE_TARGET_DB, FOOTAGE_TARGET_SSIM, REAL_NIQE_TARGET},
     footage_paths::{blend_images, mix, path, split_scores, Outputs, TuningSplit, SHAPES},
     niqe, quality,
 };
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// The footage default's candidates above x2: ClearReality x4 (the default there until
 /// 2026-12-03) and the x2 models followed by Lanczos; realesrgan-x4fast (over the cost
@@ -90,23 +90,23 @@ fn main() -> Result<()> {
     x4(&split.pairs_x4, &split.real, &model)
 }
 
-/// The footage blend's two parts mixed per band: span-footage-x2's share below the
-/// Gaussian (`own low`) and above it (`own high`).
+/// The footage default's two parts (the catalog's) mixed per band: its own part's share
+/// below the Gaussian (`own low`) and above it (`own high`).
 fn bands(split: &TuningSplit, methods: &[quality::Method], model: &niqe::NiqeModel, lanczos: [f64; 3]) -> Result<()> {
-    let p = path(methods, SHAPES[5], &[1.0, 1.0], 1.0)?;
+    let catalog = Catalog::builtin();
+    let default = catalog.default_model(ContentChoice::Footage, 2.0)?;
+    let (own, recipe) =
+        catalog.own_part(default).zip(default.blend.as_ref()).context("the footage default is not a blend")?;
+    let p = path(methods, &[(&own.name, 1), (&recipe.with, recipe.prescale)], &[1.0, 1.0], 1.0)?;
     let (outs, real_outs) = split.outputs(&p)?;
     println!("\n{} per band (denoise 1.0)", p.label());
     let mut best: Option<((usize, f64, f64), String)> = None;
-    for sigma in [0.7f32, 1.0, 1.5, 2.5] {
+    // Up to the largest Gaussian the catalog accepts (models/src/blend.rs).
+    for sigma in [0.7f32, 1.0, 1.5] {
         for low in [3u8, 5, 6, 7, 8, 9, 10] {
             for high in 1u8..=4 {
                 let bands = Bands { sigma, low_weight: 1.0 - f32::from(low) / 10.0 };
-                let blend = Blend {
-                    with: "span-clearreality-x4".into(),
-                    weight: 1.0 - f32::from(high) / 10.0,
-                    prescale: 2,
-                    bands: Some(bands),
-                };
+                let blend = Blend { weight: 1.0 - f32::from(high) / 10.0, bands: Some(bands), ..recipe.clone() };
                 let mixed = |set: &[Outputs]| -> Result<Vec<Image>> {
                     set.iter().map(|(_, o)| blend_images(&o[0], &o[1], &blend)).collect()
                 };

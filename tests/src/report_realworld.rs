@@ -81,16 +81,6 @@ pub struct FootageCandidate {
     pub real_shift: f64,
 }
 
-/// The catalog model whose network a blend runs as its own part: the plain entry with the
-/// same fine-tuned weights.
-fn blend_own_part<'a>(catalog: &'a aiupscale_models::Catalog, blend: &aiupscale_models::ModelEntry) -> &'a str {
-    catalog
-        .models()
-        .iter()
-        .find(|m| m.blend.is_none() && m.finetune.is_some() && m.finetune == blend.finetune)
-        .map_or("its own network", |m| m.name.as_str())
-}
-
 pub fn defaults_section(
     eval: &Evaluation,
     footage: &[FootageCandidate],
@@ -99,7 +89,7 @@ pub fn defaults_section(
 ) -> String {
     let catalog = aiupscale_models::Catalog::builtin();
     let blend = catalog.default_model(aiupscale_models::ContentChoice::Footage, 2.0).expect("a footage default at x2");
-    let own = blend_own_part(catalog, blend);
+    let own = catalog.own_part(blend).map_or("its own network", |m| m.name.as_str());
     let mut md = String::from("## Defaults per content: the figures\n\n");
     let _ = writeln!(
         md,
@@ -115,8 +105,8 @@ pub fn defaults_section(
          halved (an x4 model then nets x2 at a quarter of its cost per input pixel), blended with Lanczos, or two models \
          blended; their weights were chosen on a tuning split that shares no photo or frame with these sets \
          (`cargo run --release -p aiupscale-tests --example footage_tune`: the most targets met, then the smallest \
-         summed shortfall; there the blend of span-footage-x2 and ClearReality on the halved input came first, mixed per \
-         band; the catalog runs the band mix as one model, the footage default {}: {}, own being {own}).\n",
+         summed shortfall; there the blend of {own} and ClearReality on the halved input came first, mixed per \
+         band; the catalog runs the band mix as one model, the footage default {}: {}).\n",
         defaults::COST_LIMIT / 1e6,
         defaults::FOOTAGE_TARGET_DB,
         defaults::FOOTAGE_TARGET_SSIM,
@@ -181,19 +171,4 @@ pub fn defaults_section(
     }
     md.push('\n');
     md
-}
-
-#[cfg(test)]
-mod tests {
-    use aiupscale_models::{Catalog, ContentChoice};
-
-    #[test]
-    fn the_footage_blend_names_the_model_its_own_part_is() {
-        let catalog = Catalog::builtin();
-        let blend = catalog.default_model(ContentChoice::Footage, 2.0).unwrap();
-        assert!(blend.blend.is_some(), "{} is not a blend", blend.name);
-        assert_eq!(super::blend_own_part(catalog, blend), "span-footage-x2");
-        let plain = catalog.require("span-clearreality-x4").unwrap();
-        assert_eq!(super::blend_own_part(catalog, plain), "its own network");
-    }
 }
