@@ -141,7 +141,8 @@ fn phases(model: &ModelProto, scale: u32) -> Option<u32> {
     model.metadata_props.iter().any(|p| (p.key.as_str(), p.value.as_str()) == PHASES).then_some(scale)
 }
 
-/// `value` as pixels: depth-to-space first if it is in phase layout of `block`.
+/// `value` as pixels clipped to [0, 1]: depth-to-space first if it is in phase layout of
+/// `block`.
 fn pixels(g: &mut GraphBuilder, value: &str, block: Option<u32>) -> String {
     let value = match block {
         Some(s) => g.node(

@@ -250,8 +250,9 @@ class BlendPart:
 
     def mix(self, own, other):
         # Both parts clipped to [0, 1], as the catalog graph does.
-        d = own.clamp(0, 1) - other.clamp(0, 1)
-        return other.clamp(0, 1) + (1 - self.weight) * d + (self.weight - self.low_weight) * self.gauss(d)
+        own, other = own.clamp(0, 1), other.clamp(0, 1)
+        d = own - other
+        return other + (1 - self.weight) * d + (self.weight - self.low_weight) * self.gauss(d)
 
 
 def catalog_blend(name):
@@ -298,7 +299,7 @@ def main():
     p.add_argument("--minutes", type=float, default=0.0,
                    help="train for this long instead of --steps steps (the schedule follows the clock)")
     p.add_argument("--snapshots", type=int, default=0,
-                   help="with --minutes: also write OUT.partK at K/N of the time")
+                   help="also write OUT.partK at K/N of the run (of --steps, or of --minutes)")
     p.add_argument("--workers", type=int, default=0, help="processes that make the training batches")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
@@ -387,7 +388,7 @@ def main():
             break
         if args.save_every and step % args.save_every == 0 and step < args.steps:
             save(base, origin, meta, model, args.name, f"{args.out}.step{step}")
-        next_part = (parts_written + 1) / args.snapshots if args.minutes and args.snapshots else 1.0
+        next_part = (parts_written + 1) / args.snapshots if args.snapshots else 1.0
         if next_part < 1.0 and done(step) >= next_part:
             parts_written += 1
             save(base, origin, meta, model, args.name, f"{args.out}.part{parts_written}")
